@@ -1,0 +1,59 @@
+"""The composition root: wires settings, storage, the dispatcher and the channels. Nothing at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.settings import Settings
+from handlers import build_router
+from handlers.buttons import ButtonCodec
+from handlers.clock import Clock, SystemClock
+from handlers.config import AppConfig, load_config
+from handlers.core import Dispatcher, Services
+from storage.db import Database, masked
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    config: AppConfig
+    clock: Clock
+    db: Database
+    dispatcher: Dispatcher | None = None
+    _started: bool = field(default=False, repr=False)
+
+    async def start(self) -> None:
+        """Migrate the database and build the dispatcher."""
+        logger.info("database: %s", masked(self.db.url))
+        await asyncio.to_thread(self.db.upgrade)
+        async with self.db.unit_of_work() as uow:
+            key = await uow.secrets.get_or_create("buttons", datetime.now(UTC))
+            await uow.commit()
+        services = Services(clock=self.clock, config=self.config)
+        self.dispatcher = Dispatcher(self.db, build_router(), services, ButtonCodec(key.encode()))
+        self._started = True
+
+    async def stop(self) -> None:
+        await self.db.dispose()
+        self._started = False
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def create_app(settings: Settings, *, config: AppConfig | None = None, clock: Clock | None = None) -> App:
+    return App(
+        settings=settings,
+        config=config or load_config(settings.bot_config),
+        clock=clock or SystemClock(),
+        db=Database(settings.database_url),
+    )

@@ -1,0 +1,1 @@
+"""Channel adapters: each turns its platform's payloads into neutral messages and renders replies."""

@@ -1,0 +1,112 @@
+"""The console channel: a real channel over stdin/stdout, through the same dispatcher as Telegram.
+
+Buttons are shown numbered; the user picks one by its number or by typing its label. ``/photo PATH``
+sends a local image as a photo. Works interactively and with piped input (ends at end of input).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from handlers.text import fold_text
+from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
+
+CHANNEL = "console"
+Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
+
+
+def render(reply: Reply) -> str:
+    lines = [f"🤖 {line}" if i == 0 else f"   {line}" for i, line in enumerate(reply.text.splitlines() or [""])]
+    for path in reply.photos:
+        lines.append(f"   🖼  {path}")
+    for number, button in enumerate(reply.flat_buttons(), start=1):
+        lines.append(f"   [{number}] {button.label}")
+    return "\n".join(lines)
+
+
+class ConsoleChannel:
+    def __init__(
+        self,
+        handle: Handle,
+        *,
+        user_id: str = "console-user",
+        chat_id: str | None = None,
+        name: str = "",
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        self.handle = handle
+        self.user_id = user_id
+        self.chat_id = chat_id or user_id
+        self.name = name
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.choices: list[Button] = []
+        self.interactive = self.stdin.isatty()
+        self._counter = 0
+
+    def _message(self, **fields) -> IncomingMessage:  # noqa: ANN003 - IncomingMessage fields
+        self._counter += 1
+        return IncomingMessage(
+            channel=CHANNEL,
+            chat_id=self.chat_id,
+            user_id=self.user_id,
+            display_name=self.name,
+            message_id=str(self._counter),
+            timestamp=datetime.now(UTC),
+            **fields,
+        )
+
+    def to_message(self, line: str) -> IncomingMessage:
+        """Turn one typed line into a neutral message (a chosen button, a photo, or text)."""
+        text = line.rstrip("\r\n")
+        stripped = text.strip()
+        if stripped.isdigit() and 1 <= int(stripped) <= len(self.choices):
+            return self._message(kind=MessageKind.BUTTON, button=self.choices[int(stripped) - 1].payload)
+        folded = fold_text(stripped)
+        for button in self.choices:
+            if folded and fold_text(button.label) == folded:
+                return self._message(kind=MessageKind.BUTTON, button=button.payload)
+        if stripped.startswith("/photo"):
+            return self._photo(stripped.removeprefix("/photo").strip())
+        return self._message(kind=MessageKind.TEXT, text=text)
+
+    def _photo(self, raw_path: str) -> IncomingMessage:
+        path = Path(raw_path).expanduser()
+        if not raw_path or not path.is_file():
+            # Let the dispatcher explain: an empty photo message gets a clear answer.
+            return self._message(kind=MessageKind.DOCUMENT, text="")
+        mime = mimetypes.guess_type(path.name)[0]
+        ref = MediaRef(file_id=str(path.resolve()), url=path.resolve().as_uri(), size=path.stat().st_size,
+                       mime=mime, file_name=path.name)
+        return self._message(kind=MessageKind.PHOTO, photos=[ref])
+
+    def show(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            print(render(reply), file=self.stdout)
+            if reply.buttons:
+                self.choices = reply.flat_buttons()
+            elif reply.remove_keyboard:
+                self.choices = []
+        self.stdout.flush()
+
+    async def run(self) -> int:
+        """Read lines until end of input; return the exit code."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self.interactive:
+                print("👤 ", end="", file=self.stdout, flush=True)
+            line = await loop.run_in_executor(None, self.stdin.readline)
+            if not line:
+                return 0
+            if not self.interactive:
+                print(f"👤 {line.rstrip()}", file=self.stdout)
+            if not line.strip() and self.interactive:
+                continue
+            self.show(await self.handle(self.to_message(line)))

@@ -1,0 +1,49 @@
+"""The conversations, as plain async functions over neutral types.
+
+:func:`build_router` is the one place that lists what the assistant understands; order matters only
+where noted.
+"""
+
+from __future__ import annotations
+
+from handlers import texts
+from handlers.core import Context, Dispatcher, Router, Services, start
+from handlers.menu import coming_soon, fallback, show_contact, show_help, show_menu
+
+
+def build_router() -> Router:
+    router = Router()
+    router.command(["/start"], start)
+    router.command(["/menu"], show_menu)
+    router.command(["/help", "/trogiup"], show_help, keeps_flow=True)
+    router.command(["/lienhe"], show_contact, keeps_flow=True)
+
+    qa = coming_soon("Hỏi đáp về khuyến mại")
+    report = coming_soon("Phản ánh hàng giả / hàng kém chất lượng")
+    countdown = coming_soon("Đếm ngược Online Friday")
+    track = coming_soon("Tra cứu phản ánh")
+    router.command(["/hoidap"], qa)
+    router.command(["/phananh"], report)
+    router.command(["/demnguoc"], countdown)
+    router.command(["/tracuu"], track)
+
+    menu = {"qa": qa, "report": report, "countdown": countdown, "track": track, "contact": show_contact}
+
+    async def menu_button(ctx: Context) -> None:
+        handler = menu.get(ctx.arg)
+        await (handler(ctx) if handler else show_menu(ctx))
+
+    router.button("menu", menu_button)
+    # Menu labels typed by hand (or picked on a channel without buttons) act like the buttons.
+    router.phrase([texts.MENU_QA, "hỏi đáp", "hỏi đáp về khuyến mại"], qa)
+    router.phrase([texts.MENU_REPORT, "phản ánh"], report)
+    router.phrase([texts.MENU_COUNTDOWN, "đếm ngược"], countdown)
+    router.phrase([texts.MENU_TRACK, "tra cứu"], track)
+    router.phrase([texts.MENU_CONTACT, "liên hệ"], show_contact)
+    router.phrase(["menu", "bắt đầu", "start", "xin chào", "chào", "hello", "hi", "alo"], start)
+    router.phrase(["help", "trợ giúp", "hướng dẫn"], show_help)
+    router.fallback = fallback
+    return router
+
+
+__all__ = ["Context", "Dispatcher", "Router", "Services", "build_router"]

@@ -1,0 +1,236 @@
+"""The deployment's domain configuration: one YAML file, validated at start.
+
+Campaign calendar, areas, complaint categories, agencies with their staff chats, staff members and
+routing rules. A deployment for 2024 Bình Phước and one for today's Đồng Nai differ only in this file.
+The schema is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+
+Slug = str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Link(_Strict):
+    title: str
+    url: str
+
+
+class Department(_Strict):
+    name: str = Field(description="Tên đầy đủ của Sở, ví dụ 'Sở Công Thương tỉnh Bình Phước'")
+    short_name: str
+    province: str
+    contact_lines: list[str] = Field(default_factory=list, description="Dòng liên hệ hiển thị ở mục Liên hệ")
+    links: list[Link] = Field(default_factory=list)
+
+
+class CampaignEvent(_Strict):
+    id: Slug
+    name: str
+    start: datetime
+    end: datetime
+    description: str = ""
+    links: list[Link] = Field(default_factory=list)
+    main: bool = Field(default=False, description="Cửa sổ chính để đếm ngược (60 giờ Online Friday)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CampaignEvent:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start và end phải có múi giờ, ví dụ 2024-11-29T00:00:00+07:00")
+        if self.end <= self.start:
+            raise ValueError("end phải sau start")
+        return self
+
+
+class Campaign(_Strict):
+    id: Slug
+    name: str
+    year: int
+    timezone: str = "Asia/Ho_Chi_Minh"
+    decision: str = ""
+    events: list[CampaignEvent] = Field(min_length=1)
+    verify_note: str = Field(default="", description="Ghi chú 'cần kiểm chứng' nếu lịch chưa chắc chắn")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"múi giờ không hợp lệ: {value}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _one_main(self) -> Campaign:
+        ids = [event.id for event in self.events]
+        if len(ids) != len(set(ids)):
+            raise ValueError("events có id trùng nhau")
+        if sum(event.main for event in self.events) > 1:
+            raise ValueError("chỉ một event được đánh dấu main")
+        return self
+
+    @property
+    def main_event(self) -> CampaignEvent:
+        return next((event for event in self.events if event.main), self.events[0])
+
+    @property
+    def start(self) -> datetime:
+        return min(event.start for event in self.events)
+
+    @property
+    def end(self) -> datetime:
+        return max(event.end for event in self.events)
+
+
+class Area(_Strict):
+    id: Slug
+    name: str
+
+
+class Category(_Strict):
+    id: Slug
+    name: str
+
+
+ChannelName = Literal["telegram", "zalo_bot", "zalo_oa", "console"]
+
+
+class Agency(_Strict):
+    id: Slug
+    name: str
+    short_name: str
+    duties: str = ""
+    chats: dict[ChannelName, list[str]] = Field(default_factory=dict, description="Nhóm chat của cán bộ theo kênh")
+
+
+class StaffMember(_Strict):
+    channel: ChannelName
+    user_id: str
+    name: str
+    agency: Slug
+    role: Literal["agent", "supervisor", "admin"] = "agent"
+
+
+class RoutingRule(_Strict):
+    kind: Literal["consumer_report", "merchant_question"] = "consumer_report"
+    categories: list[Slug] = Field(default_factory=list, description="Rỗng = mọi loại")
+    areas: list[Slug] = Field(default_factory=list, description="Rỗng = mọi địa bàn")
+    lead: Slug
+    copies: list[Slug] = Field(default_factory=list)
+    copy_area_committee: bool = Field(default=False, description="Gửi bản sao cho UBND địa bàn")
+
+
+class Sla(_Strict):
+    category: Slug | Literal["*"] = "*"
+    acknowledge_hours: float = Field(gt=0)
+    resolve_hours: float = Field(gt=0)
+    in_window_acknowledge_hours: float | None = Field(default=None, gt=0)
+    in_window_resolve_hours: float | None = Field(default=None, gt=0)
+
+
+class Limits(_Strict):
+    conversation_minutes: int = Field(default=30, gt=0, description="Phiên hỏi đáp hết hạn sau (phút)")
+    draft_hours: int = Field(default=24, gt=0, description="Bản nháp phản ánh được giữ (giờ)")
+    reports_per_day: int = Field(default=5, gt=0)
+
+    @property
+    def conversation_ttl(self) -> timedelta:
+        return timedelta(minutes=self.conversation_minutes)
+
+
+class AppConfig(_Strict):
+    department: Department
+    campaigns: list[Campaign] = Field(min_length=1)
+    areas: list[Area] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+    agencies: list[Agency] = Field(min_length=1)
+    area_committees: dict[Slug, Slug] = Field(
+        default_factory=dict, description="Địa bàn → id cơ quan (UBND) nhận bản sao"
+    )
+    staff: list[StaffMember] = Field(default_factory=list)
+    routing: list[RoutingRule] = Field(min_length=1)
+    sla: list[Sla] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+
+    @model_validator(mode="after")
+    def _references(self) -> AppConfig:
+        _unique("campaigns", [c.id for c in self.campaigns])
+        _unique("areas", [a.id for a in self.areas])
+        _unique("categories", [c.id for c in self.categories])
+        agencies = _unique("agencies", [a.id for a in self.agencies])
+        categories = {c.id for c in self.categories}
+        areas = {a.id for a in self.areas}
+        for i, member in enumerate(self.staff):
+            if member.agency not in agencies:
+                raise ValueError(f"staff[{i}].agency: không có cơ quan '{member.agency}'")
+        for i, rule in enumerate(self.routing):
+            for name in [rule.lead, *rule.copies]:
+                if name not in agencies:
+                    raise ValueError(f"routing[{i}]: không có cơ quan '{name}'")
+            for name in rule.categories:
+                if name not in categories:
+                    raise ValueError(f"routing[{i}].categories: không có loại '{name}'")
+            for name in rule.areas:
+                if name not in areas:
+                    raise ValueError(f"routing[{i}].areas: không có địa bàn '{name}'")
+        for area, agency in self.area_committees.items():
+            if area not in areas:
+                raise ValueError(f"area_committees: không có địa bàn '{area}'")
+            if agency not in agencies:
+                raise ValueError(f"area_committees.{area}: không có cơ quan '{agency}'")
+        for i, sla in enumerate(self.sla):
+            if sla.category != "*" and sla.category not in categories:
+                raise ValueError(f"sla[{i}].category: không có loại '{sla.category}'")
+        return self
+
+    def area(self, area_id: str) -> Area | None:
+        return next((a for a in self.areas if a.id == area_id), None)
+
+    def agency(self, agency_id: str) -> Agency | None:
+        return next((a for a in self.agencies if a.id == agency_id), None)
+
+
+def _unique(field: str, ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"{field}: id '{value}' bị trùng")
+        seen.add(value)
+    return seen
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message names the field."""
+
+
+def load_config(path: Path | str | None = None) -> AppConfig:
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Không tìm thấy tệp cấu hình {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Tệp cấu hình {path} không phải YAML hợp lệ: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Tệp cấu hình {path} phải là một bảng YAML (mapping)")
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "(gốc)"
+            lines.append(f"  - {where}: {error['msg']}")
+        raise ConfigError(f"Tệp cấu hình {path} không hợp lệ:\n" + "\n".join(lines)) from exc

@@ -1,0 +1,341 @@
+"""The conversation core: context, flows, router and dispatcher.
+
+Every channel hands an :class:`IncomingMessage` to :meth:`Dispatcher.handle` and renders the replies it
+returns. One message is one transaction: the user row, the step's effects and the conversation state are
+committed together, or, when a handler fails, not at all (the state stays as it was before the step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from handlers import texts
+from handlers.buttons import ButtonCodec
+from handlers.clock import Clock, as_utc
+from handlers.config import AppConfig
+from handlers.text import fold_text
+from handlers.types import Button, ConversationKey, IncomingMessage, MessageKind, Reply
+from storage.db import Database, UnitOfWork
+from storage.models import User
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+CANCEL_COMMANDS = frozenset({"/cancel", "/huy", "/thoat"})
+CANCEL_WORDS = frozenset({"huy", "cancel", "thoat", "huy bo", "dung lai"})
+
+
+@dataclass
+class Services:
+    """What handlers may use besides the unit of work; built once by the composition root."""
+
+    clock: Clock
+    config: AppConfig
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlowState:
+    flow: str
+    step: str
+    data: dict[str, Any]
+    deadline: datetime
+
+
+_UNCHANGED = object()
+
+
+class Context:
+    """One incoming message being handled: what came in, the transaction, and what goes out."""
+
+    def __init__(
+        self,
+        msg: IncomingMessage,
+        uow: UnitOfWork,
+        services: Services,
+        now: datetime,
+        user: User,
+        state: FlowState | None,
+    ) -> None:
+        self.msg = msg
+        self.uow = uow
+        self.services = services
+        self.now = now
+        self.user = user
+        self.state = state
+        self.payload: str | None = None
+        self.arg: str = ""
+        self.replies: list[Reply] = []
+        self._next: Any = _UNCHANGED
+
+    @property
+    def config(self) -> AppConfig:
+        return self.services.config
+
+    @property
+    def text(self) -> str:
+        return self.msg.text.strip()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The draft of the flow in progress (a copy; pass changes to :meth:`goto`)."""
+        return dict(self.state.data) if self.state else {}
+
+    def reply(
+        self,
+        text: str,
+        buttons: list[list[Button]] | None = None,
+        *,
+        photos: list[str] | None = None,
+        remove_keyboard: bool = False,
+    ) -> Reply:
+        reply = Reply(text, buttons or [], photos or [], remove_keyboard)
+        self.replies.append(reply)
+        return reply
+
+    def goto(self, flow: str, step: str, data: dict[str, Any] | None = None, *, ttl: timedelta) -> None:
+        """Move the conversation to ``step`` of ``flow``; saved with this step's effects."""
+        self.state = FlowState(flow, step, dict(data or {}), self.now + ttl)
+        self._next = self.state
+
+    def finish(self) -> None:
+        """End the conversation in progress, if any."""
+        self.state = None
+        self._next = None
+
+    @property
+    def state_changed(self) -> bool:
+        return self._next is not _UNCHANGED
+
+
+Handler = Callable[[Context], Awaitable[None]]
+
+
+class Flow:
+    """A conversation as an explicit state machine; subclasses list their steps."""
+
+    name: ClassVar[str]
+    accepts: ClassVar[frozenset[MessageKind]] = frozenset({MessageKind.TEXT, MessageKind.BUTTON})
+    expired_text: ClassVar[str] = texts.SESSION_EXPIRED
+
+    def ttl(self, ctx: Context) -> timedelta:
+        return ctx.config.limits.conversation_ttl
+
+    def button(self, label: str, arg: str) -> Button:
+        return Button(label, f"{self.name}:{arg}")
+
+    def goto(self, ctx: Context, step: str, data: dict[str, Any] | None = None) -> None:
+        ctx.goto(self.name, step, data if data is not None else ctx.data, ttl=self.ttl(ctx))
+
+    async def begin(self, ctx: Context) -> None:
+        raise NotImplementedError
+
+    async def handle(self, ctx: Context) -> None:
+        """Handle a message or button press for the step in ``ctx.state``."""
+        raise NotImplementedError
+
+    async def reprompt(self, ctx: Context) -> None:
+        """Ask the current step's question again."""
+        raise NotImplementedError
+
+
+@dataclass
+class Command:
+    handler: Handler
+    keeps_flow: bool = False
+
+
+class Router:
+    """The one place that lists what the assistant understands, in order."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+        self.buttons: dict[str, Handler] = {}
+        self.flows: dict[str, Flow] = {}
+        self.phrases: dict[str, Handler] = {}
+        self.fallback: Handler | None = None
+
+    def command(self, names: list[str], handler: Handler, *, keeps_flow: bool = False) -> None:
+        for name in names:
+            self.commands[name.lower()] = Command(handler, keeps_flow)
+
+    def button(self, prefix: str, handler: Handler) -> None:
+        self.buttons[prefix] = handler
+
+    def flow(self, flow: Flow) -> None:
+        self.flows[flow.name] = flow
+
+    def phrase(self, phrases: list[str], handler: Handler) -> None:
+        """Typed text (compared without diacritics) that acts like a menu choice."""
+        for phrase in phrases:
+            self.phrases[fold_text(phrase)] = handler
+
+
+class KeyedLocks:
+    """One asyncio lock per conversation key, dropped when nobody waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[ConversationKey, tuple[asyncio.Lock, int]] = {}
+
+    async def acquire(self, key: ConversationKey) -> None:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        await lock.acquire()
+
+    def release(self, key: ConversationKey) -> None:
+        lock, users = self._locks[key]
+        lock.release()
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class Dispatcher:
+    """Route each incoming message to its handler inside one transaction."""
+
+    def __init__(self, db: Database, router: Router, services: Services, codec: ButtonCodec) -> None:
+        self.db = db
+        self.router = router
+        self.services = services
+        self.codec = codec
+        self.locks = KeyedLocks()
+
+    async def handle(self, msg: IncomingMessage) -> list[Reply]:
+        key = msg.key
+        await self.locks.acquire(key)
+        try:
+            replies = await self._handle(msg)
+        except Exception:
+            logger.exception("handler failed on %s message from %s/%s", msg.kind, msg.channel, msg.user_id)
+            replies = [Reply(texts.APOLOGY, texts.menu_buttons())]
+        finally:
+            self.locks.release(key)
+        return [self._encode(reply) for reply in replies]
+
+    async def _handle(self, msg: IncomingMessage) -> list[Reply]:
+        now = self.services.clock.now()
+        async with self.db.unit_of_work() as uow:
+            await uow.lock(msg.channel, msg.chat_id, msg.user_id)
+            user = await uow.users.touch(msg.channel, msg.user_id, msg.display_name, now)
+            row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
+            state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline)) if row else None
+            ctx = Context(msg, uow, self.services, now, user, state)
+            if state and (state.deadline <= now or state.flow not in self.router.flows):
+                flow = self.router.flows.get(state.flow)
+                ctx.finish()
+                ctx.reply(flow.expired_text if flow else texts.SESSION_EXPIRED)
+            await self._route(ctx)
+            if ctx.state_changed:
+                if ctx.state is None:
+                    await uow.conversations.clear(msg.channel, msg.chat_id, msg.user_id)
+                else:
+                    await uow.conversations.save(
+                        msg.channel,
+                        msg.chat_id,
+                        msg.user_id,
+                        flow=ctx.state.flow,
+                        step=ctx.state.step,
+                        data=ctx.state.data,
+                        deadline=ctx.state.deadline,
+                        now=now,
+                    )
+            await uow.commit()
+        return ctx.replies
+
+    async def _route(self, ctx: Context) -> None:
+        msg = ctx.msg
+        if len(msg.text) > MAX_TEXT:
+            ctx.reply(texts.TOO_LONG.format(limit=f"{MAX_TEXT:,}".replace(",", ".")))
+            return
+        if msg.button is not None:
+            await self._route_button(ctx)
+            return
+        text = ctx.text
+        if msg.kind is MessageKind.TEXT and not text:
+            ctx.reply(texts.EMPTY, texts.menu_buttons() if ctx.state is None else [])
+            return
+        if text.startswith("/"):
+            await self._route_command(ctx, text)
+            return
+        if fold_text(text) in CANCEL_WORDS:
+            await cancel(ctx)
+            return
+        if ctx.state is not None:
+            flow = self.router.flows[ctx.state.flow]
+            if msg.kind not in flow.accepts:
+                ctx.reply(texts.kind_not_expected(msg.kind))
+                await flow.reprompt(ctx)
+                return
+            await flow.handle(ctx)
+            return
+        if msg.kind is not MessageKind.TEXT:
+            ctx.reply(texts.kind_not_understood(msg.kind), texts.menu_buttons())
+            return
+        handler = self.router.phrases.get(fold_text(text))
+        if handler is None:
+            handler = self.router.fallback or start
+        await handler(ctx)
+
+    async def _route_button(self, ctx: Context) -> None:
+        assert ctx.msg.button is not None
+        payload = self.codec.decode(ctx.msg.button)
+        if payload is None:
+            logger.warning("refused forged or garbled button data from %s/%s", ctx.msg.channel, ctx.msg.user_id)
+            ctx.reply(texts.BUTTON_INVALID, texts.menu_buttons() if ctx.state is None else [])
+            return
+        ctx.payload = payload
+        prefix, _, ctx.arg = payload.partition(":")
+        if prefix in self.router.buttons:
+            await self.router.buttons[prefix](ctx)
+            return
+        flow = self.router.flows.get(prefix)
+        if flow is not None and ctx.state is not None and ctx.state.flow == prefix:
+            await flow.handle(ctx)
+            return
+        ctx.reply(texts.BUTTON_STALE, texts.menu_buttons() if ctx.state is None else [])
+        if ctx.state is not None:
+            await self.router.flows[ctx.state.flow].reprompt(ctx)
+
+    async def _route_command(self, ctx: Context, text: str) -> None:
+        name = text.split(maxsplit=1)[0].split("@", 1)[0].lower()
+        if name in CANCEL_COMMANDS:
+            await cancel(ctx)
+            return
+        command = self.router.commands.get(name)
+        if command is None:
+            ctx.reply(texts.UNKNOWN_COMMAND.format(command=name), texts.menu_buttons())
+            return
+        if not command.keeps_flow:
+            ctx.finish()
+        await command.handler(ctx)
+
+    def _encode(self, reply: Reply) -> Reply:
+        if not reply.buttons:
+            return reply
+        rows = [[Button(b.label, self.codec.encode(b.payload)) for b in row] for row in reply.buttons]
+        return Reply(reply.text, rows, reply.photos, reply.remove_keyboard)
+
+
+async def cancel(ctx: Context) -> None:
+    """Leave whatever flow is in progress."""
+    if ctx.state is None:
+        ctx.reply(texts.NOTHING_TO_CANCEL, texts.menu_buttons())
+        return
+    ctx.finish()
+    ctx.reply(texts.CANCELLED, texts.menu_buttons())
+
+
+async def start(ctx: Context) -> None:
+    """Greet and show the main menu."""
+    ctx.reply(texts.greeting(ctx.config.department.name, ctx.msg.display_name), texts.menu_buttons())

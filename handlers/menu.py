@@ -1,0 +1,41 @@
+"""Greeting, main menu, help and contact."""
+
+from __future__ import annotations
+
+from handlers import texts
+from handlers.core import Context, start
+
+
+async def show_menu(ctx: Context) -> None:
+    """Show the main menu."""
+    ctx.reply(texts.MENU_PROMPT, texts.menu_buttons())
+
+
+async def show_help(ctx: Context) -> None:
+    """List the commands."""
+    ctx.reply(texts.HELP, texts.menu_buttons())
+
+
+async def show_contact(ctx: Context) -> None:
+    """Tell who to contact, from the deployment's configuration."""
+    department = ctx.config.department
+    lines = [f"☎️ Liên hệ {department.name}:"]
+    lines += [f"• {line}" for line in department.contact_lines]
+    ctx.reply("\n".join(lines), texts.menu_buttons())
+
+
+def coming_soon(item: str):
+    """Answer honestly that a menu item is not built yet."""
+
+    async def handler(ctx: Context) -> None:
+        ctx.reply(texts.COMING_SOON.format(item=item), texts.menu_buttons())
+
+    return handler
+
+
+async def fallback(ctx: Context) -> None:
+    """Answer text nobody else understood."""
+    ctx.reply(texts.FALLBACK, texts.menu_buttons())
+
+
+__all__ = ["coming_soon", "fallback", "show_contact", "show_help", "show_menu", "start"]

@@ -1,0 +1,95 @@
+"""Neutral message types: the seam between channel adapters and the conversation core.
+
+Adapters turn platform payloads into an :class:`IncomingMessage` and render :class:`Reply` objects
+back; nothing here knows about Telegram, Zalo or the console.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class ChatKind(enum.StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+class MessageKind(enum.StrEnum):
+    """What the user sent; anything but text and photos is only acknowledged politely."""
+
+    TEXT = "text"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    BUTTON = "button"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Who a conversation belongs to: one user in one chat on one channel."""
+
+    channel: str
+    chat_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A photo or file the adapter can fetch later (platform file id or URL)."""
+
+    file_id: str
+    url: str | None = None
+    size: int | None = None
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    file_name: str | None = None
+
+
+@dataclass(slots=True)
+class IncomingMessage:
+    channel: str
+    chat_id: str
+    user_id: str
+    display_name: str = ""
+    text: str = ""
+    kind: MessageKind = MessageKind.TEXT
+    chat_kind: ChatKind = ChatKind.PRIVATE
+    photos: list[MediaRef] = field(default_factory=list)
+    document: MediaRef | None = None
+    button: str | None = None
+    album_id: str | None = None
+    message_id: str | None = None
+    timestamp: datetime | None = None
+
+    @property
+    def key(self) -> ConversationKey:
+        return ConversationKey(self.channel, self.chat_id, self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice: ``label`` is shown, ``payload`` is the short opaque answer that comes back."""
+
+    label: str
+    payload: str
+
+
+@dataclass(slots=True)
+class Reply:
+    """One message from the assistant.
+
+    ``buttons`` are rows of choices; a platform without buttons shows them numbered.
+    ``photos`` are references to media already stored (paths or platform ids) sent with the text.
+    """
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)
+    remove_keyboard: bool = False
+
+    def flat_buttons(self) -> list[Button]:
+        return [button for row in self.buttons for button in row]

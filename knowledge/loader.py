@@ -1,0 +1,141 @@
+"""Loading and schema validation of knowledge-base entries.
+
+One entry per YAML file, ``<id>.yaml``. The pydantic model enforces the
+*structure* (required fields, types, allowed values, no unknown keys); editorial
+rules (answer length, number of phrasings, related ids, ...) are checked by
+:mod:`knowledge.check`, which reports them all at once instead of stopping at
+the first one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "DEFAULT_ENTRIES_DIR",
+    "Entry",
+    "KnowledgeError",
+    "Validity",
+    "iter_entry_files",
+    "load_entries",
+    "load_entry_file",
+    "read_yaml",
+]
+
+DEFAULT_ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
+
+
+class KnowledgeError(Exception):
+    """Raised when the knowledge base cannot be loaded (message is Vietnamese)."""
+
+
+class Validity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    valid_from: dt.date | None = Field(default=None, alias="from")
+    until: dt.date | None = None
+    text: str
+
+
+class Entry(BaseModel):
+    """One question/answer topic of the knowledge base."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    id: str = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+    title: str = Field(min_length=1)
+    audience: Literal["merchant", "consumer", "both"]
+    questions: tuple[str, ...] = Field(min_length=1)
+    answer: str = Field(min_length=1)
+    legal_basis: tuple[str, ...] = ()
+    validity: Validity
+    sources: tuple[str, ...] = ()
+    reviewed: dt.date
+    related: tuple[str, ...] = ()
+    verify: bool = False
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(gốc)"
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = _loc(tuple(e["loc"]))
+        kind = e["type"]
+        if kind == "missing":
+            msg = "thiếu trường bắt buộc"
+        elif kind == "extra_forbidden":
+            msg = "trường không có trong lược đồ (gõ sai tên trường?)"
+        else:
+            msg = e["msg"]
+        lines.append(f"trường '{where}': {msg}")
+    return "; ".join(lines)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file; raise :class:`KnowledgeError` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(f"{path.name}: không đọc được tệp ({exc})") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path.name}: lỗi cú pháp YAML: {exc}") from exc
+
+
+def parse_entry(data: Any, path: Path) -> Entry:
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{path.name}: nội dung phải là một ánh xạ YAML (khóa: giá trị)")
+    try:
+        return Entry.model_validate(data)
+    except ValidationError as exc:
+        raise KnowledgeError(f"{path.name}: {_describe(exc)}") from exc
+
+
+def load_entry_file(path: Path) -> Entry:
+    """Load and validate one entry file."""
+    return parse_entry(read_yaml(path), path)
+
+
+def iter_entry_files(path: Path) -> Iterator[Path]:
+    """Entry files of a folder, sorted by name (``*.yaml`` and ``*.yml``)."""
+    if not path.is_dir():
+        raise KnowledgeError(f"Không tìm thấy thư mục dữ liệu tri thức: {path}")
+    files = [p for p in path.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml")]
+    yield from sorted(files, key=lambda p: p.name)
+
+
+def load_entries(path: Path | None = None) -> dict[str, Entry]:
+    """Load every entry of *path* (default: the package's ``entries/`` folder).
+
+    Raises :class:`KnowledgeError` on the first unreadable/invalid file, on an id
+    that differs from its file name, and on duplicate ids.
+    """
+    folder = Path(path) if path is not None else DEFAULT_ENTRIES_DIR
+    entries: dict[str, Entry] = {}
+    origin: dict[str, Path] = {}
+    for file in iter_entry_files(folder):
+        entry = load_entry_file(file)
+        if entry.id in entries:
+            raise KnowledgeError(
+                f"Trùng id '{entry.id}' ở hai tệp: {origin[entry.id].name} và {file.name}"
+            )
+        if entry.id != file.stem:
+            raise KnowledgeError(f"{file.name}: id '{entry.id}' phải trùng tên tệp '{file.stem}'")
+        entries[entry.id] = entry
+        origin[entry.id] = file
+    if not entries:
+        raise KnowledgeError(f"Thư mục dữ liệu tri thức không có mục nào: {folder}")
+    return entries
