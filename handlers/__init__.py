@@ -9,6 +9,7 @@ from __future__ import annotations
 from handlers import texts
 from handlers.core import Context, Dispatcher, Router, Services, start
 from handlers.menu import coming_soon, fallback, show_contact, show_help, show_menu
+from handlers.profile import ProfileFlow
 
 
 def build_router() -> Router:
@@ -17,6 +18,11 @@ def build_router() -> Router:
     router.command(["/menu"], show_menu)
     router.command(["/help", "/trogiup"], show_help, keeps_flow=True)
     router.command(["/lienhe"], show_contact, keeps_flow=True)
+
+    profile = ProfileFlow()
+    router.flow(profile)
+    router.command(["/vaitro"], profile.begin)
+    router.phrase(["vai trò", "đổi vai trò"], profile.begin)
 
     qa = coming_soon("Hỏi đáp về khuyến mại")
     report = coming_soon("Phản ánh hàng giả / hàng kém chất lượng")

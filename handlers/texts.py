@@ -42,6 +42,7 @@ HELP = (
     "/tracuu MÃ – Tra cứu phản ánh theo mã\n"
     "/demnguoc – Đếm ngược Online Friday\n"
     "/lienhe – Thông tin liên hệ\n"
+    "/vaitro – Chọn vai trò: thương nhân hay người tiêu dùng\n"
     "/cancel hoặc gõ «hủy» – Hủy thao tác đang làm\n"
     "/help – Danh sách lệnh"
 )

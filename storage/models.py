@@ -30,6 +30,7 @@ class User(SQLModel, table=True):
     external_id: str = Field(max_length=64)
     display_name: str = Field(default="", max_length=128)
     role: str = Field(default=Role.CITIZEN.value, max_length=16)
+    business_kind: str | None = Field(default=None, max_length=32)
     created_at: datetime = utc_column()
     last_seen_at: datetime = utc_column()
 

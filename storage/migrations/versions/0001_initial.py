@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(64), nullable=False),
         sa.Column("display_name", sa.String(128), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("business_kind", sa.String(32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),
