@@ -22,7 +22,7 @@ class MaskingFormatter(logging.Formatter):
         return text
 
 
-def setup_logging(level: str, secrets: list[str], stream=None) -> None:  # noqa: ANN001 - any text stream
+def setup_logging(level: str, secrets: list[str], stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
     root = logging.getLogger()

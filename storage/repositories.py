@@ -94,9 +94,7 @@ class ConversationRepository:
         )
 
     async def expired(self, now: datetime, limit: int = 500) -> list[Conversation]:
-        result = await self.session.execute(
-            select(Conversation).where(Conversation.deadline < now).limit(limit)
-        )
+        result = await self.session.execute(select(Conversation).where(Conversation.deadline < now).limit(limit))
         return list(result.scalars())
 
 

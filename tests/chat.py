@@ -35,7 +35,7 @@ class Person:
             self.buttons = shown
         return self.last
 
-    def _msg(self, **fields) -> IncomingMessage:  # noqa: ANN003
+    def _msg(self, **fields) -> IncomingMessage:
         return IncomingMessage(
             channel=CHANNEL, chat_id=self.chat_id, user_id=self.user_id, display_name=self.name, **fields
         )
@@ -53,7 +53,7 @@ class Person:
     async def press_raw(self, data: str) -> list[Reply]:
         return await self.send(self._msg(kind=MessageKind.BUTTON, button=data))
 
-    async def send_kind(self, kind: MessageKind, **fields) -> list[Reply]:  # noqa: ANN003
+    async def send_kind(self, kind: MessageKind, **fields) -> list[Reply]:
         return await self.send(self._msg(kind=kind, **fields))
 
     async def send_photo(self, ref: MediaRef, caption: str = "", album: str | None = None) -> list[Reply]:
@@ -76,7 +76,7 @@ class ChatHarness:
 
     @classmethod
     @asynccontextmanager
-    async def create(cls, database_url: str, *, now: datetime, **settings) -> AsyncIterator[ChatHarness]:  # noqa: ANN003
+    async def create(cls, database_url: str, *, now: datetime, **settings) -> AsyncIterator[ChatHarness]:
         clock = FixedClock(now)
         app = create_app(Settings(database_url=database_url, _env_file=None, **settings), clock=clock)
         async with app:

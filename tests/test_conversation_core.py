@@ -170,7 +170,7 @@ async def test_a_failing_handler_apologises_logs_once_and_keeps_state(chat: Chat
     flow = chat.app.dispatcher.router.flows["profile"]
     original = flow.handle
 
-    async def broken(ctx):  # noqa: ANN001, ANN202
+    async def broken(ctx):
         ctx.user.display_name = "changed inside the failing step"
         raise RuntimeError("boom")
 

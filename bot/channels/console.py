@@ -51,7 +51,7 @@ class ConsoleChannel:
         self.interactive = self.stdin.isatty()
         self._counter = 0
 
-    def _message(self, **fields) -> IncomingMessage:  # noqa: ANN003 - IncomingMessage fields
+    def _message(self, **fields) -> IncomingMessage:
         self._counter += 1
         return IncomingMessage(
             channel=CHANNEL,
@@ -83,8 +83,13 @@ class ConsoleChannel:
             # Let the dispatcher explain: an empty photo message gets a clear answer.
             return self._message(kind=MessageKind.DOCUMENT, text="")
         mime = mimetypes.guess_type(path.name)[0]
-        ref = MediaRef(file_id=str(path.resolve()), url=path.resolve().as_uri(), size=path.stat().st_size,
-                       mime=mime, file_name=path.name)
+        ref = MediaRef(
+            file_id=str(path.resolve()),
+            url=path.resolve().as_uri(),
+            size=path.stat().st_size,
+            mime=mime,
+            file_name=path.name,
+        )
         return self._message(kind=MessageKind.PHOTO, photos=[ref])
 
     def show(self, replies: list[Reply]) -> None:

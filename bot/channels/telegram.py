@@ -149,7 +149,7 @@ class TelegramChannel:
         )
 
     @property
-    def bot(self):  # noqa: ANN201 - telegram.Bot
+    def bot(self):
         return self.application.bot
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -228,7 +228,9 @@ def text_update(
     if text.startswith("/") and len(text) > 1:
         command = text.split(maxsplit=1)[0]
         # Entity offsets/lengths are in UTF-16 code units.
-        msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command.encode("utf-16-le")) // 2}]
+        msg["entities"] = [
+            {"type": "bot_command", "offset": 0, "length": len(command.encode("utf-16-le")) // 2}
+        ]
     return {"message": msg}
 
 
@@ -806,7 +808,12 @@ class FakeTelegramAPI:
         return entry[0] if entry else method
 
     def _summary(
-        self, method: str, count: int, timeout: float, predicate: Callable[[Call], bool] | None, got: list[Call]
+        self,
+        method: str,
+        count: int,
+        timeout: float,
+        predicate: Callable[[Call], bool] | None,
+        got: list[Call],
     ) -> str:
         what = f"{count} {method} call(s)" + (" matching the predicate" if predicate else "")
         head = f"timed out after {timeout}s waiting for {what}; got {len(got)}"
@@ -1252,7 +1259,11 @@ class FakeTelegramAPI:
                 }
             elif kind == "audio":
                 stored = self._file_for(source, "CQACAgIAAxkBAA", "music")
-                msg["audio"] = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "duration": 10}
+                msg["audio"] = {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "duration": 10,
+                }
             else:
                 raise _ApiError(400, "Bad Request: can't parse InputMedia: unsupported media type")
             self._add_caption(msg, item)

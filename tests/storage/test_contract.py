@@ -23,7 +23,7 @@ async def db(db_url: str):
 
 
 async def test_migrations_create_the_tables(db: Database) -> None:
-    def tables(sync_conn):  # noqa: ANN001, ANN202
+    def tables(sync_conn):
         return set(inspect(sync_conn).get_table_names())
 
     async with db.engine.connect() as conn:
@@ -54,16 +54,18 @@ async def test_conversation_state_round_trip(db: Database) -> None:
     data = {"seller": "Shop Ánh Dương", "photos": [{"sha256": "ab" * 32}], "n": 3, "flag": True}
     deadline = NOW + timedelta(minutes=30)
     async with db.unit_of_work() as uow:
-        await uow.conversations.save("telegram", "-100", "7", flow="f", step="s1", data=data,
-                                     deadline=deadline, now=NOW)
+        await uow.conversations.save(
+            "telegram", "-100", "7", flow="f", step="s1", data=data, deadline=deadline, now=NOW
+        )
         await uow.commit()
     async with db.unit_of_work() as uow:
         row = await uow.conversations.get("telegram", "-100", "7")
         assert row is not None
         assert (row.flow, row.step, row.data) == ("f", "s1", data)
         assert as_utc(row.deadline) == deadline
-        await uow.conversations.save("telegram", "-100", "7", flow="f", step="s2",
-                                     data={**data, "n": 4}, deadline=deadline, now=NOW)
+        await uow.conversations.save(
+            "telegram", "-100", "7", flow="f", step="s2", data={**data, "n": 4}, deadline=deadline, now=NOW
+        )
         await uow.commit()
     async with db.unit_of_work() as uow:
         row = await uow.conversations.get("telegram", "-100", "7")
@@ -81,8 +83,7 @@ async def test_a_failed_unit_of_work_saves_nothing(db: Database) -> None:
     with pytest.raises(RuntimeError):
         async with db.unit_of_work() as uow:
             await uow.users.touch("telegram", "1", "A", NOW)
-            await uow.conversations.save("telegram", "1", "1", flow="f", step="s", data={},
-                                         deadline=NOW, now=NOW)
+            await uow.conversations.save("telegram", "1", "1", flow="f", step="s", data={}, deadline=NOW, now=NOW)
             raise RuntimeError("fails before commit")
     async with db.unit_of_work() as uow:
         assert await uow.users.get("telegram", "1") is None
@@ -110,8 +111,9 @@ async def test_work_on_one_key_is_serialised_across_engines(db: Database, db_url
             row = await uow.conversations.get("telegram", "5", "5")
             count = row.data["count"] if row else 0
             await asyncio.sleep(hold)
-            await uow.conversations.save("telegram", "5", "5", flow="f", step="s",
-                                         data={"count": count + 1}, deadline=NOW, now=NOW)
+            await uow.conversations.save(
+                "telegram", "5", "5", flow="f", step="s", data={"count": count + 1}, deadline=NOW, now=NOW
+            )
             order.append(f"{name}-out")
             await uow.commit()
 
