@@ -32,7 +32,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_telegram.py
+	$(PY) -m tests.benchmarks.bench_telegram
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8080
     telegram_webhook_path: str = "/telegram"
+    telegram_overall_rate: float = Field(default=30, ge=0, description="messages/s over all chats; 0 = no limit")
+    telegram_group_per_minute: float = Field(default=20, ge=0, description="messages/min per group; 0 = no limit")
 
     @property
     def telegram_enabled(self) -> bool:

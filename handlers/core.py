@@ -238,7 +238,8 @@ class Dispatcher:
             await self._route(ctx)
             if ctx.state_changed:
                 if ctx.state is None:
-                    await uow.conversations.clear(msg.channel, msg.chat_id, msg.user_id)
+                    if row is not None:
+                        await uow.conversations.clear(msg.channel, msg.chat_id, msg.user_id)
                 else:
                     await uow.conversations.save(
                         msg.channel,

@@ -6,17 +6,20 @@ so a step's effects and the conversation state are saved together or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
@@ -60,28 +63,47 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 class Database:
-    """The one store of all state."""
+    """The one store of all state.
+
+    PostgreSQL is used through the async psycopg driver. SQLite is in-process and answers in microseconds,
+    so its calls run directly on the event loop (a thread hop per call costs more than the work) inside an
+    asyncio lock held for the whole transaction: SQLite has one writer anyway, waiting for the lock is an
+    async wait, and a transaction that awaits something never blocks another one's thread.
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = sync_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         ensure_sqlite_dir(self.url)
-        kwargs: dict = {"echo": echo}
+        self.engine: AsyncEngine | None = None
+        self.sync_engine: Engine | None = None
         if self.is_sqlite:
-            # SQLite has one writer; one pooled connection turns contention into an async wait
-            # on the pool instead of "database is locked" errors or a blocked event loop.
-            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+            self.sync_engine = create_engine(self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+            event.listen(self.sync_engine, "connect", _sqlite_pragmas)
+            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._sqlite_lock: asyncio.Lock | None = None
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(async_url(self.url), **kwargs)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            self.engine = create_async_engine(
+                async_url(self.url), echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
+            self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        if self.is_sqlite:
+            if self._sqlite_lock is None:
+                self._sqlite_lock = asyncio.Lock()
+            async with self._sqlite_lock:
+                with self._sync_sessions() as sync_session:
+                    uow = UnitOfWork(SyncSession(sync_session), is_sqlite=True)
+                    try:
+                        yield uow
+                    except BaseException:
+                        sync_session.rollback()
+                        raise
+            return
         async with self._sessions() as session:
-            uow = UnitOfWork(session, is_sqlite=self.is_sqlite)
+            uow = UnitOfWork(session, is_sqlite=False)
             try:
                 yield uow
             except BaseException:
@@ -93,7 +115,44 @@ class Database:
         command.upgrade(alembic_config(self.url), revision)
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        if self.engine is not None:
+            await self.engine.dispose()
+        if self.sync_engine is not None:
+            self.sync_engine.dispose()
+
+
+class SyncSession:
+    """The part of ``AsyncSession``'s interface the repositories use, over a synchronous ``Session``."""
+
+    def __init__(self, session: Session) -> None:
+        self.sync_session = session
+
+    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        return self.sync_session.execute(statement, params, **kwargs)
+
+    async def scalar(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        return self.sync_session.scalar(statement, params, **kwargs)
+
+    async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        return self.sync_session.get(entity, ident, **kwargs)
+
+    def add(self, instance: Any) -> None:
+        self.sync_session.add(instance)
+
+    async def delete(self, instance: Any) -> None:
+        self.sync_session.delete(instance)
+
+    async def flush(self) -> None:
+        self.sync_session.flush()
+
+    async def commit(self) -> None:
+        self.sync_session.commit()
+
+    async def rollback(self) -> None:
+        self.sync_session.rollback()
+
+
+DbSession = AsyncSession | SyncSession
 
 
 def alembic_config(url: str) -> Config:
@@ -112,7 +171,7 @@ def lock_id(*parts: str) -> int:
 class UnitOfWork:
     """One transaction with the repositories that work inside it."""
 
-    def __init__(self, session: AsyncSession, *, is_sqlite: bool) -> None:
+    def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
         from storage.repositories import ConversationRepository, SecretRepository, UserRepository
 
         self.session = session

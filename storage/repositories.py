@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import DbSession
 from storage.models import AppSecret, Conversation, Role, User
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class UserRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
 
     async def get(self, channel: str, external_id: str) -> User | None:
@@ -23,13 +29,18 @@ class UserRepository:
         return result.scalar_one_or_none()
 
     async def touch(self, channel: str, external_id: str, display_name: str, now: datetime) -> User:
-        """Return the user, creating it on first contact and refreshing name and last-seen time."""
+        """Return the user, creating it on first contact.
+
+        The name and last-seen time are refreshed only when the name changed or the last-seen time is
+        older than ``LAST_SEEN_RESOLUTION``, so most messages write nothing here.
+        """
         user = await self.get(channel, external_id)
+        name = display_name[:128]
         if user is None:
             user = User(
                 channel=channel,
                 external_id=external_id,
-                display_name=display_name[:128],
+                display_name=name,
                 role=Role.CITIZEN.value,
                 created_at=now,
                 last_seen_at=now,
@@ -37,9 +48,10 @@ class UserRepository:
             self.session.add(user)
             await self.session.flush()
             return user
-        if display_name and user.display_name != display_name[:128]:
-            user.display_name = display_name[:128]
-        user.last_seen_at = now
+        if name and user.display_name != name:
+            user.display_name = name
+        if now - as_utc(user.last_seen_at) >= LAST_SEEN_RESOLUTION:
+            user.last_seen_at = now
         return user
 
     async def set_role(self, channel: str, external_id: str, role: Role, now: datetime) -> User:
@@ -53,7 +65,7 @@ class UserRepository:
 
 
 class ConversationRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
 
     async def get(self, channel: str, chat_id: str, user_id: str) -> Conversation | None:
@@ -99,7 +111,7 @@ class ConversationRepository:
 
 
 class SecretRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
 
     async def get_or_create(self, name: str, now: datetime, nbytes: int = 32) -> str:

@@ -111,7 +111,7 @@ async def test_a_conversation_resumes_at_the_same_step_after_sigkill(tmp_path: P
         )  # fmt: skip
 
     first = await spawn()
-    first.stdin.write("/vaitro\n".encode())
+    first.stdin.write(b"/vaitro\n")
     await _read_until(first.stdout, "vai trò nào")
     first.stdin.write(b"1\n")
     await _read_until(first.stdout, "hình thức nào")

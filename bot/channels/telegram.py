@@ -133,7 +133,15 @@ class TelegramChannel:
             .token(settings.telegram_bot_token.get_secret_value())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=settings.telegram_overall_rate,
+                    overall_time_period=1,
+                    group_max_rate=settings.telegram_group_per_minute,
+                    group_time_period=60,
+                    max_retries=3,
+                )
+            )
             .concurrent_updates(64)
             .job_queue(None)
             .build()

@@ -228,9 +228,7 @@ def text_update(
     if text.startswith("/") and len(text) > 1:
         command = text.split(maxsplit=1)[0]
         # Entity offsets/lengths are in UTF-16 code units.
-        msg["entities"] = [
-            {"type": "bot_command", "offset": 0, "length": len(command.encode("utf-16-le")) // 2}
-        ]
+        msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command.encode("utf-16-le")) // 2}]
     return {"message": msg}
 
 
@@ -606,6 +604,9 @@ class FakeTelegramAPI:
             raise RuntimeError("FakeTelegramAPI is already started")
         self._loop = asyncio.get_running_loop()
         self._closing = False
+        # Fresh events: an asyncio.Event binds to the loop it is first awaited on.
+        self._update_event = asyncio.Event()
+        self._call_event = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
@@ -729,9 +730,7 @@ class FakeTelegramAPI:
         return [
             c.params.get("text", "")
             for c in self.calls
-            if c.method == "sendMessage"
-            and c.status == 200
-            and (chat_id is None or c.params.get("chat_id") == chat_id)
+            if c.method == "sendMessage" and c.status == 200 and (chat_id is None or c.params.get("chat_id") == chat_id)
         ]
 
     async def wait_for(
@@ -905,9 +904,7 @@ class FakeTelegramAPI:
                     if isinstance(value, str):
                         raw[key] = value
                     else:  # FileField
-                        uploads[key] = UploadedFile(
-                            key, value.filename, value.content_type, value.file.read()
-                        )
+                        uploads[key] = UploadedFile(key, value.filename, value.content_type, value.file.read())
             else:  # urlencoded (the default for form posts)
                 body_bytes = await request.read()
                 if body_bytes:
@@ -946,15 +943,15 @@ class FakeTelegramAPI:
 
         if method in _BLOCKABLE_METHODS:
             chat_id = params.get("chat_id")
+            if not isinstance(chat_id, int | str):
+                chat_id = repr(chat_id)  # garbage; let the handler reject it, keep it hashable here
             if chat_id in self.blocked_chats:
                 call.status = 403
                 self.count_403 += 1
                 self.rejected.append(call)
                 self._pulse(self._call_event)
                 return _json_response(403, _error_payload(403, "Forbidden: bot was blocked by the user"))
-            if method in _SEND_METHODS and not self._limit_ok(
-                chat_id, self._message_count(method, params), call.at
-            ):
+            if method in _SEND_METHODS and not self._limit_ok(chat_id, self._message_count(method, params), call.at):
                 call.status = 429
                 self.count_429 += 1
                 self.rejected.append(call)
@@ -972,6 +969,9 @@ class FakeTelegramAPI:
         except _ApiError as err:
             call.status = err.status
             return _json_response(err.status, _error_payload(err.status, err.description, err.parameters))
+        except (ValueError, TypeError, AttributeError) as exc:  # malformed parameters
+            call.status = 400
+            return _json_response(400, _error_payload(400, f"Bad Request: {exc}"))
         return _json_response(200, {"ok": True, "result": result})
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
