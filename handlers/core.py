@@ -19,7 +19,7 @@ from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, as_utc
 from handlers.config import AppConfig
 from handlers.text import fold_text
-from handlers.types import Button, ConversationKey, IncomingMessage, MessageKind, Reply
+from handlers.types import Button, ConversationKey, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database, UnitOfWork
 from storage.models import User
 
@@ -30,13 +30,18 @@ CANCEL_COMMANDS = frozenset({"/cancel", "/huy", "/thoat"})
 CANCEL_WORDS = frozenset({"huy", "cancel", "thoat", "huy bo", "dung lai"})
 
 
+Downloader = Callable[[MediaRef], Awaitable[bytes]]
+
+
 @dataclass
 class Services:
     """What handlers may use besides the unit of work; built once by the composition root."""
 
     clock: Clock
     config: AppConfig
-    extras: dict[str, Any] = field(default_factory=dict)
+    knowledge: Any = None  # knowledge.KnowledgeBase, when loaded
+    media: Any = None  # storage.media.MediaStore
+    downloaders: dict[str, Downloader] = field(default_factory=dict)  # channel -> fetch a photo's bytes
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class ChatKind(enum.StrEnum):
@@ -93,3 +94,21 @@ class Reply:
 
     def flat_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise for the outbox (button payloads unsigned; the sender signs them)."""
+        return {
+            "text": self.text,
+            "buttons": [[{"label": b.label, "payload": b.payload} for b in row] for row in self.buttons],
+            "photos": list(self.photos),
+            "remove_keyboard": self.remove_keyboard,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        return cls(
+            text=data["text"],
+            buttons=[[Button(b["label"], b["payload"]) for b in row] for row in data.get("buttons", [])],
+            photos=list(data.get("photos", [])),
+            remove_keyboard=bool(data.get("remove_keyboard", False)),
+        )

@@ -172,6 +172,7 @@ class UnitOfWork:
     """One transaction with the repositories that work inside it."""
 
     def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
+        from storage.outbox import OutboxRepository
         from storage.repositories import ConversationRepository, SecretRepository, UserRepository
 
         self.session = session
@@ -179,6 +180,7 @@ class UnitOfWork:
         self.users = UserRepository(session)
         self.conversations = ConversationRepository(session)
         self.secrets = SecretRepository(session)
+        self.outbox = OutboxRepository(session, is_sqlite=is_sqlite)
 
     async def lock(self, *parts: str) -> None:
         """Serialise work on one key across processes until this transaction ends (PostgreSQL)."""

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect
 
 from handlers.clock import as_utc
 from storage.db import Database
@@ -23,12 +23,10 @@ async def db(db_url: str):
 
 
 async def test_migrations_create_the_tables(db: Database) -> None:
-    def tables(sync_conn):
-        return set(inspect(sync_conn).get_table_names())
-
-    async with db.engine.connect() as conn:
-        names = await conn.run_sync(tables)
-    assert {"users", "conversations", "app_secrets", "alembic_version"} <= names
+    engine = create_engine(db.url)
+    names = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"users", "conversations", "app_secrets", "outbox", "alembic_version"} <= names
     await asyncio.to_thread(db.upgrade)  # idempotent
 
 
@@ -130,3 +128,48 @@ async def test_work_on_one_key_is_serialised_across_engines(db: Database, db_url
         assert order in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
     finally:
         await other.dispose()
+
+
+async def test_outbox_enqueue_claim_mark(db: Database) -> None:
+    later = NOW + timedelta(minutes=5)
+    async with db.unit_of_work() as uow:
+        a = await uow.outbox.enqueue(channel="telegram", chat_id="1", kind="t", payload={"text": "a"}, now=NOW)
+        await uow.outbox.enqueue(
+            channel="telegram", chat_id="2", kind="t", payload={"text": "b"}, now=NOW, dedupe_key="k1"
+        )
+        again = await uow.outbox.enqueue(
+            channel="telegram", chat_id="2", kind="t", payload={"text": "b"}, now=NOW, dedupe_key="k1"
+        )
+        await uow.outbox.enqueue(
+            channel="telegram", chat_id="3", kind="t", payload={"text": "c"}, now=NOW, not_before=later
+        )
+        await uow.commit()
+    assert a is not None and again is None
+    async with db.unit_of_work() as uow:
+        claimed = await uow.outbox.claim(NOW, 10, lease=timedelta(seconds=30))
+        await uow.commit()
+    assert [r.payload["text"] for r in claimed] == ["a", "b"]
+    async with db.unit_of_work() as uow:
+        assert await uow.outbox.claim(NOW, 10) == []  # leased
+        await uow.outbox.mark_sent(claimed[0].id, NOW, "m1")
+        await uow.outbox.mark_failed(claimed[1].id, "403 blocked", permanent=True)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        rows = await uow.outbox.claim(later + timedelta(minutes=1), 10)
+        await uow.commit()
+        assert [r.payload["text"] for r in rows] == ["c"]
+        counts = await uow.outbox.counts(kind="t")
+    assert counts == {"sent": 1, "failed": 1, "pending": 1}
+
+
+async def test_outbox_lease_expires_so_a_crashed_sender_loses_nothing(db: Database) -> None:
+    async with db.unit_of_work() as uow:
+        await uow.outbox.enqueue(channel="telegram", chat_id="1", kind="t", payload={"text": "a"}, now=NOW)
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        first = await uow.outbox.claim(NOW, 10, lease=timedelta(seconds=30))
+        await uow.commit()
+    async with db.unit_of_work() as uow:
+        again = await uow.outbox.claim(NOW + timedelta(seconds=31), 10)
+        await uow.commit()
+    assert [r.id for r in first] == [r.id for r in again] and again[0].attempts == 2

@@ -1,0 +1,116 @@
+"""Outbox repository: enqueue in the caller's transaction; claim, mark sent or failed from the sender."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+
+from storage.db import DbSession
+from storage.models import OutboxMessage, OutboxStatus
+
+
+class OutboxRepository:
+    def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
+        self.session = session
+        self.is_sqlite = is_sqlite
+
+    async def enqueue(
+        self,
+        *,
+        channel: str,
+        chat_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        not_before: datetime | None = None,
+        dedupe_key: str | None = None,
+        ref: str | None = None,
+    ) -> OutboxMessage | None:
+        """Add a message; with a ``dedupe_key`` already present, add nothing and return None."""
+        if dedupe_key is not None:
+            existing = await self.session.execute(
+                select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+            )
+            if existing.first() is not None:
+                return None
+        row = OutboxMessage(
+            channel=channel,
+            chat_id=chat_id,
+            kind=kind,
+            payload=payload,
+            status=OutboxStatus.PENDING.value,
+            dedupe_key=dedupe_key,
+            ref=ref,
+            not_before=not_before or now,
+            created_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def claim(
+        self, now: datetime, limit: int, *, lease: timedelta = timedelta(seconds=60), channel: str | None = None
+    ) -> list[OutboxMessage]:
+        """Take up to ``limit`` due rows for delivery; they come back if not marked before the lease ends."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.not_before <= now,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if channel is not None:
+            query = query.where(OutboxMessage.channel == channel)
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows = list((await self.session.execute(query)).scalars())
+        for row in rows:
+            row.claimed_until = now + lease
+            row.attempts += 1
+        await self.session.flush()
+        return rows
+
+    async def mark_sent(self, row_id: int, now: datetime, platform_message_id: str | None = None) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(
+                status=OutboxStatus.SENT.value,
+                sent_at=now,
+                claimed_until=None,
+                platform_message_id=platform_message_id,
+            )
+        )
+
+    async def mark_failed(self, row_id: int, error: str, *, permanent: bool, retry_at: datetime | None = None) -> None:
+        """Record a failure: permanent ones are never retried; others wait until ``retry_at``."""
+        values: dict[str, Any] = {"last_error": error[:500], "claimed_until": None}
+        if permanent:
+            values["status"] = OutboxStatus.FAILED.value
+        elif retry_at is not None:
+            values["not_before"] = retry_at
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+    async def mark_skipped(self, row_id: int, reason: str) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(status=OutboxStatus.SKIPPED.value, last_error=reason[:500], claimed_until=None)
+        )
+
+    async def counts(self, kind: str | None = None, ref: str | None = None) -> dict[str, int]:
+        query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        if kind is not None:
+            query = query.where(OutboxMessage.kind == kind)
+        if ref is not None:
+            query = query.where(OutboxMessage.ref == ref)
+        result = await self.session.execute(query)
+        return {status: count for status, count in result.all()}
+
+    async def get(self, row_id: int) -> OutboxMessage | None:
+        return await self.session.get(OutboxMessage, row_id)
