@@ -13,6 +13,7 @@ from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, SystemClock
 from handlers.config import AppConfig, load_config
 from handlers.core import Dispatcher, Services
+from knowledge import KnowledgeBase, KnowledgeError
 from storage.db import Database, masked
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class App:
     config: AppConfig
     clock: Clock
     db: Database
+    knowledge: KnowledgeBase | None = None
     dispatcher: Dispatcher | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -34,7 +36,9 @@ class App:
         async with self.db.unit_of_work() as uow:
             key = await uow.secrets.get_or_create("buttons", datetime.now(UTC))
             await uow.commit()
-        services = Services(clock=self.clock, config=self.config)
+        if self.knowledge is None:
+            self.knowledge = await asyncio.to_thread(load_knowledge)
+        services = Services(clock=self.clock, config=self.config, knowledge=self.knowledge)
         self.dispatcher = Dispatcher(self.db, build_router(), services, ButtonCodec(key.encode()))
         self._started = True
 
@@ -50,10 +54,26 @@ class App:
         await self.stop()
 
 
-def create_app(settings: Settings, *, config: AppConfig | None = None, clock: Clock | None = None) -> App:
+def load_knowledge() -> KnowledgeBase | None:
+    """Load the knowledge base; a broken file is logged and Q&A answers that it is unavailable."""
+    try:
+        return KnowledgeBase.load()
+    except KnowledgeError:
+        logger.exception("knowledge base not loaded; run `python -m bot kb check`")
+        return None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    config: AppConfig | None = None,
+    clock: Clock | None = None,
+    knowledge: KnowledgeBase | None = None,
+) -> App:
     return App(
         settings=settings,
         config=config or load_config(settings.bot_config),
         clock=clock or SystemClock(),
         db=Database(settings.database_url),
+        knowledge=knowledge,
     )

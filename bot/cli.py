@@ -10,6 +10,7 @@ import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+from bot import qa_cli
 from bot.app import App, create_app
 from bot.logs import setup_logging
 from bot.settings import Settings
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="áp dụng các migration Alembic")
 
+    qa_cli.add_parsers(sub)
+
     config = sub.add_parser("config", help="tệp cấu hình YAML")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     config_sub.add_parser("check", help="kiểm tra tệp cấu hình (BOT_CONFIG hoặc mặc định)")
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     command = args.command or "run"
-    quiet = command == "chat"
+    quiet = command in ("chat", "ask", "kb")
     setup_logging("WARNING" if quiet and settings.log_level == "INFO" else settings.log_level, settings.secrets())
     try:
         if command == "db":
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "config":
             return config_check(settings)
+        if command == "ask":
+            return qa_cli.run_ask(args.question, args.json)
+        if command == "kb":
+            return qa_cli.run_kb(args, settings)
         app = create_app(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)

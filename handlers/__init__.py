@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from handlers import texts
 from handlers.core import Context, Dispatcher, Router, Services, start
-from handlers.menu import coming_soon, fallback, show_contact, show_help, show_menu
+from handlers.menu import coming_soon, show_contact, show_help, show_menu
 from handlers.profile import ProfileFlow
+from handlers.qa import QaFlow, answer_question
+from handlers.qa import on_button as qa_button
+from handlers.staff import answer_question_command, reload_knowledge_command
+
+
+async def ask(ctx: Context) -> None:
+    """Treat free text as a question."""
+    await answer_question(ctx, ctx.text)
 
 
 def build_router() -> Router:
@@ -24,7 +32,16 @@ def build_router() -> Router:
     router.command(["/vaitro"], profile.begin)
     router.phrase(["vai trò", "đổi vai trò"], profile.begin)
 
-    qa = coming_soon("Hỏi đáp về khuyến mại")
+    qa_flow = QaFlow()
+    router.flow(qa_flow)
+    router.button("qa", qa_button)
+    router.command(["/traloi"], answer_question_command, keeps_flow=True)
+    router.command(["/capnhatkb"], reload_knowledge_command, keeps_flow=True)
+
+    async def qa(ctx: Context) -> None:
+        question = ctx.text.split(maxsplit=1)[1] if ctx.text.startswith("/") and " " in ctx.text else ""
+        await (answer_question(ctx, question) if question else qa_flow.begin(ctx))
+
     report = coming_soon("Phản ánh hàng giả / hàng kém chất lượng")
     countdown = coming_soon("Đếm ngược Online Friday")
     track = coming_soon("Tra cứu phản ánh")
@@ -48,7 +65,8 @@ def build_router() -> Router:
     router.phrase([texts.MENU_CONTACT, "liên hệ"], show_contact)
     router.phrase(["menu", "bắt đầu", "start", "xin chào", "chào", "hello", "hi", "alo"], start)
     router.phrase(["help", "trợ giúp", "hướng dẫn"], show_help)
-    router.fallback = fallback
+    # Free text outside any flow is a question for the knowledge base.
+    router.fallback = ask
     return router
 
 

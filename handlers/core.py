@@ -288,9 +288,7 @@ class Dispatcher:
         if msg.kind is not MessageKind.TEXT:
             ctx.reply(texts.kind_not_understood(msg.kind), texts.menu_buttons())
             return
-        handler = self.router.phrases.get(fold_text(text))
-        if handler is None:
-            handler = self.router.fallback or start
+        handler = self.router.phrases.get(fold_text(text)) or self.router.fallback or start
         await handler(ctx)
 
     async def _route_button(self, ctx: Context) -> None:

@@ -33,9 +33,4 @@ def coming_soon(item: str):
     return handler
 
 
-async def fallback(ctx: Context) -> None:
-    """Answer text nobody else understood."""
-    ctx.reply(texts.FALLBACK, texts.menu_buttons())
-
-
-__all__ = ["coming_soon", "fallback", "show_contact", "show_help", "show_menu", "start"]
+__all__ = ["coming_soon", "show_contact", "show_help", "show_menu", "start"]

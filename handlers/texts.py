@@ -61,7 +61,6 @@ BUTTON_STALE = "Nút này thuộc một bước đã qua nên không còn dùng 
 CANCELLED = "Đã hủy thao tác đang làm. Bạn cần gì tiếp theo?"
 NOTHING_TO_CANCEL = "Hiện không có thao tác nào đang làm dở. Bạn cần gì nào?"
 SESSION_EXPIRED = "Phiên trò chuyện trước đã hết hạn nên mình bắt đầu lại từ đầu nhé."
-FALLBACK = "Mình chưa hiểu ý bạn. Bạn có thể chọn một mục trong menu, hoặc gõ /help để xem các lệnh."
 
 _KIND_NAMES = {
     MessageKind.STICKER: "nhãn dán (sticker)",

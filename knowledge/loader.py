@@ -61,6 +61,26 @@ class Entry(BaseModel):
     verify: bool = False
 
 
+_MESSAGES = {
+    "missing": "thiếu trường bắt buộc",
+    "extra_forbidden": "trường không có trong lược đồ (gõ sai tên trường?)",
+    "string_type": "phải là chuỗi văn bản (nếu có dấu ': ' thì đặt cả chuỗi trong ngoặc kép)",
+    "string_pattern_mismatch": "chỉ gồm chữ thường không dấu, chữ số và dấu '-'",
+    "string_too_short": "không được để trống",
+    "too_short": "không được để trống",
+    "literal_error": "giá trị không hợp lệ",
+    "date_type": "phải là ngày dạng YYYY-MM-DD",
+    "date_parsing": "phải là ngày dạng YYYY-MM-DD",
+    "date_from_datetime_parsing": "phải là ngày dạng YYYY-MM-DD",
+    "bool_type": "phải là true hoặc false",
+    "bool_parsing": "phải là true hoặc false",
+    "list_type": "phải là danh sách",
+    "tuple_type": "phải là danh sách",
+    "dict_type": "phải là ánh xạ (khóa: giá trị)",
+    "model_type": "phải là ánh xạ (khóa: giá trị)",
+}
+
+
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -73,12 +93,11 @@ def _describe(err: ValidationError) -> str:
     for e in err.errors():
         where = _loc(tuple(e["loc"]))
         kind = e["type"]
-        if kind == "missing":
-            msg = "thiếu trường bắt buộc"
-        elif kind == "extra_forbidden":
-            msg = "trường không có trong lược đồ (gõ sai tên trường?)"
-        else:
+        msg = _MESSAGES.get(kind)
+        if msg is None:
             msg = e["msg"]
+        elif kind == "literal_error":
+            msg += f" ({e.get('ctx', {}).get('expected', '')})"
         lines.append(f"trường '{where}': {msg}")
     return "; ".join(lines)
 
@@ -124,18 +143,19 @@ def load_entries(path: Path | None = None) -> dict[str, Entry]:
     that differs from its file name, and on duplicate ids.
     """
     folder = Path(path) if path is not None else DEFAULT_ENTRIES_DIR
+    loaded = [(file, load_entry_file(file)) for file in iter_entry_files(folder)]
+    if not loaded:
+        raise KnowledgeError(f"Thư mục dữ liệu tri thức không có mục nào: {folder}")
     entries: dict[str, Entry] = {}
     origin: dict[str, Path] = {}
-    for file in iter_entry_files(folder):
-        entry = load_entry_file(file)
+    for file, entry in loaded:
         if entry.id in entries:
             raise KnowledgeError(
                 f"Trùng id '{entry.id}' ở hai tệp: {origin[entry.id].name} và {file.name}"
             )
-        if entry.id != file.stem:
-            raise KnowledgeError(f"{file.name}: id '{entry.id}' phải trùng tên tệp '{file.stem}'")
         entries[entry.id] = entry
         origin[entry.id] = file
-    if not entries:
-        raise KnowledgeError(f"Thư mục dữ liệu tri thức không có mục nào: {folder}")
+    for file, entry in loaded:
+        if entry.id != file.stem:
+            raise KnowledgeError(f"{file.name}: id '{entry.id}' phải trùng tên tệp '{file.stem}'")
     return entries

@@ -120,6 +120,50 @@ REPLACEMENTS: Mapping[str, str] = {
     "đky": "đăng ký",
     "dky": "đăng ký",
     "tb": "thông báo",
+    "bc": "báo cáo",
+    "hs": "hồ sơ",
+    "đk": "đăng ký",
+    "dk": "đăng ký",
+    "qđ": "quyết định",
+    "qd": "quyết định",
+    "tt": "thông tin",
+    "kh": "khách hàng",
+    "ng": "người",
+    "ntd": "người tiêu dùng",
+    "bvqlntd": "bảo vệ quyền lợi người tiêu dùng",
+    "tm": "thương mại",
+    "ct": "chương trình",
+    "bộ ct": "bộ công thương",
+    "sở ct": "sở công thương",
+    "bo ct": "bộ công thương",
+    "so ct": "sở công thương",
+    "qltt": "quản lý thị trường",
+    "dvc": "dịch vụ công",
+    "htx": "hợp tác xã",
+    "gd": "giao dịch",
+    "hđ": "hoạt động",
+    "hd": "hướng dẫn",
+    "pa": "phản ánh",
+    "cb": "cán bộ",
+    "bđ": "bắt đầu",
+    "bd": "bắt đầu",
+    "kt": "kết thúc",
+    "bh": "bao giờ",
+    "bt": "bình thường",
+    "hnay": "hôm nay",
+    "hn": "hà nội",
+    "hcm": "hồ chí minh",
+    "tphcm": "hồ chí minh",
+    "bp": "bình phước",
+    "sđt": "số điện thoại",
+    "sdt": "số điện thoại",
+    "đt": "điện thoại",
+    "olf": "online friday",
+    "max": "tối đa",
+    "sale": "giảm giá",
+    "z": "vậy",
+    "v": "vậy",
+    "h": "giờ",
     "phan tram": "phần trăm",
     "cty": "công ty",
     # i/y spelling variants (canonical form on the right)
@@ -170,13 +214,15 @@ _THOUSANDS_RE = re.compile(r"(?<=\d)[.,](?=\d{3}(?!\d))")
 _DOCNUM_RE = re.compile(r"\b(\d+)\s*/\s*(\d{4})\s*/\s*([^\W\d_]+(?:-[^\W_]+)*)")
 _SYMBOL_RE = re.compile("|".join(re.escape(k) for k in SYMBOLS))
 _UNIT_RE = re.compile(
-    r"(?<![^\W\d_])(\d+)\s*(k|nghìn|ngàn|tr|triệu|đ|vnđ|vnd|đồng)(?![^\W\d_])"
+    r"(?<![^\W\d_])(\d+)\s*(k|nghìn|ngàn|tr|triệu|đ|vnđ|vnd|đồng|h)(?![^\W\d_])"
 )
 _UNITS: Mapping[str, str] = {
     "k": "nghìn", "nghìn": "nghìn", "ngàn": "nghìn",
-    "tr": "triệu", "triệu": "triệu",
+    "tr": "triệu", "triệu": "triệu", "h": "giờ",
     "đ": "đồng", "vnđ": "đồng", "vnd": "đồng", "đồng": "đồng",
 }
+# nđ128 -> nđ 128 (after units, so that 50k / 2tr / 12h are already spelled out).
+_LETTER_DIGIT_RE = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
 _NON_WORD_RE = re.compile(r"[\W_]+")
 
@@ -252,6 +298,7 @@ def tokenize(text: str) -> list[str]:
     s = _THOUSANDS_RE.sub("", s)
     s = _DOCNUM_RE.sub(_docnum, s)
     s = _UNIT_RE.sub(_units, s)
+    s = _LETTER_DIGIT_RE.sub(" ", s)
     s = _SYMBOL_RE.sub(lambda m: f" {SYMBOLS[m.group(0)]} ", s)
     return _expand([t for t in _NON_WORD_RE.split(s) if t])
 

@@ -110,7 +110,7 @@ class Database:
                 await session.rollback()
                 raise
 
-    def upgrade(self, revision: str = "head") -> None:
+    def upgrade(self, revision: str = "heads") -> None:
         """Apply Alembic migrations (synchronously; call before the event loop work starts)."""
         command.upgrade(alembic_config(self.url), revision)
 
@@ -173,6 +173,7 @@ class UnitOfWork:
 
     def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
         from storage.outbox import OutboxRepository
+        from storage.questions import QuestionRepository
         from storage.repositories import ConversationRepository, SecretRepository, UserRepository
 
         self.session = session
@@ -181,6 +182,7 @@ class UnitOfWork:
         self.conversations = ConversationRepository(session)
         self.secrets = SecretRepository(session)
         self.outbox = OutboxRepository(session, is_sqlite=is_sqlite)
+        self.questions = QuestionRepository(session)
 
     async def lock(self, *parts: str) -> None:
         """Serialise work on one key across processes until this transaction ends (PostgreSQL)."""

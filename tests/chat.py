@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,10 +11,18 @@ from datetime import datetime
 from bot.app import App, create_app
 from bot.settings import Settings
 from handlers.clock import FixedClock
+from handlers.config import AppConfig
 from handlers.text import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
+from knowledge import KnowledgeBase
 
-CHANNEL = "test"
+CHANNEL = "console"  # the test channel stands in for the console channel
+
+
+@functools.cache
+def shared_knowledge() -> KnowledgeBase:
+    """The shipped knowledge base, loaded once per test session (it is read-only in conversations)."""
+    return KnowledgeBase.load()
 
 
 @dataclass
@@ -76,9 +85,16 @@ class ChatHarness:
 
     @classmethod
     @asynccontextmanager
-    async def create(cls, database_url: str, *, now: datetime, **settings) -> AsyncIterator[ChatHarness]:
+    async def create(
+        cls, database_url: str, *, now: datetime, config: AppConfig | None = None, **settings
+    ) -> AsyncIterator[ChatHarness]:
         clock = FixedClock(now)
-        app = create_app(Settings(database_url=database_url, _env_file=None, **settings), clock=clock)
+        app = create_app(
+            Settings(database_url=database_url, _env_file=None, **settings),
+            clock=clock,
+            config=config,
+            knowledge=shared_knowledge(),
+        )
         async with app:
             yield cls(app, clock)
 

@@ -18,6 +18,7 @@ from bot.logs import setup_logging
 from bot.settings import Settings
 from handlers.clock import FixedClock
 from handlers.types import MediaRef
+from tests.chat import shared_knowledge
 from tests.conftest import DEFAULT_NOW
 from tests.fakes.telegram_api import FakeTelegramAPI, callback_update, photo_update, text_update
 
@@ -52,7 +53,7 @@ def make_settings(fake: FakeTelegramAPI, tmp_path: Path, **extra) -> Settings:
 async def polling(tmp_path: Path) -> AsyncIterator[Rig]:
     async with FakeTelegramAPI() as fake:
         settings = make_settings(fake, tmp_path)
-        async with create_app(settings, clock=FixedClock(DEFAULT_NOW)) as app:
+        async with create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge()) as app:
             channel = TelegramChannel(settings, app.dispatcher.handle)
             await channel.start()
             try:
@@ -137,7 +138,7 @@ async def test_webhook_checks_the_secret_and_answers(tmp_path: Path) -> None:
             webhook_listen="127.0.0.1",
             webhook_port=port,
         )
-        async with create_app(settings, clock=FixedClock(DEFAULT_NOW)) as app:
+        async with create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge()) as app:
             channel = TelegramChannel(settings, app.dispatcher.handle)
             await channel.start()
             try:
@@ -170,7 +171,7 @@ async def test_the_token_never_reaches_the_log(tmp_path: Path) -> None:
         setup_logging("DEBUG", settings.secrets(), stream=stream)
         logging.getLogger("httpx").setLevel(logging.DEBUG)
         try:
-            async with create_app(settings, clock=FixedClock(DEFAULT_NOW)) as app:
+            async with create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge()) as app:
                 channel = TelegramChannel(settings, app.dispatcher.handle)
                 await channel.start()
                 fake.push_update(text_update("/start", user_id=USER))
@@ -185,6 +186,26 @@ async def test_the_token_never_reaches_the_log(tmp_path: Path) -> None:
     assert "sendMessage" in log  # httpx logged the request URLs...
     assert fake.token not in log  # ...with the token masked
     assert "bot***/sendMessage" in log
+
+
+async def test_a_typed_question_gets_its_answer_with_buttons(polling: Rig) -> None:
+    fake = polling.fake
+    fake.push_update(text_update("online friday giam gia toi da bao nhieu %", user_id=USER))
+    [call] = await fake.wait_for("sendMessage")
+    assert "100%" in call.params["text"] and "Căn cứ" in call.params["text"]
+    labels = [b["text"] for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert "👍 Hữu ích" in labels and "👎 Chưa đúng" in labels
+    fake.push_update(
+        callback_update(
+            button_data(call, "Chưa đúng"),
+            user_id=USER,
+            message_id=1,
+            message_text=call.params["text"],
+            reply_markup=call.params["reply_markup"],
+        )
+    )
+    calls = await fake.wait_for("sendMessage", count=2)
+    assert "Cảm ơn góp ý" in calls[1].params["text"]
 
 
 def test_long_texts_are_split_to_fit_telegram() -> None:

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import storage.models
+import storage.questions  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,0 +1,220 @@
+"""Merchant Q&A: answer from the knowledge base with its legal basis, or suggest topics and offer staff.
+
+Every question is recorded (for feedback and for the unanswered list). A confident answer shows the
+entry's legal basis and validity, 👍 / 👎, and related topics. Below the confidence threshold the assistant
+does not guess: it shows up to three likely topics and offers to forward the question to staff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+
+from handlers import texts
+from handlers.config import AppConfig
+from handlers.core import Context, Flow
+from handlers.staff import lead_agency_for_questions
+from handlers.types import Button
+from knowledge import Entry, KnowledgeBase, MatchResult
+from storage.db import UnitOfWork
+from storage.questions import Question, QuestionStatus
+
+logger = logging.getLogger(__name__)
+
+PROMPT = (
+    "Bạn cứ gõ câu hỏi về khuyến mại, giảm giá, đăng ký, thông báo… (có dấu hay không dấu đều được).\n"
+    "Ví dụ: «Online Friday được giảm giá tối đa bao nhiêu?»"
+)
+NOT_SURE = "Mình chưa chắc đã hiểu đúng câu hỏi nên không trả lời đoán. Có phải bạn muốn hỏi một trong các ý sau?"
+NO_TOPIC = "Mình chưa có thông tin về câu hỏi này."
+OFFER_STAFF = "Hoặc bạn có thể gửi câu hỏi cho cán bộ {agency} để được trả lời trực tiếp tại đây."
+FORWARD_LABEL = "📨 Đồng ý gửi câu hỏi cho cán bộ Sở"
+THANKS_UP = "Cảm ơn bạn đã đánh giá! 🙏"
+THANKS_DOWN = "Cảm ơn góp ý của bạn! Mình sẽ dùng nó để cải thiện câu trả lời."
+UNAVAILABLE = "Xin lỗi, phần hỏi đáp tạm thời chưa sẵn sàng. Bạn vui lòng thử lại sau."
+VERIFY_NOTE = "⚠️ Một phần thông tin cần kiểm chứng với Sở Công Thương trước khi áp dụng."
+
+
+def entry_token(entry_id: str) -> str:
+    """A short stable token for an entry id, so button payloads stay under Telegram's 64 bytes."""
+    return hashlib.blake2b(entry_id.encode(), digest_size=4).hexdigest()
+
+
+def find_entry(kb: KnowledgeBase, token: str) -> Entry | None:
+    return next((e for e in kb.entries.values() if entry_token(e.id) == token), None)
+
+
+def format_answer(entry: Entry) -> str:
+    lines = [f"📌 {entry.title}", "", entry.answer.strip(), ""]
+    if entry.legal_basis:
+        lines.append("⚖️ Căn cứ: " + "; ".join(entry.legal_basis))
+    lines.append(f"🗓 Hiệu lực: {entry.validity.text}")
+    if entry.verify and "kiểm chứng" not in entry.answer:
+        lines.append(VERIFY_NOTE)
+    return "\n".join(lines)
+
+
+class QaFlow(Flow):
+    """Waiting for a question after "Hỏi đáp" was chosen; free text anywhere else is answered too."""
+
+    name = "qa"
+
+    async def begin(self, ctx: Context) -> None:
+        self.goto(ctx, "ask", {})
+        ctx.reply(PROMPT)
+
+    async def reprompt(self, ctx: Context) -> None:
+        ctx.reply(PROMPT)
+
+    async def handle(self, ctx: Context) -> None:
+        ctx.finish()
+        await answer_question(ctx, ctx.text)
+
+
+def _kb(ctx: Context) -> KnowledgeBase | None:
+    kb = ctx.services.knowledge
+    if kb is None:
+        ctx.reply(UNAVAILABLE, texts.menu_buttons())
+    return kb
+
+
+async def answer_question(ctx: Context, text: str) -> None:
+    """Answer a typed question (a confident answer or suggestions + staff offer)."""
+    kb = _kb(ctx)
+    if kb is None:
+        return
+    result = kb.match(text)
+    best = result.best
+    question = await ctx.uow.questions.add(
+        Question(
+            channel=ctx.msg.channel,
+            chat_id=ctx.msg.chat_id,
+            user_id=ctx.msg.user_id,
+            display_name=ctx.msg.display_name,
+            text=text,
+            entry_id=result.ranked[0].entry.id if result.ranked else None,
+            score=result.ranked[0].score if result.ranked else 0.0,
+            status=(QuestionStatus.ANSWERED if best else QuestionStatus.UNANSWERED).value,
+            created_at=ctx.now,
+        )
+    )
+    logger.info("question %s: confident=%s entry=%s", question.id, result.confident, question.entry_id)
+    if best is not None:
+        show_entry(ctx, kb, best, question.id)
+    else:
+        suggest(ctx, result, question.id)
+
+
+def show_entry(ctx: Context, kb: KnowledgeBase, entry: Entry, question_id: int | None) -> None:
+    qid = question_id or 0
+    rows = [[Button("👍 Hữu ích", f"qa:up:{qid}:{entry_token(entry.id)}"),
+             Button("👎 Chưa đúng", f"qa:down:{qid}:{entry_token(entry.id)}")]]  # fmt: skip
+    for related_id in entry.related[:3]:
+        related = kb.entries.get(related_id)
+        if related is not None:
+            rows.append([Button(f"🔗 {related.title}", f"qa:e:{qid}:{entry_token(related.id)}")])
+    ctx.reply(format_answer(entry), rows)
+
+
+def suggest(ctx: Context, result: MatchResult, question_id: int) -> None:
+    agency = lead_agency_for_questions(ctx.config)
+    rows = [[Button(f"❔ {s.entry.title}", f"qa:e:{question_id}:{entry_token(s.entry.id)}")] for s in result.ranked[:3]]
+    rows.append([Button(FORWARD_LABEL, f"qa:fwd:{question_id}")])
+    intro = NOT_SURE if rows[:-1] else NO_TOPIC
+    ctx.reply(f"{intro}\n\n{OFFER_STAFF.format(agency=agency.short_name)}", rows)
+
+
+async def on_button(ctx: Context) -> None:
+    """Handle qa:e (show a topic), qa:up / qa:down (feedback) and qa:fwd (forward to staff)."""
+    action, _, rest = ctx.arg.partition(":")
+    qid_text, _, token = rest.partition(":")
+    question = await ctx.uow.questions.get(int(qid_text)) if qid_text.isdigit() and qid_text != "0" else None
+    if question is not None and (question.channel, question.user_id) != (ctx.msg.channel, ctx.msg.user_id):
+        question = None  # a button copied from someone else's chat acts on nothing of theirs
+    kb = _kb(ctx)
+    if kb is None:
+        return
+    if action == "e":
+        entry = find_entry(kb, token)
+        if entry is None:
+            ctx.reply(texts.BUTTON_STALE, texts.menu_buttons())
+            return
+        if question is not None and question.status == QuestionStatus.UNANSWERED.value:
+            question.entry_id = entry.id
+        show_entry(ctx, kb, entry, question.id if question else None)
+    elif action in ("up", "down"):
+        if question is not None:
+            question.helpful = action == "up"
+            entry = find_entry(kb, token)
+            if entry is not None:
+                question.entry_id = entry.id
+        if action == "up":
+            ctx.reply(THANKS_UP)
+        elif question is not None and question.status != QuestionStatus.FORWARDED.value:
+            agency = lead_agency_for_questions(ctx.config)
+            ctx.reply(
+                f"{THANKS_DOWN}\n{OFFER_STAFF.format(agency=agency.short_name)}",
+                [[Button(FORWARD_LABEL, f"qa:fwd:{question.id}")]],
+            )
+        else:
+            ctx.reply(THANKS_DOWN)
+    elif action == "fwd":
+        await forward(ctx, question)
+    else:
+        ctx.reply(texts.BUTTON_STALE, texts.menu_buttons())
+
+
+async def forward(ctx: Context, question: Question | None) -> None:
+    """Send the question to the lead agency's staff, with the asker's consent (the pressed button)."""
+    if question is None:
+        ctx.reply(texts.BUTTON_STALE, texts.menu_buttons())
+        return
+    agency = lead_agency_for_questions(ctx.config)
+    if question.status in (QuestionStatus.FORWARDED.value, QuestionStatus.STAFF_ANSWERED.value):
+        ctx.reply(f"Câu hỏi {question.code} đã được gửi tới {agency.short_name} rồi. Cán bộ sẽ trả lời bạn tại đây.")
+        return
+    question.status = QuestionStatus.FORWARDED.value
+    question.forwarded_at = ctx.now
+    staff_text = (
+        f"❓ Câu hỏi của thương nhân {question.code}\n"
+        f"Từ: {question.display_name or 'người dùng'} ({question.channel})\n\n"
+        f"{question.text}\n\n"
+        f"Trả lời bằng lệnh: /traloi {question.code} <nội dung>"
+    )
+    for channel, chat_ids in agency.chats.items():
+        for chat_id in chat_ids:
+            await ctx.uow.outbox.enqueue(
+                channel=channel,
+                chat_id=chat_id,
+                kind="merchant_question",
+                payload={"text": staff_text},
+                now=ctx.now,
+                dedupe_key=f"question:{question.id}:{channel}:{chat_id}",
+                ref=question.code,
+            )
+    ctx.reply(
+        f"📨 Đã gửi câu hỏi của bạn tới {agency.name} (mã {question.code}). "
+        "Khi cán bộ trả lời, câu trả lời sẽ được gửi cho bạn ngay tại đây.",
+        texts.menu_buttons(),
+    )
+
+
+async def record_staff_answer(
+    uow: UnitOfWork, config: AppConfig, question: Question, answer: str, staff_name: str, now: datetime
+) -> None:
+    """Record a staff answer and queue it for the asker, attributed to the agency (not the person)."""
+    agency = lead_agency_for_questions(config)
+    question.status = QuestionStatus.STAFF_ANSWERED.value
+    question.staff_answer = answer
+    question.answered_by = staff_name
+    question.answered_at = now
+    await uow.outbox.enqueue(
+        channel=question.channel,
+        chat_id=question.chat_id,
+        kind="question_answer",
+        payload={"text": f"💬 {agency.name} trả lời câu hỏi {question.code} của bạn:\n«{question.text}»\n\n{answer}"},
+        now=now,
+        dedupe_key=f"answer:{question.id}",
+        ref=question.code,
+    )

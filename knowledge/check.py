@@ -1,0 +1,258 @@
+"""Editorial checks of the knowledge-base files (``python -m bot kb check``).
+
+:func:`check_entries` never stops at the first problem: it reports every file
+that cannot be parsed or validated, then checks the valid entries against the
+editorial rules and against each other.
+
+Phrasing overlap policy
+-----------------------
+Each phrasing of each entry is scored, with the matcher's own signals, against
+every *other* phrasing of the KB (itself left out):
+
+* if its closest phrasing belongs to another entry and is a near-duplicate
+  (similarity ≥ :data:`NEAR_DUPLICATE`), that is an **error**: whichever
+  entry wins for such a question is arbitrary, so the bot would confidently
+  answer one of them at random. Either the phrasing is misfiled or the two
+  entries should be merged or sharpened. This is the "other entry wins by a
+  wide margin" case: the phrasing is effectively a copy of the other entry's.
+* if another entry's phrasings are merely closer than the phrasing's own
+  siblings, that is a **warning**: paraphrases of this phrasing risk being
+  routed to the other entry, but a phrasing with unusual wording legitimately
+  has few close siblings, so it must not block a release. The message tells
+  the author to add paraphrases or sharpen the wording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from knowledge.loader import (
+    DEFAULT_ENTRIES_DIR,
+    Entry,
+    KnowledgeError,
+    iter_entry_files,
+    parse_entry,
+    read_yaml,
+)
+from knowledge.matcher import DEFAULT_PARAMS, KnowledgeBase
+from knowledge.normalize import fold, normalize
+
+__all__ = ["MAX_ANSWER_CHARS", "MIN_QUESTIONS", "Problem", "check_entries", "main"]
+
+MAX_ANSWER_CHARS = 1200
+MIN_QUESTIONS = 5
+VERIFY_MARKER = "Cần kiểm chứng"
+#: Similarity (0..1, matcher scale) above which a phrasing is a near-duplicate
+#: of another entry's phrasing.
+NEAR_DUPLICATE = 0.9
+
+Level = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    level: Level
+    code: str
+    file: str
+    entry_id: str | None
+    message: str  # Vietnamese, shown to content authors
+
+    def __str__(self) -> str:
+        tag = "LỖI" if self.level == "error" else "CẢNH BÁO"
+        who = f"[{self.entry_id}] " if self.entry_id else ""
+        return f"{tag} {who}{self.file}: {self.message} ({self.code})"
+
+
+def _walk_strings(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where or "(gốc)", value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk_strings(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk_strings(v, f"{where}[{i}]")
+
+
+def _entry_rules(entry: Entry, raw: dict[str, Any], file: str) -> list[Problem]:
+    out: list[Problem] = []
+
+    def add(level: Level, code: str, message: str) -> None:
+        out.append(Problem(level, code, file, entry.id, message))
+
+    if entry.id != Path(file).stem:
+        add("error", "id-file-mismatch", f"id '{entry.id}' khác tên tệp '{Path(file).stem}'")
+    if not entry.legal_basis:
+        add("error", "missing-legal-basis", "thiếu căn cứ pháp lý (legal_basis)")
+    if not entry.sources:
+        add("error", "missing-sources", "thiếu nguồn (sources), cần ít nhất 1")
+    for i, src in enumerate(entry.sources):
+        if not src.startswith(("http://", "https://")):
+            add("warning", "source-not-url", f"sources[{i}] không phải URL: '{src}'")
+    if len(entry.answer) > MAX_ANSWER_CHARS:
+        add(
+            "error",
+            "answer-too-long",
+            f"câu trả lời dài {len(entry.answer)} ký tự, tối đa {MAX_ANSWER_CHARS}",
+        )
+    if len(entry.questions) < MIN_QUESTIONS:
+        add(
+            "error",
+            "too-few-questions",
+            f"chỉ có {len(entry.questions)} cách hỏi, cần ít nhất {MIN_QUESTIONS}",
+        )
+    if entry.verify and VERIFY_MARKER not in entry.answer:
+        add("error", "verify-marker", f"verify: true nhưng câu trả lời không có cụm '{VERIFY_MARKER}'")
+    if entry.id in entry.related:
+        add("warning", "related-self", "related trỏ đến chính mục này")
+    v = entry.validity
+    if v.valid_from and v.until and v.valid_from > v.until:
+        add("error", "validity-order", "validity.from sau validity.until")
+    seen: dict[str, int] = {}
+    for i, q in enumerate(entry.questions):
+        key = fold(normalize(q))
+        if key in seen:
+            add("warning", "duplicate-question", f"questions[{i}] trùng questions[{seen[key]}]: '{q}'")
+        else:
+            seen[key] = i
+    for where, s in _walk_strings(raw):
+        if unicodedata.normalize("NFC", s) != s:
+            add("error", "not-nfc", f"trường '{where}' không ở dạng Unicode NFC (dấu tổ hợp rời)")
+    return out
+
+
+def _overlap_problems(entries: dict[str, Entry], files: dict[str, str]) -> list[Problem]:
+    """Phrasings that match another entry better than their own (see module doc)."""
+    out: list[Problem] = []
+    if len(entries) < 2:
+        return out
+    p = replace(DEFAULT_PARAMS, w_entry=0.0)
+    kb = KnowledgeBase(entries, params=DEFAULT_PARAMS)
+    index = kb._index  # the check needs per-phrasing scores
+    assert index is not None
+    ids = [e.id for e in index.entries]
+    n_phr = len(index.phrase_folded)
+    owner = np.repeat(np.arange(len(ids)), np.diff(np.append(index.starts, n_phr)))
+    total = p.total_weight
+    for row, entry in enumerate(index.entries):
+        first = int(index.starts[row]) + 1  # position 0 of an entry is its title
+        for qi, q in enumerate(entry.questions):
+            pos = first + qi
+            f = index.features(q, (p.fuzzy_scorer,))
+            phr = (p.w_uni * f.uni + p.w_bi * f.bi + p.w_acc * f.acc + p.w_fuzzy * f.fuzzy[p.fuzzy_scorer]) / total
+            phr[pos] = -1.0  # leave the phrasing itself out
+            others = np.where(owner == row, -1.0, phr)
+            j = int(np.argmax(others))
+            other_id = ids[owner[j]]
+            if others[j] >= NEAR_DUPLICATE:
+                other_entry = entries[other_id]
+                k = j - int(index.starts[owner[j]])
+                other_text = other_entry.title if k == 0 else other_entry.questions[k - 1]
+                out.append(
+                    Problem(
+                        "error",
+                        "question-overlaps-other",
+                        files[entry.id],
+                        entry.id,
+                        f"questions[{qi}] '{q}' gần như trùng cách hỏi '{other_text}' của mục "
+                        f"'{other_id}' ({files[other_id]}), độ giống {others[j]:.2f}",
+                    )
+                )
+                continue
+            own = float(np.max(np.where(owner == row, phr, -1.0)))
+            if others[j] > own:
+                out.append(
+                    Problem(
+                        "warning",
+                        "question-matches-other",
+                        files[entry.id],
+                        entry.id,
+                        f"questions[{qi}] '{q}' gần mục '{other_id}' ({others[j]:.2f}) hơn các cách hỏi "
+                        f"khác của mục mình ({own:.2f}); nên thêm cách hỏi tương tự hoặc viết rõ hơn",
+                    )
+                )
+    return out
+
+
+def check_entries(path: Path | None = None, *, overlap: bool = True) -> list[Problem]:
+    """Check every entry file of *path*; returns errors and warnings."""
+    folder = Path(path) if path is not None else DEFAULT_ENTRIES_DIR
+    problems: list[Problem] = []
+    try:
+        files = list(iter_entry_files(folder))
+    except KnowledgeError as exc:
+        return [Problem("error", "no-folder", str(folder), None, str(exc))]
+    if not files:
+        return [Problem("error", "empty", str(folder), None, "thư mục không có tệp .yaml nào")]
+
+    entries: dict[str, Entry] = {}
+    origin: dict[str, str] = {}
+    for file in files:
+        try:
+            raw = read_yaml(file)
+            entry = parse_entry(raw, file)
+        except KnowledgeError as exc:
+            code = "yaml" if "YAML" in str(exc) else "schema"
+            problems.append(Problem("error", code, file.name, None, str(exc).removeprefix(f"{file.name}: ")))
+            continue
+        if entry.id in entries:
+            problems.append(
+                Problem(
+                    "error",
+                    "duplicate-id",
+                    file.name,
+                    entry.id,
+                    f"id '{entry.id}' trùng: khai báo ở cả {origin[entry.id]} và {file.name}",
+                )
+            )
+            continue
+        entries[entry.id] = entry
+        origin[entry.id] = file.name
+        problems.extend(_entry_rules(entry, raw, file.name))
+
+    for entry in entries.values():
+        for rid in entry.related:
+            if rid not in entries and rid != entry.id:
+                problems.append(
+                    Problem(
+                        "error",
+                        "related-missing",
+                        origin[entry.id],
+                        entry.id,
+                        f"related trỏ đến id không tồn tại: '{rid}'",
+                    )
+                )
+
+    if overlap and entries:
+        problems.extend(_overlap_problems(entries, origin))
+    problems.sort(key=lambda p: (p.level != "error", p.file, p.code))
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the problems; exit code 1 when there is at least one error."""
+    parser = argparse.ArgumentParser(prog="kb check", description="Kiểm tra các tệp tri thức")
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_ENTRIES_DIR)
+    parser.add_argument("--no-overlap", action="store_true", help="bỏ qua kiểm tra trùng lặp cách hỏi")
+    parser.add_argument("--errors-only", action="store_true", help="chỉ in lỗi")
+    args = parser.parse_args(argv)
+    problems = check_entries(args.path, overlap=not args.no_overlap)
+    errors = [p for p in problems if p.level == "error"]
+    warnings = [p for p in problems if p.level == "warning"]
+    for p in problems:
+        if p.level == "error" or not args.errors_only:
+            print(p)
+    print(f"Tổng cộng: {len(errors)} lỗi, {len(warnings)} cảnh báo.")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Merchant Q&A through the test channel: answers with their basis, suggestions, feedback, staff hand-off."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from handlers.config import AppConfig, load_config
+from storage.models import OutboxMessage
+from storage.questions import Question
+from tests.chat import ChatHarness
+from tests.conftest import DEFAULT_NOW
+
+CAP_QUESTION = "Trong Online Friday được giảm giá tối đa bao nhiêu phần trăm?"
+CAP_FOLDED = "trong online friday duoc giam gia toi da bao nhieu phan tram"
+OUT_OF_SCOPE = "giá vàng SJC hôm nay bao nhiêu một lượng"
+
+
+def config_with_staff() -> AppConfig:
+    base = load_config().model_dump(mode="python")
+    for agency in base["agencies"]:
+        if agency["id"] == "qltm":
+            agency["chats"] = {"console": ["-500"]}
+    base["staff"] = [{"channel": "console", "user_id": "staff-1", "name": "Chị Hoa", "agency": "qltm", "role": "admin"}]
+    return AppConfig.model_validate(base)
+
+
+@pytest.fixture
+async def staffed(sqlite_url: str):
+    async with ChatHarness.create(sqlite_url, now=DEFAULT_NOW, config=config_with_staff()) as harness:
+        yield harness
+
+
+async def questions(chat: ChatHarness) -> list[Question]:
+    async with chat.app.db.unit_of_work() as uow:
+        return list((await uow.session.execute(select(Question).order_by(Question.id))).scalars())
+
+
+async def outbox(chat: ChatHarness) -> list[OutboxMessage]:
+    async with chat.app.db.unit_of_work() as uow:
+        return list((await uow.session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+
+
+async def test_a_question_with_diacritics_gets_a_cited_answer(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say(CAP_QUESTION)
+    assert "100%" in an.text
+    assert "⚖️ Căn cứ:" in an.text and "81/2018/NĐ-CP" in an.text
+    assert "🗓 Hiệu lực:" in an.text
+    assert "👍 Hữu ích" in an.labels and "👎 Chưa đúng" in an.labels
+    assert any(label.startswith("🔗") for label in an.labels)  # related topics
+
+
+async def test_the_same_question_without_diacritics_gets_the_same_answer(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say(CAP_QUESTION)
+    accented = an.text
+    await an.say(CAP_FOLDED)
+    assert an.text == accented
+
+
+async def test_menu_item_asks_for_a_question_then_answers(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say("/start")
+    await an.press("Hỏi đáp về khuyến mại")
+    assert "gõ câu hỏi" in an.text
+    await an.say("km tmdt co phai thong bao sct ko")
+    assert "⚖️ Căn cứ:" in an.text or "gửi câu hỏi cho cán bộ" in " ".join(an.labels)
+
+
+async def test_an_out_of_scope_question_gets_suggestions_and_an_offer(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say(OUT_OF_SCOPE)
+    assert "không trả lời đoán" in an.text or "chưa có thông tin" in an.text
+    assert "⚖️ Căn cứ:" not in an.text
+    assert sum(label.startswith("❔") for label in an.labels) <= 3
+    assert an.labels[-1].startswith("📨")
+    [question] = await questions(chat)
+    assert question.status == "unanswered" and question.text == OUT_OF_SCOPE
+
+
+async def test_a_suggested_topic_can_be_opened(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say(OUT_OF_SCOPE)
+    topic = next(label for label in an.labels if label.startswith("❔"))
+    await an.press(topic.removeprefix("❔ "))
+    assert "⚖️ Căn cứ:" in an.text and topic.removeprefix("❔ ") in an.text
+
+
+async def test_thumbs_down_is_stored_and_offers_staff(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say(CAP_QUESTION)
+    await an.press("Chưa đúng")
+    assert "Cảm ơn góp ý" in an.text
+    assert an.labels and an.labels[0].startswith("📨")
+    [question] = await questions(chat)
+    assert question.helpful is False and question.status == "answered"
+    await an.say(CAP_QUESTION)
+    await an.press("Hữu ích")
+    assert "Cảm ơn bạn đã đánh giá" in an.text
+    assert (await questions(chat))[1].helpful is True
+
+
+async def test_a_forwarded_question_is_stored_queued_for_staff_and_answered(staffed: ChatHarness) -> None:
+    an = staffed.person("merchant-1", name="Shop Hoa Mai")
+    await an.say(OUT_OF_SCOPE)
+    await an.press("gửi câu hỏi cho cán bộ")
+    assert "Đã gửi câu hỏi" in an.text and "Phòng Quản lý Thương mại" in an.text
+    [question] = await questions(staffed)
+    assert question.status == "forwarded" and question.forwarded_at is not None
+    [card] = await outbox(staffed)
+    assert (card.channel, card.chat_id, card.kind) == ("console", "-500", "merchant_question")
+    assert OUT_OF_SCOPE in card.payload["text"] and question.code in card.payload["text"]
+
+    await an.press_raw(an.buttons[0].payload)  # pressing an old button again does not forward twice
+    assert len(await outbox(staffed)) == 1
+
+    stranger = staffed.person("someone")
+    await stranger.say(f"/traloi {question.code} Xin chào")
+    assert "chỉ dành cho cán bộ" in stranger.text
+
+    hoa = staffed.person("staff-1", name="Hoa", chat_id="-500")
+    await hoa.say(f"/traloi {question.code} Giá vàng không thuộc phạm vi của Sở Công Thương.")
+    assert "Đã ghi nhận" in hoa.text
+    reply = (await outbox(staffed))[-1]
+    assert (reply.channel, reply.chat_id, reply.kind) == ("console", "merchant-1", "question_answer")
+    assert "Phòng Quản lý Thương mại" in reply.payload["text"] and "Chị Hoa" not in reply.payload["text"]
+    assert (await questions(staffed))[0].status == "staff_answered"
+
+
+async def test_staff_can_reload_the_knowledge_base(staffed: ChatHarness) -> None:
+    hoa = staffed.person("staff-1")
+    await hoa.say("/capnhatkb")
+    assert "Đã nạp lại cơ sở tri thức" in hoa.text
+    an = staffed.person("u9")
+    await an.say("/capnhatkb")
+    assert "chỉ dành cho cán bộ" in an.text
+
+
+def run_bot(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_ask_prints_an_answer_and_json() -> None:
+    plain = run_bot("ask", CAP_QUESTION)
+    assert plain.returncode == 0 and "100%" in plain.stdout
+    result = json.loads(run_bot("ask", "--json", CAP_FOLDED).stdout)
+    assert set(result) == {"answer", "entry_id", "score", "confident", "suggestions"}
+    assert result["confident"] is True and result["entry_id"] and "100%" in result["answer"]
+    assert all(set(s) == {"entry_id", "title", "score"} for s in result["suggestions"])
+
+
+def test_cli_ask_reads_one_question_per_line() -> None:
+    out = run_bot("ask", "--json", "-", stdin=f"{CAP_QUESTION}\n\n{OUT_OF_SCOPE}\n").stdout.splitlines()
+    first, second = (json.loads(line) for line in out)
+    assert first["confident"] is True
+    assert second["confident"] is False and second["answer"] is None
+
+
+def test_cli_kb_check_passes_and_fails_on_a_duplicate_id(tmp_path: Path) -> None:
+    assert run_bot("kb", "check", "--errors-only").returncode == 0
+    source = next((Path(__file__).parents[1] / "knowledge" / "entries").glob("*.yaml"))
+    (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    copy = tmp_path / "ban-sao.yaml"
+    copy.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    result = run_bot("kb", "check", str(tmp_path))
+    assert result.returncode == 1
+    assert source.stem in result.stdout and "ban-sao.yaml" in result.stdout
