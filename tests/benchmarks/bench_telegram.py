@@ -187,9 +187,10 @@ def rss_idle_mb(seconds: float = 3.0) -> float:
                     TELEGRAM_FILE_BASE_URL=fake.file_base_url,
                     DATABASE_URL=f"sqlite:///{tmp}/idle.db",
                 )
+                log = Path(tmp) / "run.log"
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "bot", "run", cwd=tmp, env=env,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=log.open("wb"),
                 )  # fmt: skip
                 try:
                     await fake.wait_for("getUpdates", timeout=60)
@@ -198,8 +199,11 @@ def rss_idle_mb(seconds: float = 3.0) -> float:
                     await asyncio.sleep(seconds)
                     status = Path(f"/proc/{proc.pid}/status").read_text()
                     kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+                except AssertionError as exc:
+                    raise RuntimeError(f"`python -m bot run` did not serve: {log.read_text()[-2000:]}") from exc
                 finally:
-                    proc.terminate()
+                    if proc.returncode is None:
+                        proc.terminate()
                     await proc.wait()
                 return kb / 1024
 
