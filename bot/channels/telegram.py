@@ -22,14 +22,17 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageLimit
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
 from bot.settings import Settings
 from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind, Reply
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
 
@@ -122,6 +125,8 @@ def pressed_label(message: Message | None, data: str) -> str | None:
 
 
 class TelegramChannel:
+    name = CHANNEL
+
     def __init__(self, settings: Settings, handle: Handle) -> None:
         if not settings.telegram_enabled:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -174,17 +179,36 @@ class TelegramChannel:
         replies = await self.handle(incoming)
         await self.send(int(incoming.chat_id), replies)
 
+    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+        """Send one outbox reply (button payloads already signed); map failures to common terms."""
+        try:
+            return await self._send_one(int(chat_id), reply)
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            raise RateLimited(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)) from exc
+        except Forbidden as exc:
+            raise Unreachable(str(exc)) from exc
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                raise Unreachable(str(exc)) from exc
+            raise
+        except (TimedOut, NetworkError) as exc:
+            raise TemporaryFailure(str(exc)) from exc
+
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:
             await self._send_one(chat_id, reply)
 
-    async def _send_one(self, chat_id: int, reply: Reply) -> None:
+    async def _send_one(self, chat_id: int, reply: Reply) -> str | None:
         if reply.photos:
             await self._send_photos(chat_id, reply.photos)
         parts = split_text(reply.text)
+        message_id = None
         for i, part in enumerate(parts):
             markup = keyboard(reply) if i == len(parts) - 1 else None
-            await self.bot.send_message(chat_id, part, reply_markup=markup)
+            message = await self.bot.send_message(chat_id, part, reply_markup=markup)
+            message_id = str(message.message_id)
+        return message_id
 
     async def _send_photos(self, chat_id: int, photos: list[str]) -> None:
         paths = [Path(p) for p in photos]
