@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run chat test lint format bench clean
+.PHONY: install run chat test lint format bench bench-complaints bench-qa clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_telegram
+
+bench-complaints: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_complaints
+
+bench-qa: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_qa
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from bot.settings import Settings
 from handlers import build_router
 from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, SystemClock
 from handlers.config import AppConfig, load_config
-from handlers.core import Dispatcher, Services
+from handlers.core import Dispatcher, Downloader, Services
+from handlers.staff import seed_staff
 from knowledge import KnowledgeBase, KnowledgeError
 from storage.db import Database, masked
+from storage.media import MediaStore
 
 logger = logging.getLogger(__name__)
 
@@ -27,19 +28,36 @@ class App:
     db: Database
     knowledge: KnowledgeBase | None = None
     dispatcher: Dispatcher | None = None
+    codec: ButtonCodec | None = None  # signs button payloads; the outbox sender signs with it too
+    media: MediaStore | None = None  # evidence photos, content-addressed under MEDIA_DIR
+    downloaders: dict[str, Downloader] = field(default_factory=dict)  # channel name -> streams a file to disk
     _started: bool = field(default=False, repr=False)
+
+    def register_downloader(self, channel: str, download: Downloader) -> None:
+        """Let handlers fetch files sent on ``channel`` (channels are created after the app starts)."""
+        self.downloaders[channel] = download
 
     async def start(self) -> None:
         """Migrate the database and build the dispatcher."""
         logger.info("database: %s", masked(self.db.url))
         await asyncio.to_thread(self.db.upgrade)
         async with self.db.unit_of_work() as uow:
-            key = await uow.secrets.get_or_create("buttons", datetime.now(UTC))
+            now = self.clock.now()
+            key = await uow.secrets.get_or_create("buttons", now)
+            await seed_staff(uow, self.config, now)
             await uow.commit()
         if self.knowledge is None:
             self.knowledge = await asyncio.to_thread(load_knowledge)
-        services = Services(clock=self.clock, config=self.config, knowledge=self.knowledge)
-        self.dispatcher = Dispatcher(self.db, build_router(), services, ButtonCodec(key.encode()))
+        self.media = MediaStore(self.settings.media_dir, max_bytes=self.settings.media_max_bytes)
+        services = Services(
+            clock=self.clock,
+            config=self.config,
+            knowledge=self.knowledge,
+            media=self.media,
+            downloaders=self.downloaders,
+        )
+        self.codec = ButtonCodec(key.encode())
+        self.dispatcher = Dispatcher(self.db, build_router(), services, self.codec)
         self._started = True
 
     async def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | db upgrade | config check``."""
+"""Command line: ``python -m bot run | chat | db upgrade | config check | countdown | broadcast | announce``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from bot import qa_cli
+from bot import broadcast_cli, complaints_cli, qa_cli, staff_cli
 from bot.app import App, create_app
 from bot.logs import setup_logging
 from bot.settings import Settings
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="áp dụng các migration Alembic")
 
     qa_cli.add_parsers(sub)
+    staff_cli.add_parsers(sub)
+    broadcast_cli.add_parsers(sub)
+    complaints_cli.add_parsers(sub)
 
     config = sub.add_parser("config", help="tệp cấu hình YAML")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     command = args.command or "run"
-    quiet = command in ("chat", "ask", "kb")
+    quiet = command in ("chat", "ask", "kb", "staff", "countdown", "broadcast", "announce", "complaints")
     setup_logging("WARNING" if quiet and settings.log_level == "INFO" else settings.log_level, settings.secrets())
     try:
         if command == "db":
@@ -71,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
             return qa_cli.run_ask(args.question, args.json)
         if command == "kb":
             return qa_cli.run_kb(args, settings)
+        if command == "staff":
+            return staff_cli.run_staff(args, settings)
+        if command == "countdown":
+            return broadcast_cli.run_countdown(args, settings)
+        if command == "broadcast":
+            return broadcast_cli.run_broadcast(args, settings)
+        if command == "announce":
+            return broadcast_cli.run_announce(args, settings)
+        if command == "complaints":
+            return complaints_cli.run_complaints(args, settings)
         app = create_app(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -89,26 +102,39 @@ def config_check(settings: Settings) -> int:
     return 0
 
 
-async def run_console(app: App, *, user: str, chat: str | None, name: str) -> int:
-    from bot.channels.console import ConsoleChannel
+async def run_console(app: App, *, user: str, chat: str | None, name: str, broadcasts: bool = False) -> int:
+    from bot.channels.console import CHANNEL, ConsoleChannel, download_to
 
     async with app:
         assert app.dispatcher is not None
         channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name)
-        return await channel.run()
+        app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
+        if not (broadcasts and app.settings.scheduler_enabled):
+            return await channel.run()
+        # `run` on the console alone: reminders and announcements for console users are printed here.
+        from bot.scheduler import Broadcasting
+
+        broadcasting = Broadcasting.from_settings(app, {channel.name: channel.deliver}, limiter=None)
+        await broadcasting.start()
+        try:
+            return await channel.run()
+        finally:
+            await broadcasting.stop()
 
 
 async def run(app: App) -> int:
     settings = app.settings
-    if not settings.telegram_enabled:
+    if not (settings.telegram_enabled or settings.zalo_bot_enabled or settings.zalo_oa_enabled):
         print(
-            "Chưa cấu hình kênh nhắn tin nào (TELEGRAM_BOT_TOKEN trống) — mở trò chuyện trên console, "
-            f"dữ liệu lưu ở {masked(settings.database_url)}.",
+            "Chưa cấu hình kênh nhắn tin nào (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, ZALO_OA_APP_ID trống) — "
+            f"mở trò chuyện trên console, dữ liệu lưu ở {masked(settings.database_url)}.",
             file=sys.stderr,
         )
-        return await run_console(app, user="console-user", chat=None, name="")
+        return await run_console(app, user="console-user", chat=None, name="", broadcasts=True)
 
-    from bot.channels.telegram import TelegramChannel
+    from bot.scheduler import Broadcasting
+    from bot.sender import RateLimiter
+    from bot.webhooks import WebhookServer
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -117,11 +143,49 @@ async def run(app: App) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with app:
         assert app.dispatcher is not None
-        telegram = TelegramChannel(settings, app.dispatcher.handle)
-        await telegram.start()
-        logger.info("running; press Ctrl+C to stop")
+        # One rate limiter for the bot: replies and broadcasts share the budget and every 429 pause.
+        limiter = RateLimiter.from_settings(settings)
+        channels = messenger_channels(app, limiter)
+        # Every channel's webhook on ONE server (WEBHOOK_PORT); channels in polling mode add no route.
+        server = WebhookServer(settings.webhook_listen, settings.webhook_port)
+        for channel in channels:
+            channel.attach(server)
+            app.register_downloader(channel.name, channel.download_to)
+        started: list = []
+        broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter)
         try:
+            if server.paths:
+                await server.start()
+            for channel in channels:
+                await channel.start()
+                started.append(channel)
+            if settings.scheduler_enabled:
+                await broadcasting.start()
+            logger.info("running (%s); press Ctrl+C to stop", ", ".join(c.name for c in channels))
             await stop.wait()
         finally:
-            await telegram.stop()
+            await broadcasting.stop()
+            for channel in reversed(started):
+                await channel.stop()
+            await server.stop()
     return 0
+
+
+def messenger_channels(app: App, limiter) -> list:
+    """The configured messenger channels (Telegram, Zalo Bot, Zalo OA), in one process."""
+    assert app.dispatcher is not None
+    settings = app.settings
+    channels: list = []
+    if settings.telegram_enabled:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(settings, app.dispatcher.handle, limiter=limiter))
+    if settings.zalo_bot_enabled:
+        from bot.channels.zalo_bot import ZaloBotChannel
+
+        channels.append(ZaloBotChannel(settings, app.dispatcher.handle, app.db))
+    if settings.zalo_oa_enabled:
+        from bot.channels.zalo_oa import ZaloOAChannel
+
+        channels.append(ZaloOAChannel(settings, app.dispatcher.handle, app.db))
+    return channels

@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite:///data/bot.db")
     bot_config: Path | None = None
     media_dir: Path = Path("data/media")
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="largest photo accepted (bytes)")
+    album_quiet_seconds: float = Field(default=1.0, gt=0, description="album complete this long after its last item")
+    album_max_wait_seconds: float = Field(default=4.0, gt=0, description="never wait longer than this for an album")
     log_level: str = "INFO"
 
     telegram_bot_token: SecretStr | None = None
@@ -26,12 +29,58 @@ class Settings(BaseSettings):
     telegram_webhook_path: str = "/telegram"
     telegram_overall_rate: float = Field(default=30, ge=0, description="messages/s over all chats; 0 = no limit")
     telegram_group_per_minute: float = Field(default=20, ge=0, description="messages/min per group; 0 = no limit")
+    telegram_per_chat_rate: float = Field(default=1, ge=0, description="broadcast messages/s per chat; 0 = no limit")
+
+    # Zalo Bot API (bot.zaloplatforms.com): long polling, or a webhook when ZALO_BOT_WEBHOOK_URL is set.
+    zalo_bot_token: SecretStr | None = None
+    zalo_bot_api_base_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_webhook_url: str | None = None
+    zalo_bot_webhook_secret: SecretStr | None = None
+    zalo_bot_webhook_path: str = "/zalo-bot"
+
+    # Zalo Official Account API v3: a webhook; replies through the customer-service message endpoint.
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: SecretStr | None = Field(default=None, description="OA secret key: webhook signatures")
+    zalo_oa_app_secret: SecretStr | None = Field(default=None, description="app secret key: token refresh")
+    zalo_oa_access_token: SecretStr | None = None  # the initial pair; the live pair is kept in the database
+    zalo_oa_refresh_token: SecretStr | None = None
+    zalo_oa_api_base_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_base_url: str = "https://oauth.zaloapp.com"
+    zalo_oa_webhook_path: str = "/zalo-oa"
+    zalo_oa_webhook_max_age_seconds: float = Field(default=600, gt=0, description="older signed events: refused")
+    zalo_oa_refresh_margin_minutes: float = Field(default=60, ge=0, description="refresh this long before expiry")
+
+    # Broadcasts: reminders and announcements go out through the outbox sender (bot/sender.py).
+    scheduler_enabled: bool = Field(default=True, description="run reminders and the outbox sender in `run`")
+    sender_batch: int = Field(default=200, gt=0, description="outbox rows claimed at a time")
+    sender_concurrency: int = Field(default=16, gt=0, description="messages on the way at once")
+    sender_max_attempts: int = Field(default=8, gt=0, description="tries before a row fails for good")
+    sender_progress_seconds: float = Field(default=10, gt=0, description="progress log line interval")
+    leader_retry_seconds: float = Field(default=10, gt=0, description="how often a standby process checks")
 
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token and self.telegram_bot_token.get_secret_value())
 
+    @property
+    def zalo_bot_enabled(self) -> bool:
+        return bool(self.zalo_bot_token and self.zalo_bot_token.get_secret_value())
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        """An OA needs its app id and the secret that signs webhooks; its tokens may already be in the database."""
+        return bool(self.zalo_oa_app_id and self.zalo_oa_secret_key and self.zalo_oa_secret_key.get_secret_value())
+
     def secrets(self) -> list[str]:
         """Every secret value, so logging can mask them wherever they appear."""
-        values = [self.telegram_bot_token, self.telegram_webhook_secret]
+        values = [
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.zalo_bot_token,
+            self.zalo_bot_webhook_secret,
+            self.zalo_oa_secret_key,
+            self.zalo_oa_app_secret,
+            self.zalo_oa_access_token,
+            self.zalo_oa_refresh_token,
+        ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

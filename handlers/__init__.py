@@ -7,12 +7,18 @@ where noted.
 from __future__ import annotations
 
 from handlers import texts
+from handlers.announcements import AnnounceFlow
+from handlers.complaints import ComplaintFlow
 from handlers.core import Context, Dispatcher, Router, Services, start
-from handlers.menu import coming_soon, show_contact, show_help, show_menu
+from handlers.menu import show_contact, show_help, show_menu
 from handlers.profile import ProfileFlow
 from handlers.qa import QaFlow, answer_question
 from handlers.qa import on_button as qa_button
-from handlers.staff import answer_question_command, reload_knowledge_command
+from handlers.staff import answer_question_command, manage_staff_command, reload_knowledge_command
+from handlers.subscriptions import SubscribeFlow, countdown, unsubscribe
+from handlers.subscriptions import on_button as subscription_button
+from handlers.tracking import TrackingFlow, track_command
+from handlers.tracking import on_button as tracking_button
 
 
 async def ask(ctx: Context) -> None:
@@ -37,17 +43,38 @@ def build_router() -> Router:
     router.button("qa", qa_button)
     router.command(["/traloi"], answer_question_command, keeps_flow=True)
     router.command(["/capnhatkb"], reload_knowledge_command, keeps_flow=True)
+    router.command(["/canbo"], manage_staff_command, keeps_flow=True)
 
     async def qa(ctx: Context) -> None:
         question = ctx.text.split(maxsplit=1)[1] if ctx.text.startswith("/") and " " in ctx.text else ""
         await (answer_question(ctx, question) if question else qa_flow.begin(ctx))
 
-    report = coming_soon("Phản ánh hàng giả / hàng kém chất lượng")
-    countdown = coming_soon("Đếm ngược Online Friday")
-    track = coming_soon("Tra cứu phản ánh")
+    complaint = ComplaintFlow()
+    router.flow(complaint)
+    report = complaint.begin  # offers to resume a draft in progress, so /phananh keeps the flow
+    tracking = TrackingFlow()
+    router.flow(tracking)
+
+    async def track(ctx: Context) -> None:
+        await track_command(ctx, tracking)
+
+    async def track_button(ctx: Context) -> None:
+        await tracking_button(ctx, tracking)
+
+    router.button("track", track_button)
     router.command(["/hoidap"], qa)
-    router.command(["/phananh"], report)
+    router.command(["/phananh"], report, keeps_flow=True)
     router.command(["/demnguoc"], countdown)
+    subscribe = SubscribeFlow()
+    router.flow(subscribe)
+    router.command(["/nhacnho"], subscribe.begin)
+    router.command(["/huynhacnho"], unsubscribe)
+    router.button("sub", subscription_button(subscribe))
+    router.phrase(["nhắc lịch", "nhắc nhở", "bật nhắc lịch"], subscribe.begin)
+    router.phrase(["tắt nhắc lịch", "hủy nhắc lịch"], unsubscribe)
+    announce = AnnounceFlow()
+    router.flow(announce)
+    router.command(["/thongbao"], announce.begin)
     router.command(["/tracuu"], track)
 
     menu = {"qa": qa, "report": report, "countdown": countdown, "track": track, "contact": show_contact}

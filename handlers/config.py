@@ -7,13 +7,22 @@ The schema is documented in ``docs/configuration.md``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
 
@@ -151,6 +160,107 @@ class Limits(_Strict):
         return timedelta(minutes=self.conversation_minutes)
 
 
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+
+
+def _parse_duration(value: Any) -> Any:
+    """Accept compact durations such as ``7d``, ``12h``, ``30m``, ``1d12h`` (or anything pydantic takes)."""
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip().lower())
+        if match and any(match.groups()):
+            days, hours, minutes = (int(part or 0) for part in match.groups())
+            return timedelta(days=days, hours=hours, minutes=minutes)
+    return value
+
+
+def _parse_clock(value: Any) -> Any:
+    if isinstance(value, int):  # YAML 1.1 reads an unquoted 22:00 as the number 1320
+        raise ValueError('giờ phải đặt trong ngoặc kép, ví dụ "22:00"')
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+ClockTime = Annotated[time, BeforeValidator(_parse_clock)]
+
+
+class QuietHours(_Strict):
+    """Giờ yên lặng: thông báo của cán bộ chờ đến hết giờ này; nhắc lịch sát giờ mở/đóng cửa sổ vẫn gửi."""
+
+    start: ClockTime = time(22, 0)
+    end: ClockTime = time(7, 0)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"múi giờ không hợp lệ: {value}") from exc
+        return value
+
+    def contains(self, at: datetime) -> bool:
+        """Whether ``at`` (aware) falls in the quiet hours; start == end means no quiet hours."""
+        if self.start == self.end:
+            return False
+        clock = at.astimezone(ZoneInfo(self.timezone)).time().replace(tzinfo=None)
+        if self.start < self.end:
+            return self.start <= clock < self.end
+        return clock >= self.start or clock < self.end
+
+    def release(self, at: datetime) -> datetime:
+        """The first moment at or after ``at`` outside the quiet hours."""
+        if not self.contains(at):
+            return at
+        zone = ZoneInfo(self.timezone)
+        local = at.astimezone(zone)
+        day = local.date() if local.time().replace(tzinfo=None) < self.end else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.end, tzinfo=zone).astimezone(at.tzinfo)
+
+
+class Reminders(_Strict):
+    """Khi nào nhắc người đăng ký. When subscribers are reminded (durations like 7d, 12h, 30m)."""
+
+    enabled: bool = True
+    misfire_grace_minutes: int = Field(
+        default=30, gt=0, description="Lỡ giờ nhắc không quá chừng này (phút) thì gửi muộn; quá thì bỏ qua"
+    )
+    before_start: list[Duration] = Field(
+        default_factory=lambda: [timedelta(days=7), timedelta(days=1), timedelta(hours=1)],
+        description="Nhắc trước khi mỗi sự kiện bắt đầu (Tuần lễ và 60 giờ)",
+    )
+    at_start: bool = Field(default=True, description="Nhắc lúc mỗi sự kiện bắt đầu")
+    during_every: Duration | None = Field(
+        default=timedelta(hours=12), description="Nhắc định kỳ trong cửa sổ chính (60 giờ); trống = không"
+    )
+    before_end: list[Duration] = Field(
+        default_factory=lambda: [timedelta(hours=1)], description="Nhắc trước khi cửa sổ chính kết thúc"
+    )
+    at_end: bool = Field(default=True, description="Nhắc lúc cửa sổ chính kết thúc")
+    urgent_within: Duration = Field(
+        default=timedelta(hours=1),
+        description="Nhắc của cửa sổ chính cách giờ mở/đóng không quá chừng này thì gửi cả trong giờ yên lặng",
+    )
+
+    @field_validator("before_start", "before_end")
+    @classmethod
+    def _positive(cls, values: list[timedelta]) -> list[timedelta]:
+        if any(value <= timedelta(0) for value in values):
+            raise ValueError("thời lượng phải lớn hơn 0")
+        return sorted(set(values), reverse=True)
+
+    @field_validator("during_every")
+    @classmethod
+    def _at_least_an_hour(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(hours=1):
+            raise ValueError("during_every phải từ 1 giờ trở lên")
+        return value
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(minutes=self.misfire_grace_minutes)
+
+
 class AppConfig(_Strict):
     department: Department
     campaigns: list[Campaign] = Field(min_length=1)
@@ -164,6 +274,8 @@ class AppConfig(_Strict):
     routing: list[RoutingRule] = Field(min_length=1)
     sla: list[Sla] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
+    reminders: Reminders = Field(default_factory=Reminders)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
 
     @model_validator(mode="after")
     def _references(self) -> AppConfig:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 from handlers import texts
@@ -30,7 +31,8 @@ CANCEL_COMMANDS = frozenset({"/cancel", "/huy", "/thoat"})
 CANCEL_WORDS = frozenset({"huy", "cancel", "thoat", "huy bo", "dung lai"})
 
 
-Downloader = Callable[[MediaRef], Awaitable[bytes]]
+# (ref, path, max_bytes): stream the media to ``path``; raise storage.media.MediaTooLarge over ``max_bytes``.
+Downloader = Callable[[MediaRef, Path, int], Awaitable[None]]
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Services:
     config: AppConfig
     knowledge: Any = None  # knowledge.KnowledgeBase, when loaded
     media: Any = None  # storage.media.MediaStore
-    downloaders: dict[str, Downloader] = field(default_factory=dict)  # channel -> fetch a photo's bytes
+    downloaders: dict[str, Downloader] = field(default_factory=dict)  # channel -> fetch a photo to a file
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Context:
         self.state = state
         self.payload: str | None = None
         self.arg: str = ""
+        self.prepared: Any = None  # what the flow's ``prepare`` made before this transaction
         self.replies: list[Reply] = []
         self._next: Any = _UNCHANGED
 
@@ -147,6 +150,15 @@ class Flow:
     async def reprompt(self, ctx: Context) -> None:
         """Ask the current step's question again."""
         raise NotImplementedError
+
+    async def prepare(self, msg: IncomingMessage, state: FlowState, services: Services) -> Any:
+        """Slow work for a message carrying media (downloads), done BEFORE the step's transaction.
+
+        Called with the conversation's lock held but no database transaction open (on SQLite the unit of
+        work holds the one database lock, so a download inside it would stall every user). The result is
+        ``ctx.prepared`` in :meth:`handle`, which must still check it against the state it finds there.
+        """
+        return None
 
 
 @dataclass
@@ -228,7 +240,20 @@ class Dispatcher:
             self.locks.release(key)
         return [self._encode(reply) for reply in replies]
 
+    async def _prepare(self, msg: IncomingMessage) -> Any:
+        """Let the flow in progress fetch a message's media outside the transaction (a short read first)."""
+        async with self.db.unit_of_work() as uow:
+            row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
+        flow = self.router.flows.get(row.flow) if row else None
+        if row is None or flow is None or msg.kind not in flow.accepts:
+            return None
+        state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline))
+        if state.deadline <= self.services.clock.now():
+            return None
+        return await flow.prepare(msg, state, self.services)
+
     async def _handle(self, msg: IncomingMessage) -> list[Reply]:
+        prepared = await self._prepare(msg) if msg.photos or msg.document else None
         now = self.services.clock.now()
         async with self.db.unit_of_work() as uow:
             await uow.lock(msg.channel, msg.chat_id, msg.user_id)
@@ -236,6 +261,7 @@ class Dispatcher:
             row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
             state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline)) if row else None
             ctx = Context(msg, uow, self.services, now, user, state)
+            ctx.prepared = prepared
             if state and (state.deadline <= now or state.flow not in self.router.flows):
                 flow = self.router.flows.get(state.flow)
                 ctx.finish()

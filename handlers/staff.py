@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from handlers.config import Agency, AppConfig, StaffMember
+from handlers.config import Agency, AppConfig
 from handlers.core import Context
+from storage.db import UnitOfWork
+from storage.models import Role
 from storage.questions import QuestionStatus, parse_code
+from storage.staff import STAFF_ROLES, StaffMember
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +27,13 @@ def lead_agency_for_questions(config: AppConfig) -> Agency:
     return config.agencies[0]
 
 
-def staff_member(ctx: Context) -> StaffMember | None:
-    return next(
-        (m for m in ctx.config.staff if m.channel == ctx.msg.channel and m.user_id == ctx.msg.user_id),
-        None,
-    )
+async def staff_member(ctx: Context) -> StaffMember | None:
+    return await ctx.uow.staff.active(ctx.msg.channel, ctx.msg.user_id)
 
 
-def require_staff(ctx: Context, *roles: str) -> StaffMember | None:
-    """Return the staff member, or refuse (and log) anyone else."""
-    member = staff_member(ctx)
+async def require_staff(ctx: Context, *roles: str) -> StaffMember | None:
+    """Return the active staff member, or refuse (and log) anyone else."""
+    member = await staff_member(ctx)
     if member is None or (roles and member.role not in roles):
         logger.warning("refused staff command %r from %s/%s", ctx.text[:40], ctx.msg.channel, ctx.msg.user_id)
         ctx.reply(NOT_STAFF)
@@ -40,11 +41,83 @@ def require_staff(ctx: Context, *roles: str) -> StaffMember | None:
     return member
 
 
+async def seed_staff(uow: UnitOfWork, config: AppConfig, now: datetime) -> int:
+    """Upsert the staff listed in the configuration (members added by admins are kept)."""
+    for member in config.staff:
+        await uow.staff.upsert(
+            channel=member.channel,
+            user_id=member.user_id,
+            name=member.name,
+            agency=member.agency,
+            role=member.role,
+            source="config",
+            now=now,
+        )
+        role = Role.ADMIN if member.role == "admin" else Role.STAFF
+        await uow.users.set_role(member.channel, member.user_id, role, now)
+    return len(config.staff)
+
+
+STAFF_USAGE = (
+    "Quản lý cán bộ (chỉ quản trị viên):\n"
+    "/canbo – danh sách cán bộ\n"
+    "/canbo them KÊNH ID CƠ_QUAN VAI_TRÒ Họ tên – thêm hoặc sửa (vai trò: agent, supervisor, admin)\n"
+    "/canbo xoa KÊNH ID – ngừng quyền cán bộ\n"
+    "Ví dụ: /canbo them telegram 123456 qltm agent Nguyễn Văn A"
+)
+
+
+async def manage_staff_command(ctx: Context) -> None:
+    """/canbo — list, add or remove staff (admins only)."""
+    admin = await require_staff(ctx, "admin")
+    if admin is None:
+        return
+    parts = ctx.text.split(maxsplit=6)
+    action = parts[1].lower() if len(parts) > 1 else ""
+    if action == "":
+        members = await ctx.uow.staff.list()
+        lines = [f"• {m.name} – {m.agency} ({m.role}) – {m.channel}:{m.user_id}" for m in members]
+        ctx.reply("Cán bộ đang hoạt động:\n" + ("\n".join(lines) or "(chưa có)") + "\n\n" + STAFF_USAGE)
+        return
+    if action == "them" and len(parts) == 7:
+        _, _, channel, user_id, agency, role, name = parts
+        problem = validate_staff(ctx.config, channel, agency, role)
+        if problem:
+            ctx.reply(f"❌ {problem}\n\n{STAFF_USAGE}")
+            return
+        await ctx.uow.staff.upsert(
+            channel=channel, user_id=user_id, name=name, agency=agency, role=role, source="chat", now=ctx.now
+        )
+        await ctx.uow.users.set_role(channel, user_id, Role.ADMIN if role == "admin" else Role.STAFF, ctx.now)
+        logger.info("staff %s:%s set to %s/%s by %s", channel, user_id, agency, role, admin.name)
+        ctx.reply(f"✅ Đã cập nhật cán bộ {name} ({agency}, {role}).")
+        return
+    if action == "xoa" and len(parts) == 4:
+        if await ctx.uow.staff.deactivate(parts[2], parts[3], ctx.now):
+            await ctx.uow.users.set_role(parts[2], parts[3], Role.CITIZEN, ctx.now)
+            ctx.reply(f"✅ Đã ngừng quyền cán bộ của {parts[2]}:{parts[3]}.")
+        else:
+            ctx.reply("Không tìm thấy cán bộ đang hoạt động với kênh và ID này.")
+        return
+    ctx.reply(STAFF_USAGE)
+
+
+def validate_staff(config: AppConfig, channel: str, agency: str, role: str) -> str | None:
+    """Return a Vietnamese explanation of what is wrong, or None."""
+    if channel not in ("telegram", "zalo_bot", "zalo_oa", "console"):
+        return f"Kênh «{channel}» không hợp lệ (telegram, zalo_bot, zalo_oa, console)."
+    if config.agency(agency) is None:
+        return f"Không có cơ quan «{agency}». Các mã: " + ", ".join(a.id for a in config.agencies)
+    if role not in STAFF_ROLES:
+        return f"Vai trò «{role}» không hợp lệ (agent, supervisor, admin)."
+    return None
+
+
 async def answer_question_command(ctx: Context) -> None:
     """/traloi Q12 nội dung — answer a forwarded merchant question."""
     from handlers.qa import record_staff_answer
 
-    member = require_staff(ctx)
+    member = await require_staff(ctx)
     if member is None:
         return
     parts = ctx.text.split(maxsplit=2)
@@ -65,7 +138,7 @@ async def answer_question_command(ctx: Context) -> None:
 
 async def reload_knowledge_command(ctx: Context) -> None:
     """/capnhatkb — reload the knowledge-base files without a restart."""
-    if require_staff(ctx, "supervisor", "admin") is None:
+    if await require_staff(ctx, "supervisor", "admin") is None:
         return
     kb = ctx.services.knowledge
     if kb is None:

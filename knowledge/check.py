@@ -15,11 +15,14 @@ every *other* phrasing of the KB (itself left out):
   answer one of them at random. Either the phrasing is misfiled or the two
   entries should be merged or sharpened. This is the "other entry wins by a
   wide margin" case: the phrasing is effectively a copy of the other entry's.
-* if another entry's phrasings are merely closer than the phrasing's own
-  siblings, that is a **warning**: paraphrases of this phrasing risk being
-  routed to the other entry, but a phrasing with unusual wording legitimately
-  has few close siblings, so it must not block a release. The message tells
-  the author to add paraphrases or sharpen the wording.
+* otherwise the whole hybrid score is recomputed with the phrasing left out
+  of the phrasing-level signals (the entry-level signals still contain it,
+  which favours its own entry). If another entry still wins, that is a
+  **warning**: paraphrases of this phrasing risk being routed to the other
+  entry. It is not an error because a phrasing with unusual wording
+  legitimately has few close siblings and the ranking of real questions, not
+  of the phrasings themselves, is what users see; the message tells the
+  author to add paraphrases or sharpen the wording.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import argparse
 import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,20 +137,20 @@ def _overlap_problems(entries: dict[str, Entry], files: dict[str, str]) -> list[
     out: list[Problem] = []
     if len(entries) < 2:
         return out
-    p = replace(DEFAULT_PARAMS, w_entry=0.0)
-    kb = KnowledgeBase(entries, params=DEFAULT_PARAMS)
-    index = kb._index  # the check needs per-phrasing scores
-    assert index is not None
+    p = DEFAULT_PARAMS
+    index = KnowledgeBase(entries, params=p).index
     ids = [e.id for e in index.entries]
-    n_phr = len(index.phrase_folded)
-    owner = np.repeat(np.arange(len(ids)), np.diff(np.append(index.starts, n_phr)))
-    total = p.total_weight
+    owner = np.repeat(np.arange(len(ids)), np.diff(np.append(index.starts, index.n_phrasings)))
+    # Phrasing-level similarity on the matcher's scale (its phrasing signals only).
+    total = p.w_uni + p.w_bi + p.w_acc + p.w_fuzzy
+    if total <= 0:
+        return out
     for row, entry in enumerate(index.entries):
         first = int(index.starts[row]) + 1  # position 0 of an entry is its title
         for qi, q in enumerate(entry.questions):
             pos = first + qi
-            f = index.features(q, (p.fuzzy_scorer,))
-            phr = (p.w_uni * f.uni + p.w_bi * f.bi + p.w_acc * f.acc + p.w_fuzzy * f.fuzzy[p.fuzzy_scorer]) / total
+            f = index.features(q, p)
+            phr = index.phrasing_scores(f, p) / total
             phr[pos] = -1.0  # leave the phrasing itself out
             others = np.where(owner == row, -1.0, phr)
             j = int(np.argmax(others))
@@ -167,16 +170,23 @@ def _overlap_problems(entries: dict[str, Entry], files: dict[str, str]) -> list[
                     )
                 )
                 continue
-            own = float(np.max(np.where(owner == row, phr, -1.0)))
-            if others[j] > own:
+            # Whole hybrid score with this phrasing left out of the phrasing-level
+            # signals (the entry-level channels still contain it, which favours
+            # its own entry: losing anyway is a strong hint).
+            per = np.maximum.reduceat(phr * total, index.starts) + p.w_entry * f.entry + p.w_answer * f.answer
+            per = per / p.total_weight + p.w_year * f.year
+            own = float(per[row])
+            per[row] = -np.inf
+            k = int(np.argmax(per))
+            if per[k] > own:
                 out.append(
                     Problem(
                         "warning",
                         "question-matches-other",
                         files[entry.id],
                         entry.id,
-                        f"questions[{qi}] '{q}' gần mục '{other_id}' ({others[j]:.2f}) hơn các cách hỏi "
-                        f"khác của mục mình ({own:.2f}); nên thêm cách hỏi tương tự hoặc viết rõ hơn",
+                        f"questions[{qi}] '{q}' khớp với mục '{ids[k]}' ({per[k]:.2f}) hơn mục của nó "
+                        f"({own:.2f}) khi bỏ chính câu này; nên thêm cách hỏi tương tự hoặc viết rõ hơn",
                     )
                 )
     return out

@@ -233,8 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for o in outcomes:
             ok_rank = (o.item.expect is None and not o.confident) or (o.rank == 1 and o.confident)
             if not ok_rank:
-                print(f"- [{o.item.form}] {o.item.q!r}: expect={o.item.expect} got={list(o.ranked[:3])} "
-                      f"confident={o.confident}")
+                print(
+                    f"- [{o.item.form}] {o.item.q!r}: expect={o.item.expect} got={list(o.ranked[:3])} "
+                    f"confident={o.confident}"
+                )
     return 0
 
 

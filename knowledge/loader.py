@@ -150,9 +150,7 @@ def load_entries(path: Path | None = None) -> dict[str, Entry]:
     origin: dict[str, Path] = {}
     for file, entry in loaded:
         if entry.id in entries:
-            raise KnowledgeError(
-                f"Trùng id '{entry.id}' ở hai tệp: {origin[entry.id].name} và {file.name}"
-            )
+            raise KnowledgeError(f"Trùng id '{entry.id}' ở hai tệp: {origin[entry.id].name} và {file.name}")
         entries[entry.id] = entry
         origin[entry.id] = file
     for file, entry in loaded:

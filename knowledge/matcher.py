@@ -2,43 +2,52 @@
 
 Design
 ------
-Every entry contributes *phrasings*: its title and each of its ``questions``.
-All text goes through :func:`knowledge.normalize.tokenize` (NFC, case, spelling
-variants, chat abbreviations) and is then scored by five signals, each in 0..1:
+Every entry contributes *phrasings* (its title and each of its ``questions``)
+and an *answer*. All text goes through :func:`knowledge.normalize.tokenize`
+(NFC, case, spelling variants, chat abbreviations). A query is scored against
+each entry with these signals, each normalised to 0..1:
 
-``uni``     BM25 (bm25s, Lucene variant) over the *folded* syllables of each
-            phrasing. Normalised by the score the query would reach against a
-            phrasing identical to itself; query words unknown to the whole KB
-            count in that denominator, so an out-of-scope question full of
-            foreign words ("giá vàng", "thuế thu nhập") cannot score high.
-``bi``      BM25 over folded syllable *bigrams* (Vietnamese words are mostly two
-            syllables: "giảm giá", "khuyến mại"); only bigrams known to the KB
-            count in the denominator.
-``acc``     BM25 over the *accented* tokens, queried only with the query tokens
-            that carry diacritics: a small tie-breaker for folding collisions,
-            silent for unaccented queries (see :mod:`knowledge.normalize`).
-``fuzzy``   rapidfuzz ``token_set_ratio``/``token_sort_ratio`` between the
-            folded query and every folded phrasing, computed in one vectorised
-            ``process.cdist`` call (robust to typos that survive correction).
-``entry``   BM25 over one document per entry (all phrasings concatenated),
-            which rewards a query that mixes words from several phrasings of
-            the same entry.
+``entry``   BM25 (bm25s, Lucene variant) over one document per entry made of the
+            folded syllables and syllable bigrams of all its phrasings
+            (Vietnamese words are mostly two syllables: "giảm giá", "khuyến
+            mại"; bigrams also separate folding collisions by context: "so cong"
+            is "sở công", "so dien" is "số điện").
+``uni``     BM25 over the folded syllables of each phrasing (best phrasing).
+``bi``      BM25 over the folded bigrams of each phrasing (best phrasing).
+``acc``     BM25 over the *accented* syllables/bigrams of each phrasing, queried
+            only with the query tokens that carry diacritics: a tie-breaker for
+            folding collisions, silent for unaccented queries.
+``fuzzy``   rapidfuzz similarity (``ratio``, an Indel distance) between the
+            folded query and every folded phrasing, in one vectorised
+            ``process.cdist`` call: robust to typos and small word changes.
+``answer``  BM25 over the answer text (unigrams + bigrams), lower weight: it
+            catches questions phrased with words only the answer uses.
+``year``    +1 / −1 when the query names a year that the entry's title or
+            questions name / only other years do (the yearly editions of
+            Online Friday must not be mixed up); 0 otherwise.
+
+Every BM25 signal is divided by the score the query would reach against a
+document identical to itself. In the lexical channels, query syllables unknown
+to the whole KB count in that denominator, so an out-of-scope question full of
+foreign words ("giá vàng", "kết hôn") cannot score high: this *coverage* is
+what makes refusals work.
 
 Before lexical scoring, query syllables unknown to the KB are repaired against
-the KB vocabulary: Telex leftovers ("khuyeens", "maij"), two syllables typed
-together ("khuyenmai") and one-edit typos (OSA distance 1, words of ≥ 4
-letters). Repaired tokens count with a reduced weight.
+the KB vocabulary: Telex leftovers ("khuyeens", "giamr"), syllables typed
+together ("khuyenmai", "dichvucong") and one-edit typos (rapidfuzz OSA distance
+1, words of ≥ 4 letters). Repaired syllables count with a reduced weight.
 
-Phrasing-level signals are combined linearly, the best phrasing of each entry is
-kept, the entry-level signal is added, and the result is divided by the total
-weight (so ``score`` is in 0..1). The answer is *confident* when the best score
-reaches ``threshold`` **and** beats the runner-up by ``margin``; otherwise
-:attr:`MatchResult.best` is ``None`` and the caller should offer the ranked
-suggestions or say the question is out of scope.
+The score of an entry is the weighted mean of its best-phrasing signals and its
+entry-level signals, plus the year term (clipped to 0..1). The answer is
+*confident* when the best score reaches ``threshold`` **and** beats the
+runner-up by ``margin``; otherwise :attr:`MatchResult.best` is ``None`` and the
+caller should offer the ranked suggestions or say the question is out of scope.
 
 Weights and thresholds were tuned on the *dev* split of ``tests/data/qa_eval.yaml``
-only (``python benchmarks/bench_qa.py --tune``); the held-out split is used for
-reporting, never for tuning.
+only (``python -m tests.benchmarks.bench_qa --tune``); the held-out split is used for
+reporting, never for tuning. The two baselines of the benchmark
+(:meth:`KnowledgeBase.match_bm25_only`, :meth:`KnowledgeBase.match_fuzzy_only`)
+share the normaliser and the decision rule, with their own dev-tuned thresholds.
 
 Everything per query is vectorised (numpy over bm25s's sparse index, one
 ``cdist`` call), so a query costs well under a millisecond on a KB of a few
@@ -51,10 +60,11 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -89,6 +99,7 @@ _FUZZY_SCORERS: dict[str, Callable[..., float]] = {
 
 _TELEX_PAIRS = (("dd", "d"), ("aa", "a"), ("aw", "a"), ("ee", "e"), ("oo", "o"), ("ow", "o"), ("uw", "u"))
 _TELEX_TONES = frozenset("sfrxj")
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,46 +125,100 @@ class MatchResult:
 
 @dataclass(frozen=True, slots=True)
 class MatchParams:
-    """Weights and thresholds of the matcher (defaults: tuned on dev)."""
+    """Weights and thresholds of the matcher (defaults: tuned on the dev split)."""
 
-    # BM25 index parameters.
+    # Index construction.
     k1: float = 1.2
-    b: float = 0.75
+    b: float = 0.9
+    entry_bigrams: bool = True
+    # Query side: weight of an unknown query syllable in the coverage
+    # denominator (fraction of the largest idf of the KB), and weight of a
+    # syllable obtained by typo repair (0 disables repair).
+    oov_weight: float = 0.4
+    repair_weight: float = 0.5
     # Signal weights (0 disables a signal).
-    w_uni: float = 1.0
-    w_bi: float = 0.5
+    w_uni: float = 0.5
+    w_bi: float = 0.0
     w_acc: float = 0.15
     w_fuzzy: float = 1.0
-    w_entry: float = 0.3
-    fuzzy_scorer: str = "token_sort_ratio"
-    # Weight of an unknown query syllable in the coverage denominator, as a
-    # fraction of the largest idf of the KB.
-    oov_weight: float = 0.8
-    # Weight of a syllable obtained by typo repair (0 disables repair).
-    repair_weight: float = 0.8
+    w_entry: float = 1.5
+    w_answer: float = 1.0
+    fuzzy_scorer: str = "ratio"
+    # Year agreement, added after normalisation: +w when the query names a year
+    # that the entry's title/questions name, -w when the entry names only
+    # other years (yearly editions of Online Friday must not be mixed up).
+    w_year: float = 0.1
     # Confidence decision.
-    threshold: float = 0.5
-    margin: float = 0.03
+    threshold: float = 0.47
+    margin: float = 0.0
 
     @property
     def total_weight(self) -> float:
-        return self.w_uni + self.w_bi + self.w_acc + self.w_fuzzy + self.w_entry
+        return self.w_uni + self.w_bi + self.w_acc + self.w_fuzzy + self.w_entry + self.w_answer
+
+    @property
+    def index_key(self) -> tuple[float, float, bool]:
+        return (self.k1, self.b, self.entry_bigrams)
 
 
 DEFAULT_PARAMS = MatchParams()
-#: Baseline: BM25 alone over folded unigrams (same normaliser), thresholds tuned on dev.
+#: Baseline "BM25 alone": bm25s with its default k1/b over one document per
+#: entry (title + questions), folded unigrams of the same normaliser; no
+#: bigrams, fuzzy, typo repair or year term.
 BASELINE_BM25_PARAMS = MatchParams(
-    w_uni=1.0, w_bi=0.0, w_acc=0.0, w_fuzzy=0.0, w_entry=0.0, repair_weight=0.0, threshold=0.5, margin=0.03
+    k1=1.5,
+    b=0.75,
+    entry_bigrams=False,
+    oov_weight=0.8,
+    repair_weight=0.0,
+    w_uni=0.0,
+    w_bi=0.0,
+    w_acc=0.0,
+    w_fuzzy=0.0,
+    w_entry=1.0,
+    w_answer=0.0,
+    w_year=0.0,
+    threshold=0.46,
+    margin=0.1,
 )
-#: Baseline: rapidfuzz WRatio alone over folded phrasings, thresholds tuned on dev.
+#: Baseline "fuzzy alone": rapidfuzz WRatio between the folded query and each
+#: folded phrasing, best phrasing per entry.
 BASELINE_FUZZY_PARAMS = MatchParams(
-    w_uni=0.0, w_bi=0.0, w_acc=0.0, w_fuzzy=1.0, w_entry=0.0, fuzzy_scorer="WRatio",
-    repair_weight=0.0, threshold=0.8, margin=0.03,
+    repair_weight=0.0,
+    w_uni=0.0,
+    w_bi=0.0,
+    w_acc=0.0,
+    w_fuzzy=1.0,
+    w_entry=0.0,
+    w_answer=0.0,
+    w_year=0.0,
+    fuzzy_scorer="WRatio",
+    threshold=0.2,
+    margin=0.01,
 )
 
 
 def _bigrams(tokens: Sequence[str]) -> list[str]:
     return [f"{a}_{c}" for a, c in pairwise(tokens)]
+
+
+def _segment(tok: str, vocab: frozenset[str], max_parts: int = 4) -> list[str] | None:
+    """Split *tok* into the fewest (≥ 2) known syllables of ≥ 2 letters, or ``None``."""
+    n = len(tok)
+    if n < 4:
+        return None
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for end in range(2, n + 1):
+        for start in range(max(0, end - 7), end - 1):
+            prev = best[start]
+            piece = tok[start:end]
+            if prev is not None and len(prev) < max_parts and piece in vocab:
+                cand = [*prev, piece]
+                if best[end] is None or len(cand) < len(best[end]):  # type: ignore[arg-type]
+                    best[end] = cand
+    result = best[n]
+    return result if result is not None and len(result) >= 2 else None
 
 
 class _Channel:
@@ -216,33 +281,30 @@ class Features:
     acc: np.ndarray
     fuzzy: dict[str, np.ndarray]  # scorer name -> per phrasing, 0..1
     entry: np.ndarray  # per entry, 0..1
+    answer: np.ndarray  # per entry, 0..1
+    year: np.ndarray  # per entry, -1 / 0 / +1
     query: str = ""
     empty: bool = False
 
 
-@dataclass(slots=True)
 class _Index:
-    entries: list[Entry]
-    params: MatchParams
-    starts: np.ndarray = field(init=False)  # first phrasing of each entry
-    phrase_folded: list[str] = field(init=False)
-    uni: _Channel = field(init=False)
-    bi: _Channel = field(init=False)
-    acc: _Channel = field(init=False)
-    entry_ch: _Channel = field(init=False)
-    vocab_by_df: list[str] = field(init=False)
-    vocab: frozenset[str] = field(init=False)
+    """Immutable search structures for one set of entries."""
 
-    def __post_init__(self) -> None:
-        p = self.params
+    def __init__(self, entries: Sequence[Entry], params: MatchParams) -> None:
+        self.entries = list(entries)
+        self.key = params.index_key
+        k1, b = params.k1, params.b
         starts: list[int] = []
         folded_docs: list[list[str]] = []
         acc_docs: list[list[str]] = []
         entry_docs: list[list[str]] = []
-        self.phrase_folded = []
+        answer_docs: list[list[str]] = []
+        self.phrase_folded: list[str] = []
+        self.years: list[frozenset[str]] = []
         for entry in self.entries:
             starts.append(len(folded_docs))
             entry_tokens: list[str] = []
+            years: set[str] = set()
             for text in (entry.title, *entry.questions):
                 toks = tokenize(text)
                 ftoks = [fold(t) for t in toks]
@@ -250,13 +312,22 @@ class _Index:
                 acc_docs.append(toks + _bigrams(toks))
                 self.phrase_folded.append(" ".join(ftoks))
                 entry_tokens.extend(ftoks)
+                if params.entry_bigrams:
+                    entry_tokens.extend(_bigrams(ftoks))
+                years.update(t for t in ftoks if _YEAR_RE.fullmatch(t))
             entry_docs.append(entry_tokens)
+            self.years.append(frozenset(years))
+            answer = [fold(t) for t in tokenize(entry.answer)]
+            answer_docs.append(answer + _bigrams(answer))
         self.starts = np.asarray(starts, dtype=np.intp)
-        self.uni = _Channel(folded_docs, p.k1, p.b)
-        self.bi = _Channel([_bigrams(d) for d in folded_docs], p.k1, p.b)
-        self.acc = _Channel(acc_docs, p.k1, p.b)
-        self.entry_ch = _Channel(entry_docs, p.k1, p.b)
+        self.n_phrasings = len(folded_docs)
+        self.uni = _Channel(folded_docs, k1, b)
+        self.bi = _Channel([_bigrams(d) for d in folded_docs], k1, b)
+        self.acc = _Channel(acc_docs, k1, b)
+        self.entry_ch = _Channel(entry_docs, k1, b)
+        self.answer_ch = _Channel(answer_docs, k1, b)
         self.vocab = frozenset(self.uni.idf)
+        # Most frequent first, so that ties in typo repair favour common words.
         self.vocab_by_df = sorted(self.uni.idf, key=lambda t: (-self.uni.df[t], t))
 
     # -- query side -------------------------------------------------------
@@ -276,39 +347,40 @@ class _Index:
         for cand in candidates:
             if cand != tok and cand in vocab:
                 return [cand]
-        # Two syllables typed without a space.
-        for i in range(2, len(tok) - 1):
-            if tok[:i] in vocab and tok[i:] in vocab:
-                return [tok[:i], tok[i:]]
+        # Several syllables typed without spaces ("khuyenmai", "dichvucong").
+        parts = _segment(tok, vocab)
+        if parts is not None:
+            return parts
         # One edit (substitution, insertion, deletion or transposition).
         if len(tok) >= 4:
-            hit = process.extractOne(
-                tok, self.vocab_by_df, scorer=OSA.distance, processor=None, score_cutoff=1
-            )
+            hit = process.extractOne(tok, self.vocab_by_df, scorer=OSA.distance, processor=None, score_cutoff=1)
             if hit is not None:
                 return [hit[0]]
         return None
 
-    def features(self, text: str, fuzzy_scorers: Iterable[str]) -> Features:
-        p = self.params
+    def features(
+        self, text: str, p: MatchParams, fuzzy_scorers: Iterable[str] = (), every_channel: bool = False
+    ) -> Features:
+        """Signals of *text*; channels with weight 0 are skipped unless *every_channel*."""
         toks = tokenize(text)
         query = " ".join(toks)
-        n_phr = len(self.phrase_folded)
+        n_phr, n_ent = self.n_phrasings, len(self.entries)
+        zeros = np.zeros(n_phr, dtype=np.float32)
+        ezeros = np.zeros(n_ent, dtype=np.float32)
         if not toks:
-            zeros = np.zeros(n_phr, dtype=np.float32)
-            return Features(zeros, zeros, zeros, {}, np.zeros(len(self.entries), np.float32), query, True)
+            return Features(zeros, zeros, zeros, {}, ezeros, ezeros, ezeros, query, True)
+
+        def wanted(weight: float) -> bool:
+            return every_channel or weight != 0
 
         # Folded tokens with typo repair.
         ftoks: list[str] = []
         weights: list[float] = []
-        oov_idf = p.oov_weight * self.uni.max_idf
         for tok in toks:
             ft = fold(tok)
-            if ft in self.vocab or p.repair_weight <= 0:
-                ftoks.append(ft)
-                weights.append(1.0)
-                continue
-            fixed = self._repair(ft)
+            fixed = None
+            if p.repair_weight > 0 and ft not in self.vocab:
+                fixed = self._repair(ft)
             if fixed is None:
                 ftoks.append(ft)
                 weights.append(1.0)
@@ -319,9 +391,8 @@ class _Index:
         uni_terms: dict[str, float] = {}
         for t, w in zip(ftoks, weights, strict=True):
             uni_terms[t] = max(uni_terms.get(t, 0.0), w)
-        bi_terms = {t: 1.0 for t in _bigrams(ftoks)}
-        acc_terms = {t: 1.0 for t in toks if fold(t) != t}
-        acc_terms.update({t: 1.0 for t in _bigrams(toks) if fold(t) != t})
+        bi_terms = dict.fromkeys(_bigrams(ftoks), 1.0)
+        oov_uni = p.oov_weight * self.uni.max_idf
 
         def norm(ch: _Channel, terms: dict[str, float], oov: float | None) -> np.ndarray:
             denom = ch.self_score(terms, oov)
@@ -329,54 +400,91 @@ class _Index:
                 return np.zeros(ch.num_docs, dtype=np.float32)
             return np.minimum(ch.score(terms) / denom, 1.0)
 
-        uni = norm(self.uni, uni_terms, oov_idf)
-        bi = norm(self.bi, bi_terms, None)
-        # Accented tokens unknown as such but known folded are collisions:
-        # they count against the entries (oov at their folded idf).
-        acc = norm(self.acc, acc_terms, self.acc.max_idf * p.oov_weight) if acc_terms else (
-            np.zeros(n_phr, dtype=np.float32)
-        )
-        entry = norm(self.entry_ch, uni_terms, p.oov_weight * self.entry_ch.max_idf)
-
+        uni = norm(self.uni, uni_terms, oov_uni) if wanted(p.w_uni) else zeros
+        bi = norm(self.bi, bi_terms, None) if wanted(p.w_bi) else zeros
+        acc = zeros
+        if wanted(p.w_acc):
+            acc_terms = {t: 1.0 for t in toks if fold(t) != t}
+            acc_terms.update({t: 1.0 for t in _bigrams(toks) if fold(t) != t})
+            if acc_terms:
+                acc = norm(self.acc, acc_terms, p.oov_weight * self.acc.max_idf)
+        entry = ezeros
+        if wanted(p.w_entry):
+            entry_terms = dict(uni_terms)
+            if self.key[2]:
+                entry_terms.update(bi_terms)
+            entry = norm(self.entry_ch, entry_terms, p.oov_weight * self.entry_ch.max_idf)
+        answer = ezeros
+        if wanted(p.w_answer):
+            answer = norm(self.answer_ch, {**uni_terms, **bi_terms}, None)
+        year = ezeros
+        if wanted(p.w_year):
+            qyears = {t for t in toks if _YEAR_RE.fullmatch(t)}
+            if qyears:
+                year = np.array(
+                    [0.0 if not ys else (1.0 if ys & qyears else -1.0) for ys in self.years],
+                    dtype=np.float32,
+                )
+        fuzzy: dict[str, np.ndarray] = {}
+        names = set(fuzzy_scorers)
+        if p.w_fuzzy:
+            names.add(p.fuzzy_scorer)
         qf = " ".join(ftoks)
-        fuzzy = {}
-        for name in fuzzy_scorers:
-            fuzzy[name] = (
-                process.cdist([qf], self.phrase_folded, scorer=_FUZZY_SCORERS[name], processor=None,
-                              dtype=np.float32, workers=1)[0]
-                / 100.0
+        for name in names:
+            scores = process.cdist(
+                [qf],
+                self.phrase_folded,
+                scorer=_FUZZY_SCORERS[name],
+                processor=None,
+                dtype=np.float32,
+                workers=1,
             )
-        return Features(uni, bi, acc, fuzzy, entry, query)
+            fuzzy[name] = scores[0] / 100.0
+        return Features(uni, bi, acc, fuzzy, entry, answer, year, query)
+
+    def phrasing_scores(self, f: Features, p: MatchParams) -> np.ndarray:
+        """Phrasing-level part of the score (unnormalised)."""
+        phr = p.w_uni * f.uni + p.w_bi * f.bi + p.w_acc * f.acc
+        if p.w_fuzzy:
+            phr = phr + p.w_fuzzy * f.fuzzy[p.fuzzy_scorer]
+        return phr
 
     def combine(self, f: Features, p: MatchParams) -> np.ndarray:
         """Per-entry score in 0..1."""
         if f.empty:
             return np.zeros(len(self.entries), dtype=np.float32)
-        phr = p.w_uni * f.uni + p.w_bi * f.bi + p.w_acc * f.acc
-        if p.w_fuzzy:
-            phr = phr + p.w_fuzzy * f.fuzzy[p.fuzzy_scorer]
-        per_entry = np.maximum.reduceat(phr, self.starts) + p.w_entry * f.entry
+        phr = self.phrasing_scores(f, p)
+        per_entry = np.maximum.reduceat(phr, self.starts) + p.w_entry * f.entry + p.w_answer * f.answer
         total = p.total_weight
-        return per_entry / total if total > 0 else per_entry
+        if total > 0:
+            per_entry = per_entry / total
+        if p.w_year:
+            per_entry = np.clip(per_entry + p.w_year * f.year, 0.0, 1.0)
+        return per_entry
 
     def decide(self, scores: np.ndarray, p: MatchParams, limit: int, query: str) -> MatchResult:
-        if scores.size == 0:
+        if scores.size == 0 or limit <= 0:
             return MatchResult([], False, query)
-        k = min(max(limit, 2), scores.size)
-        top = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
-        top = top[np.argsort(-scores[top], kind="stable")]
+        # Stable sort: ties keep the (sorted-id) entry order, so results are deterministic.
+        top = np.argsort(-scores, kind="stable")[: max(limit, 2)]
         s1 = float(scores[top[0]])
         s2 = float(scores[top[1]]) if top.size > 1 else 0.0
         confident = s1 >= p.threshold and (s1 - s2) >= p.margin
-        ranked = [
-            ScoredEntry(self.entries[i], round(float(scores[i]), 4)) for i in top[:limit] if scores[i] > 0
-        ]
+        ranked = [ScoredEntry(self.entries[i], round(float(scores[i]), 4)) for i in top[:limit] if scores[i] > 0]
         return MatchResult(ranked, confident and bool(ranked), query)
 
     def match(self, text: str, p: MatchParams, limit: int) -> MatchResult:
-        scorers = (p.fuzzy_scorer,) if p.w_fuzzy else ()
-        f = self.features(text, scorers)
+        f = self.features(text, p)
         return self.decide(self.combine(f, p), p, limit, f.query)
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """Everything a query needs, swapped as one reference on reload."""
+
+    entries: dict[str, Entry]
+    index: _Index
+    baseline_indexes: dict[tuple[float, float, bool], _Index]
 
 
 class KnowledgeBase:
@@ -399,11 +507,8 @@ class KnowledgeBase:
         self.params = params
         self.fuzzy_params = fuzzy_params
         self.bm25_params = bm25_params
-        self._lock = threading.Lock()
-        self._entries: dict[str, Entry] = {}
-        self._index: _Index | None = None
-        self._baseline_index: _Index | None = None
-        self._install(entries)
+        self._reload_lock = threading.Lock()
+        self._state = self._build(entries)
 
     @classmethod
     def load(cls, path: Path | None = None, params: MatchParams = DEFAULT_PARAMS) -> KnowledgeBase:
@@ -411,65 +516,54 @@ class KnowledgeBase:
         folder = Path(path) if path is not None else DEFAULT_ENTRIES_DIR
         return cls(load_entries(folder), path=folder, params=params)
 
-    def _install(self, entries: dict[str, Entry]) -> None:
+    def _build(self, entries: dict[str, Entry]) -> _State:
         ordered = [entries[k] for k in sorted(entries)]
         index = _Index(ordered, self.params)
-        baseline = _Index(ordered, replace(self.bm25_params)) if (
-            (self.bm25_params.k1, self.bm25_params.b) != (self.params.k1, self.params.b)
-        ) else index
-        with self._lock:
-            # Single reference swaps: readers use whichever they fetched.
-            self._entries = dict(entries)
-            self._index = index
-            self._baseline_index = baseline
+        baselines: dict[tuple[float, float, bool], _Index] = {index.key: index}
+        for bp in (self.bm25_params, self.fuzzy_params):
+            if bp.index_key not in baselines:
+                baselines[bp.index_key] = _Index(ordered, bp)
+        return _State(dict(entries), index, baselines)
 
     def reload(self) -> None:
         """Re-read the entries folder and swap in a new index.
 
-        On error (invalid file, duplicate id …) the current KB stays in place
-        and :class:`~knowledge.loader.KnowledgeError` is raised.
+        The new index is built completely before a single reference is
+        replaced, so concurrent :meth:`match` calls see the old or the new KB,
+        never a mix. On error (invalid file, duplicate id …) the current KB
+        stays in place and :class:`~knowledge.loader.KnowledgeError` is raised.
         """
         if self.path is None:
             raise ValueError("KnowledgeBase was not loaded from a folder")
-        self._install(load_entries(self.path))
+        with self._reload_lock:
+            self._state = self._build(load_entries(self.path))
 
     @property
     def entries(self) -> dict[str, Entry]:
-        return self._entries
+        return self._state.entries
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._state.entries)
 
     # -- matching ---------------------------------------------------------
 
     def match(self, text: str, limit: int = 3) -> MatchResult:
         """Hybrid match (BM25 + fuzzy + confidence decision)."""
-        index = self._index
-        assert index is not None
-        return index.match(text, self.params, limit)
+        return self._state.index.match(text, self.params, limit)
 
     def match_fuzzy_only(self, text: str, limit: int = 3) -> MatchResult:
-        """Baseline: rapidfuzz WRatio alone (for the benchmark)."""
-        index = self._baseline_index
-        assert index is not None
-        return index.match(text, self.fuzzy_params, limit)
+        """Baseline for the benchmark: rapidfuzz WRatio alone."""
+        state = self._state
+        return state.baseline_indexes[self.fuzzy_params.index_key].match(text, self.fuzzy_params, limit)
 
     def match_bm25_only(self, text: str, limit: int = 3) -> MatchResult:
-        """Baseline: BM25 alone over folded unigrams (for the benchmark)."""
-        index = self._baseline_index
-        assert index is not None
-        return index.match(text, self.bm25_params, limit)
+        """Baseline for the benchmark: BM25 alone (one document per entry)."""
+        state = self._state
+        return state.baseline_indexes[self.bm25_params.index_key].match(text, self.bm25_params, limit)
 
-    # -- tuning support -----------------------------------------------------
+    # -- tuning and checks ----------------------------------------------------
 
-    def features(self, text: str, fuzzy_scorers: Iterable[str] = tuple(_FUZZY_SCORERS)) -> Features:
-        """Raw per-signal scores of *text* (used by the tuning script)."""
-        index = self._index
-        assert index is not None
-        return index.features(text, fuzzy_scorers)
-
-    def combine(self, features: Features, params: MatchParams, limit: int = 3) -> MatchResult:
-        """Combine precomputed :meth:`features` with *params* (index params must match)."""
-        index = self._index
-        assert index is not None
-        return index.decide(index.combine(features, params), params, limit, features.query)
+    @property
+    def index(self) -> _Index:
+        """The current hybrid index (used by the tuning script and the checks)."""
+        return self._state.index

@@ -188,9 +188,21 @@ SYMBOLS: Mapping[str, str] = {"%": "phần trăm", "&": "và"}
 #: form is the old style, which legal texts use. Applied only at a word end, so
 #: closed syllables such as "toán" or "hoạt" are untouched.
 _TONE_PLACEMENT: Mapping[str, str] = {
-    "oá": "óa", "oà": "òa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
-    "oé": "óe", "oè": "òe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
-    "uý": "úy", "uỳ": "ùy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
+    "oá": "óa",
+    "oà": "òa",
+    "oả": "ỏa",
+    "oã": "õa",
+    "oạ": "ọa",
+    "oé": "óe",
+    "oè": "òe",
+    "oẻ": "ỏe",
+    "oẽ": "õe",
+    "oẹ": "ọe",
+    "uý": "úy",
+    "uỳ": "ùy",
+    "uỷ": "ủy",
+    "uỹ": "ũy",
+    "uỵ": "ụy",
 }
 
 #: "qúy" is a frequent misspelling of "quý": u belongs to the consonant "qu".
@@ -204,22 +216,25 @@ _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 # Latin small eth is a frequent look-alike of đ on some keyboards.
 _LOOKALIKES = str.maketrans({"ð": "đ", "Ð": "Đ"})
 
-_TONE_RE = re.compile(
-    r"(?<!q)(" + "|".join(re.escape(k) for k in _TONE_PLACEMENT) + r")(?![^\W\d_])"
-)
+_TONE_RE = re.compile(r"(?<!q)(" + "|".join(re.escape(k) for k in _TONE_PLACEMENT) + r")(?![^\W\d_])")
 _QU_RE = re.compile("(" + "|".join(_QU_TONE) + r")(?![^\W\d_])")
 # 1.000.000 / 1,000,000 -> 1000000 (thousand separators only).
 _THOUSANDS_RE = re.compile(r"(?<=\d)[.,](?=\d{3}(?!\d))")
 # Legal document numbers: 81/2018/NĐ-CP -> "81 2018 nđcp", 128/2024/nđ-cp.
 _DOCNUM_RE = re.compile(r"\b(\d+)\s*/\s*(\d{4})\s*/\s*([^\W\d_]+(?:-[^\W_]+)*)")
 _SYMBOL_RE = re.compile("|".join(re.escape(k) for k in SYMBOLS))
-_UNIT_RE = re.compile(
-    r"(?<![^\W\d_])(\d+)\s*(k|nghìn|ngàn|tr|triệu|đ|vnđ|vnd|đồng|h)(?![^\W\d_])"
-)
+_UNIT_RE = re.compile(r"(?<![^\W\d_])(\d+)\s*(k|nghìn|ngàn|tr|triệu|đ|vnđ|vnd|đồng|h)(?![^\W\d_])")
 _UNITS: Mapping[str, str] = {
-    "k": "nghìn", "nghìn": "nghìn", "ngàn": "nghìn",
-    "tr": "triệu", "triệu": "triệu", "h": "giờ",
-    "đ": "đồng", "vnđ": "đồng", "vnd": "đồng", "đồng": "đồng",
+    "k": "nghìn",
+    "nghìn": "nghìn",
+    "ngàn": "nghìn",
+    "tr": "triệu",
+    "triệu": "triệu",
+    "h": "giờ",
+    "đ": "đồng",
+    "vnđ": "đồng",
+    "vnd": "đồng",
+    "đồng": "đồng",
 }
 # nđ128 -> nđ 128 (after units, so that 50k / 2tr / 12h are already spelled out).
 _LETTER_DIGIT_RE = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
@@ -238,9 +253,7 @@ def _build_fold_table() -> dict[int, int | None]:
     for start, stop in ranges:
         for cp in range(start, stop):
             ch = chr(cp)
-            base = "".join(
-                c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)
-            )
+            base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
             if base != ch and len(base) == 1:
                 table[cp] = ord(base)
     for cp in range(0x0300, 0x0370):  # stray combining marks (NFD input)

@@ -172,9 +172,13 @@ class UnitOfWork:
     """One transaction with the repositories that work inside it."""
 
     def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
+        from storage.complaints import ComplaintRepository
         from storage.outbox import OutboxRepository
         from storage.questions import QuestionRepository
         from storage.repositories import ConversationRepository, SecretRepository, UserRepository
+        from storage.staff import StaffRepository
+        from storage.subscriptions import BroadcastRepository, SubscriptionRepository
+        from storage.zalo import ZaloRepository
 
         self.session = session
         self.is_sqlite = is_sqlite
@@ -182,7 +186,12 @@ class UnitOfWork:
         self.conversations = ConversationRepository(session)
         self.secrets = SecretRepository(session)
         self.outbox = OutboxRepository(session, is_sqlite=is_sqlite)
+        self.subscriptions = SubscriptionRepository(session)
+        self.broadcasts = BroadcastRepository(session, is_sqlite=is_sqlite)
         self.questions = QuestionRepository(session)
+        self.complaints = ComplaintRepository(session)
+        self.staff = StaffRepository(session)
+        self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
 
     async def lock(self, *parts: str) -> None:
         """Serialise work on one key across processes until this transaction ends (PostgreSQL)."""

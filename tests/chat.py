@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from bot.app import App, create_app
 from bot.settings import Settings
@@ -15,6 +18,7 @@ from handlers.config import AppConfig
 from handlers.text import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from knowledge import KnowledgeBase
+from storage.media import MediaUnavailable
 
 CHANNEL = "console"  # the test channel stands in for the console channel
 
@@ -82,6 +86,8 @@ class Person:
 class ChatHarness:
     app: App
     clock: FixedClock
+    files: dict[str, bytes] = field(default_factory=dict)  # what the test channel's downloader serves
+    downloads: list[str] = field(default_factory=list)  # file ids fetched, in order
 
     @classmethod
     @asynccontextmanager
@@ -89,14 +95,36 @@ class ChatHarness:
         cls, database_url: str, *, now: datetime, config: AppConfig | None = None, **settings
     ) -> AsyncIterator[ChatHarness]:
         clock = FixedClock(now)
+        media_tmp = None
+        if "media_dir" not in settings:
+            media_tmp = settings["media_dir"] = Path(tempfile.mkdtemp(prefix="media-"))
         app = create_app(
             Settings(database_url=database_url, _env_file=None, **settings),
             clock=clock,
             config=config,
             knowledge=shared_knowledge(),
         )
-        async with app:
-            yield cls(app, clock)
+        try:
+            async with app:
+                harness = cls(app, clock)
+                app.register_downloader(CHANNEL, harness._download)
+                yield harness
+        finally:
+            if media_tmp is not None:
+                shutil.rmtree(media_tmp, ignore_errors=True)
+
+    def serve(self, file_id: str, data: bytes, *, declare_size: bool = True, file_name: str | None = None) -> MediaRef:
+        """Make ``data`` downloadable as ``file_id`` and return the reference a channel would pass on."""
+        self.files[file_id] = data
+        return MediaRef(file_id, size=len(data) if declare_size else None, file_name=file_name)
+
+    async def _download(self, ref: MediaRef, path: Path, max_bytes: int) -> None:
+        # Serves the bytes as they are: the size limit is the media store's to enforce.
+        self.downloads.append(ref.file_id)
+        data = self.files.get(ref.file_id)
+        if data is None:
+            raise MediaUnavailable(f"unknown file id {ref.file_id}")
+        path.write_bytes(data)
 
     def person(self, user_id: str = "u1", name: str = "An", chat_id: str | None = None) -> Person:
         return Person(self, user_id, name, chat_id or user_id)

@@ -34,11 +34,14 @@ async def test_help_lists_commands(chat: ChatHarness) -> None:
         assert command in an.text
 
 
-async def test_menu_items_not_built_say_so_honestly(chat: ChatHarness) -> None:
+async def test_the_report_and_track_menu_items_open_their_flows(chat: ChatHarness) -> None:
     an = chat.person()
     await an.say("/start")
     await an.press("Tra cứu phản ánh")
-    assert "đang được hoàn thiện" in an.text
+    assert "mã phản ánh" in an.text and "đang được hoàn thiện" not in an.text
+    await an.say("/start")
+    await an.press("Phản ánh hàng giả")
+    assert "vấn đề gì" in an.text and "đang được hoàn thiện" not in an.text
 
 
 async def test_typed_menu_label_without_diacritics_acts_like_the_button(chat: ChatHarness) -> None:
@@ -138,7 +141,7 @@ async def test_conversations_are_per_user_and_per_chat(chat: ChatHarness) -> Non
     await binh.say("1")
     assert "vai trò nào" not in binh.text
     await an_in_group.say("1")
-    assert "hình thức" not in an_in_group.text
+    assert "hình thức nào" not in an_in_group.text
     await an.say("1")
     assert "hình thức nào" in an.text
 

@@ -16,9 +16,18 @@ from typing import TextIO
 
 from handlers.text import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
+from storage.media import MediaUnavailable, copy_limited
 
 CHANNEL = "console"
 Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
+
+
+async def download_to(ref: MediaRef, path: Path, max_bytes: int) -> None:
+    """Fetch a photo sent with ``/photo PATH``: its file id is the absolute path of a local file."""
+    source = Path(ref.file_id)
+    if not source.is_file():
+        raise MediaUnavailable("the file is gone")
+    await asyncio.to_thread(copy_limited, source, path, max_bytes)
 
 
 def render(reply: Reply) -> str:
@@ -31,6 +40,8 @@ def render(reply: Reply) -> str:
 
 
 class ConsoleChannel:
+    name = CHANNEL
+
     def __init__(
         self,
         handle: Handle,
@@ -100,6 +111,13 @@ class ConsoleChannel:
             elif reply.remove_keyboard:
                 self.choices = []
         self.stdout.flush()
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+        """Print a message the assistant sends on its own (a reminder, an announcement)."""
+        if chat_id != self.chat_id:
+            print(f"🔔 (gửi tới {chat_id})", file=self.stdout)
+        self.show([reply])
+        return None
 
     async def run(self) -> int:
         """Read lines until end of input; return the exit code."""

@@ -1,7 +1,9 @@
 """Telegram adapter (python-telegram-bot): translate updates to neutral messages and render replies.
 
 Long polling by default; webhook mode on an aiohttp server that checks the secret header first, queues
-the update and answers at once. Every outgoing call goes through PTB's ``AIORateLimiter``.
+the update and answers at once. Every outgoing call goes through :class:`SharedRateLimiter`, a PTB rate
+limiter over the bot's one :class:`bot.sender.RateLimiter`, which the outbox sender's bulk sends use too:
+replies and broadcasts share one budget and one 429 pause, so they never double-limit or fight.
 """
 
 from __future__ import annotations
@@ -9,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 from aiohttp import web
 from telegram import (
     InlineKeyboardButton,
@@ -23,11 +29,15 @@ from telegram import (
 )
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, TypeHandler
 
+from bot.channels.albums import AlbumCollector
 from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
+from bot.sender import RateLimiter
 from bot.settings import Settings
+from bot.webhooks import WebhookServer
 from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind, Reply
+from storage.media import CHUNK, MediaTooLarge, MediaUnavailable, copy_limited
 
 logger = logging.getLogger(__name__)
 
@@ -124,37 +134,90 @@ def pressed_label(message: Message | None, data: str) -> str | None:
     return None
 
 
+def retry_after_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the int form of retry_after is deprecated
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class SharedRateLimiter(BaseRateLimiter[dict]):
+    """PTB's hook for pacing requests, over the bot's one :class:`RateLimiter`.
+
+    Every call with a ``chat_id`` waits for the overall budget (and a group's per-minute one). Replies wait
+    out a 429 and try again (up to ``max_retries``). Bulk calls, made for the outbox sender with
+    ``rate_limit_args={"bulk": True}``, also keep the per-chat spacing and hand the 429 back to the
+    sender, which tries the same message again after the pause that every call now shares.
+    """
+
+    def __init__(self, limiter: RateLimiter, max_retries: int = 3) -> None:
+        self.limiter = limiter
+        self.max_retries = max_retries
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict | None,
+    ) -> Any:
+        chat_id = data.get("chat_id")
+        bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
+        media = data.get("media")
+        n = len(media) if endpoint == "sendMediaGroup" and isinstance(media, list) and media else 1
+        for attempt in range(self.max_retries + 1):
+            if chat_id is not None:
+                await self.limiter.acquire(chat_id, n=n, bulk=bulk)
+            else:
+                await self.limiter.wait_pause()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                self.limiter.pause(retry_after_seconds(exc) + 0.1)
+                if bulk or attempt == self.max_retries:
+                    raise
+        raise AssertionError("unreachable")
+
+
 class TelegramChannel:
     name = CHANNEL
 
-    def __init__(self, settings: Settings, handle: Handle) -> None:
+    def __init__(self, settings: Settings, handle: Handle, *, limiter: RateLimiter | None = None) -> None:
         if not settings.telegram_enabled:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
         self.handle = handle
+        # One limiter per bot: pass the sender's so broadcasts and replies share it.
+        self.limiter = limiter or RateLimiter.from_settings(settings)
+        self._photo_ids: dict[str, str] = {}
         assert settings.telegram_bot_token is not None
         self.application: Application = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token.get_secret_value())
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
-            .rate_limiter(
-                AIORateLimiter(
-                    overall_max_rate=settings.telegram_overall_rate,
-                    overall_time_period=1,
-                    group_max_rate=settings.telegram_group_per_minute,
-                    group_time_period=60,
-                    max_retries=3,
-                )
-            )
+            .rate_limiter(SharedRateLimiter(self.limiter))
             .concurrent_updates(64)
             .job_queue(None)
             .build()
         )
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self._runner: web.AppRunner | None = None
+        self._server: WebhookServer | None = None  # where the webhook route is served (shared or own)
+        self._own_server = False
         self._background: set[asyncio.Task] = set()
+        self._http: httpx.AsyncClient | None = None  # file downloads, streamed to disk
+        self.albums = AlbumCollector(
+            self._handle_album, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
+        )
         self.webhook_secret = (
             settings.telegram_webhook_secret.get_secret_value()
             if settings.telegram_webhook_secret
@@ -169,6 +232,9 @@ class TelegramChannel:
         incoming = to_incoming(update)
         if incoming is None:
             return
+        if incoming.album_id is not None and incoming.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT):
+            self.albums.add(incoming)  # handled as one message once the album is complete
+            return
         query = update.callback_query
         if query is not None:
             await query.answer()
@@ -176,16 +242,20 @@ class TelegramChannel:
             if label and query.message is not None and getattr(query.message, "text", None):
                 # Keep the chat readable: the question now shows the answer and no stale buttons.
                 await query.edit_message_text(f"{query.message.text}\n\n➡️ {label}")
+        await self.albums.flush(incoming.chat_id, incoming.user_id)  # keep the order the person wrote in
+        replies = await self.handle(incoming)
+        await self.send(int(incoming.chat_id), replies)
+
+    async def _handle_album(self, incoming: IncomingMessage) -> None:
         replies = await self.handle(incoming)
         await self.send(int(incoming.chat_id), replies)
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply (button payloads already signed); map failures to common terms."""
         try:
-            return await self._send_one(int(chat_id), reply)
+            return await self._send_one(int(chat_id), reply, bulk=True)
         except RetryAfter as exc:
-            retry = exc.retry_after
-            raise RateLimited(retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)) from exc
+            raise RateLimited(retry_after_seconds(exc)) from exc
         except Forbidden as exc:
             raise Unreachable(str(exc)) from exc
         except BadRequest as exc:
@@ -199,29 +269,87 @@ class TelegramChannel:
         for reply in replies:
             await self._send_one(chat_id, reply)
 
-    async def _send_one(self, chat_id: int, reply: Reply) -> str | None:
+    async def _send_one(self, chat_id: int, reply: Reply, *, bulk: bool = False) -> str | None:
+        limits = {"bulk": True} if bulk else None
+        if bulk and len(reply.photos) == 1 and 0 < len(reply.text) <= MessageLimit.CAPTION_LENGTH:
+            # A broadcast with one photo and a short text is one message: the photo with its caption.
+            return await self._send_photo(chat_id, reply.photos[0], reply.text, keyboard(reply), limits)
         if reply.photos:
-            await self._send_photos(chat_id, reply.photos)
+            await self._send_photos(chat_id, reply.photos, limits)
         parts = split_text(reply.text)
         message_id = None
         for i, part in enumerate(parts):
             markup = keyboard(reply) if i == len(parts) - 1 else None
-            message = await self.bot.send_message(chat_id, part, reply_markup=markup)
+            message = await self.bot.send_message(chat_id, part, reply_markup=markup, rate_limit_args=limits)
             message_id = str(message.message_id)
         return message_id
 
-    async def _send_photos(self, chat_id: int, photos: list[str]) -> None:
+    async def _send_photo(self, chat_id: int, photo: str, caption: str | None, markup: Any, limits: dict | None) -> str:
+        """Send one photo; a local file is uploaded once, then resent by its Telegram file id."""
+        known = self._photo_ids.get(photo)
+        path = Path(photo)
+        source: bytes | str = known or (path.read_bytes() if path.is_file() else photo)
+        message = await self.bot.send_photo(
+            chat_id, source, caption=caption, reply_markup=markup, rate_limit_args=limits
+        )
+        if known is None and message.photo:
+            self._photo_ids[photo] = message.photo[-1].file_id
+        return str(message.message_id)
+
+    async def _send_photos(self, chat_id: int, photos: list[str], limits: dict | None = None) -> None:
         paths = [Path(p) for p in photos]
         if len(paths) == 1:
-            await self.bot.send_photo(chat_id, paths[0].read_bytes())
+            await self._send_photo(chat_id, photos[0], None, None, limits)
             return
         for start in range(0, len(paths), 10):
             media = [InputMediaPhoto(p.read_bytes()) for p in paths[start : start + 10]]
-            await self.bot.send_media_group(chat_id, media)
+            await self.bot.send_media_group(chat_id, media, rate_limit_args=limits)
 
     async def download(self, ref: MediaRef) -> bytes:
         file = await self.bot.get_file(ref.file_id)
         return bytes(await file.download_as_bytearray())
+
+    async def download_to(self, ref: MediaRef, path: Path, max_bytes: int) -> None:
+        """Stream a file sent to the bot to ``path`` (getFile, then the file URL, chunk by chunk).
+
+        The size limit (the Bot API serves files up to 20 MB) is checked three times: the size the update
+        declared, the size getFile reports, and the bytes actually received.
+        """
+        if ref.size is not None and ref.size > max_bytes:
+            raise MediaTooLarge(ref.size, max_bytes)
+        try:
+            file = await self.bot.get_file(ref.file_id)
+        except BadRequest as exc:
+            if "too big" in str(exc).lower():
+                raise MediaTooLarge(ref.size, max_bytes) from exc
+            raise MediaUnavailable(str(exc)) from exc
+        except NetworkError as exc:
+            raise MediaUnavailable(str(exc)) from exc
+        if file.file_size is not None and file.file_size > max_bytes:
+            raise MediaTooLarge(file.file_size, max_bytes)
+        source = file.file_path
+        if not source:
+            raise MediaUnavailable("getFile returned no file path")
+        if not source.startswith(("http://", "https://")):
+            # A self-hosted Bot API server in --local mode answers with a path on its disk.
+            await asyncio.to_thread(copy_limited, Path(source), path, max_bytes)
+            return
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10))
+        received = 0
+        try:
+            async with self._http.stream("GET", source) as response:
+                if response.status_code != 200:
+                    raise MediaUnavailable(f"file download answered HTTP {response.status_code}")
+                with path.open("wb") as out:
+                    async for chunk in response.aiter_bytes(CHUNK):
+                        received += len(chunk)
+                        if received > max_bytes:
+                            raise MediaTooLarge(received, max_bytes)
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            # Not str(exc): httpx errors carry the URL, and the file URL carries the bot token.
+            raise MediaUnavailable(f"file download failed: {type(exc).__name__}") from exc
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.error("telegram update failed", exc_info=context.error)
@@ -239,36 +367,38 @@ class TelegramChannel:
             logger.info("telegram: long polling as @%s", self.bot.username)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._own_server and self._server is not None:
+            await self._server.stop()
+            self._server = None
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
+        await self.albums.close()  # albums still waiting for their quiet time are handled now
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
 
     # -- webhook -------------------------------------------------------------------------------
-    def webhook_app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post(self.settings.telegram_webhook_path, self._webhook)
-        app.router.add_get("/healthz", self._health)
-        return app
+    def attach(self, server: WebhookServer) -> None:
+        """Serve the webhook route on the process's shared server (call before it starts); polling: nothing."""
+        if self.settings.telegram_webhook_url:
+            server.add_post(self.settings.telegram_webhook_path, self._webhook)
+            self._server = server
 
     async def _start_webhook(self) -> None:
-        self._runner = web.AppRunner(self.webhook_app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.webhook_listen, self.settings.webhook_port)
-        await site.start()
+        if self._server is None:  # started alone: a server of its own on WEBHOOK_PORT
+            self._server = WebhookServer(self.settings.webhook_listen, self.settings.webhook_port)
+            self._server.add_post(self.settings.telegram_webhook_path, self._webhook)
+            self._own_server = True
+        await self._server.start()
         await self.bot.set_webhook(
             self.settings.telegram_webhook_url,
             secret_token=self.webhook_secret,
             allowed_updates=Update.ALL_TYPES,
         )
         logger.info("telegram: webhook listening on port %s", self.settings.webhook_port)
-
-    async def _health(self, _request: web.Request) -> web.Response:
-        return web.Response(text="ok")
 
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

@@ -7,7 +7,9 @@ from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import storage.models
-import storage.questions  # noqa: F401
+import storage.questions
+import storage.subscriptions
+import storage.zalo  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

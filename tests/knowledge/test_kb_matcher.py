@@ -114,7 +114,7 @@ verify: false
 
 def test_reload_picks_up_new_entry_and_keeps_old_kb_on_error(entries_dir: Path) -> None:
     kb = KnowledgeBase.load(entries_dir)
-    q = "ruou co duoc khuyen mai khong"
+    q = "ruou thuoc la co bi cam khuyen mai khong"
     assert kb.match(q).best is None
     (entries_dir / "hang-cam-khuyen-mai.yaml").write_text(NEW_ENTRY, encoding="utf-8")
     kb.reload()

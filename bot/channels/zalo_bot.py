@@ -1,0 +1,390 @@
+"""Zalo Bot API adapter (bot.zaloplatforms.com, Telegram-like) on aiohttp's client and server.
+
+* **Polling** (default): ``getUpdates`` returns ONE update per call and takes no offset; an idle long poll
+  ends with HTTP 408, which is normal: poll again at once. Other failures back off exponentially.
+* **Webhook** (``ZALO_BOT_WEBHOOK_URL``): ``setWebhook`` with a ``secret_token``; every request's
+  ``X-Bot-Api-Secret-Token`` is compared in constant time (403 otherwise), answered 200 at once, and the
+  update is handled in a background task.
+
+Events ``message.text.received``, ``message.image.received`` (the image in ``photo`` or ``photo_url``),
+``message.sticker.received`` and ``message.unsupported.received`` become neutral messages; the dispatcher
+answers stickers and unsupported messages politely. Replies go out with ``sendMessage`` (split over 2,000
+characters) and ``sendPhoto`` (by URL only: photos stored on this server are mentioned in a note instead).
+Buttons become numbered options (see :mod:`bot.channels.zalo_common`). The token is part of every URL:
+it never appears in our log lines, and ``Settings.secrets()`` masks it in anyone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import DeliveryError, RateLimited, TemporaryFailure, Unreachable
+from bot.channels.zalo_common import (
+    DEFAULT_CHOICES_TTL,
+    Background,
+    Choices,
+    Handle,
+    Now,
+    Refusals,
+    SeenEvents,
+    download_url,
+    is_url,
+    local_photos_note,
+    split_text,
+    utc_now,
+    with_choices,
+)
+from bot.settings import Settings
+from bot.webhooks import WebhookServer
+from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind, Reply
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "zalo_bot"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+
+TEXT_EVENT = "message.text.received"
+IMAGE_EVENT = "message.image.received"
+STICKER_EVENT = "message.sticker.received"
+UNSUPPORTED_EVENT = "message.unsupported.received"
+
+IDLE_POLL = 408  # an idle long poll ends with this code: not an error
+DEFAULT_RETRY_AFTER = 5.0
+
+
+class ZaloBotError(DeliveryError):
+    """The Bot API answered ``ok: false``."""
+
+    def __init__(self, method: str, code: int, description: str = "") -> None:
+        super().__init__(f"Zalo Bot API {method}: error {code} {description}".rstrip())
+        self.method = method
+        self.code = code
+        self.description = description
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number > 10**11:  # milliseconds
+        number /= 1000
+    return datetime.fromtimestamp(number, UTC)
+
+
+def _photo_url(message: dict[str, Any]) -> str | None:
+    for key in ("photo_url", "photo"):
+        value = message.get(key)
+        if isinstance(value, list) and value:  # some clients send sizes; take the last (largest)
+            value = value[-1]
+        if isinstance(value, dict):
+            value = value.get("url") or value.get("photo_url")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def to_incoming(update: dict[str, Any]) -> IncomingMessage | None:
+    """Translate one Bot API update into a neutral message; None for what we do not handle."""
+    message = update.get("message")
+    if not isinstance(message, dict):
+        return None
+    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    if sender.get("is_bot"):
+        return None
+    user_id = str(sender.get("id") or "")
+    if not user_id:
+        return None
+    message_id = message.get("message_id")
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "chat_id": str(chat.get("id") or user_id),
+        "user_id": user_id,
+        "display_name": str(sender.get("display_name") or sender.get("name") or ""),
+        "chat_kind": ChatKind.GROUP if str(chat.get("chat_type", "")).upper() == "GROUP" else ChatKind.PRIVATE,
+        "message_id": str(message_id) if message_id is not None else None,
+        "timestamp": _timestamp(message.get("date")),
+    }
+    event = str(update.get("event_name") or "")
+    if event == TEXT_EVENT:
+        return IncomingMessage(**base, kind=MessageKind.TEXT, text=str(message.get("text") or ""))
+    if event == IMAGE_EVENT:
+        url = _photo_url(message)
+        if url is None:
+            return IncomingMessage(**base, kind=MessageKind.OTHER)
+        caption = str(message.get("caption") or message.get("text") or "")
+        return IncomingMessage(**base, kind=MessageKind.PHOTO, text=caption, photos=[MediaRef(url, url=url)])
+    if event == STICKER_EVENT:
+        return IncomingMessage(**base, kind=MessageKind.STICKER)
+    if event == UNSUPPORTED_EVENT or event.startswith("message."):
+        return IncomingMessage(**base, kind=MessageKind.OTHER)
+    return None
+
+
+def updates_in(result: Any) -> list[dict[str, Any]]:
+    """getUpdates answers one update (documented); accept a list too."""
+    if isinstance(result, dict):
+        return [result]
+    if isinstance(result, list):
+        return [item for item in result if isinstance(item, dict)]
+    return []
+
+
+def _message_id(result: Any) -> str | None:
+    if isinstance(result, dict) and result.get("message_id") is not None:
+        return str(result["message_id"])
+    return None
+
+
+class ZaloBotChannel:
+    name = CHANNEL
+
+    def __init__(
+        self,
+        settings: Settings,
+        handle: Handle,
+        db: Database,
+        *,
+        poll_timeout: int = 30,
+        backoff: tuple[float, float] = (1.0, 60.0),
+        choices_ttl=DEFAULT_CHOICES_TTL,
+        now: Now = utc_now,
+    ) -> None:
+        if not settings.zalo_bot_enabled or settings.zalo_bot_token is None:
+            raise ValueError("ZALO_BOT_TOKEN is not set")
+        self.settings = settings
+        self.handle = handle
+        self.db = db
+        self._token = settings.zalo_bot_token.get_secret_value()
+        self.base_url = settings.zalo_bot_api_base_url.rstrip("/")
+        self.poll_timeout = poll_timeout
+        self.backoff = backoff
+        self.webhook_secret = (
+            settings.zalo_bot_webhook_secret.get_secret_value()
+            if settings.zalo_bot_webhook_secret and settings.zalo_bot_webhook_secret.get_secret_value()
+            else secrets.token_urlsafe(32)
+        )
+        self.choices = Choices(db, CHANNEL, ttl=choices_ttl, now=now)
+        self.seen = SeenEvents(db, CHANNEL, now=now)
+        self.background = Background(CHANNEL)
+        self.refusals = Refusals("zalo bot")
+        self.bot_info: dict[str, Any] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._server: WebhookServer | None = None
+        self._own_server = False
+        self._poller: asyncio.Task | None = None
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.settings.zalo_bot_webhook_url)
+
+    # -- HTTP ----------------------------------------------------------------------------------------------
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0) -> Any:
+        """One Bot API call; the ``result`` on ``ok``, else :class:`ZaloBotError`, :class:`RateLimited` or
+        :class:`TemporaryFailure` (network errors, 5xx). Messages never carry the URL (it holds the token)."""
+        url = f"{self.base_url}/bot{self._token}/{method}"
+        try:
+            async with self._http().post(
+                url, json=params or {}, timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=10)
+            ) as response:
+                status = response.status
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    data = None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TemporaryFailure(f"Zalo Bot API {method}: {type(exc).__name__}") from None
+        body = data if isinstance(data, dict) else {}
+        code = body.get("error_code")
+        code = int(code) if isinstance(code, int | str) and str(code).lstrip("-").isdigit() else status
+        if status == 429 or code == 429:
+            parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+            retry = parameters.get("retry_after")
+            raise RateLimited(float(retry) if isinstance(retry, int | float) and retry > 0 else DEFAULT_RETRY_AFTER)
+        if status == IDLE_POLL or code == IDLE_POLL:
+            raise ZaloBotError(method, IDLE_POLL, "idle poll")
+        if status >= 500 or code >= 500:
+            raise TemporaryFailure(f"Zalo Bot API {method}: HTTP {status}")
+        if not body:
+            raise TemporaryFailure(f"Zalo Bot API {method}: HTTP {status} without a JSON answer")
+        if body.get("ok"):
+            return body.get("result")
+        raise ZaloBotError(method, code, str(body.get("description") or ""))
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def attach(self, server: WebhookServer) -> None:
+        """Serve the webhook route on the process's shared server (call before it starts); polling: nothing."""
+        if self.webhook_mode:
+            server.add_post(self.settings.zalo_bot_webhook_path, self._webhook)
+            self._server = server
+
+    async def start(self) -> None:
+        self.bot_info = await self.call("getMe")
+        name = (self.bot_info or {}).get("account_name") or (self.bot_info or {}).get("display_name") or "?"
+        if self.webhook_mode:
+            if self._server is None:
+                self._server = WebhookServer(self.settings.webhook_listen, self.settings.webhook_port)
+                self._server.add_post(self.settings.zalo_bot_webhook_path, self._webhook)
+                self._own_server = True
+            await self._server.start()
+            await self.call(
+                "setWebhook", {"url": self.settings.zalo_bot_webhook_url, "secret_token": self.webhook_secret}
+            )
+            logger.info("zalo bot: webhook set for %s", name)
+        else:
+            try:
+                await self.call("deleteWebhook")
+            except DeliveryError as exc:  # no webhook to delete is fine
+                logger.debug("zalo bot: deleteWebhook: %s", exc)
+            self._poller = asyncio.create_task(self._poll_loop(), name="zalo-bot-poll")
+            logger.info("zalo bot: long polling as %s", name)
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+        if self._own_server and self._server is not None:
+            await self._server.stop()
+            self._server = None
+        await self.background.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- receiving -----------------------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                result = await self.call(
+                    "getUpdates", {"timeout": str(self.poll_timeout)}, timeout=self.poll_timeout + 15
+                )
+            except asyncio.CancelledError:
+                raise
+            except ZaloBotError as exc:
+                if exc.code == IDLE_POLL:
+                    failures = 0
+                    continue
+                failures += 1
+                logger.warning("zalo bot: getUpdates failed (%s); retrying", exc)
+                await self._sleep_backoff(failures)
+                continue
+            except RateLimited as exc:
+                await asyncio.sleep(exc.retry_after)
+                continue
+            except Exception as exc:
+                failures += 1
+                logger.warning("zalo bot: getUpdates failed (%s); retrying", exc)
+                await self._sleep_backoff(failures)
+                continue
+            failures = 0
+            for update in updates_in(result):
+                self.receive(update)
+
+    async def _sleep_backoff(self, failures: int) -> None:
+        base, cap = self.backoff
+        delay = min(cap, base * 2 ** (failures - 1))
+        await asyncio.sleep(delay * random.uniform(0.8, 1.0))
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secrets.compare_digest(given.encode(), self.webhook_secret.encode()):
+            self.refusals.note("wrong secret")
+            return web.Response(status=403)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400)
+        update = body.get("result", body) if isinstance(body, dict) else None
+        if not isinstance(update, dict):
+            return web.Response(status=400)
+        self.receive(update)
+        return web.json_response({"message": "Success"})
+
+    def receive(self, update: dict[str, Any]) -> None:
+        """Handle one update in the background, after the chat's earlier ones."""
+        incoming = to_incoming(update)
+        if incoming is None:
+            logger.debug("zalo bot: ignored an update of kind %s", update.get("event_name"))
+            return
+        self.background.spawn(incoming.chat_id, lambda: self._process(incoming))
+
+    async def _process(self, incoming: IncomingMessage) -> None:
+        if incoming.message_id and not await self.seen.first_sight(f"{incoming.chat_id}:{incoming.message_id}"):
+            logger.info("zalo bot: message %s was already handled", incoming.message_id)
+            return
+        incoming = await self.choices.apply(incoming)
+        replies = await self.handle(incoming)
+        await self.send(incoming.chat_id, replies)
+
+    # -- sending -------------------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, replies: list[Reply]) -> None:
+        """Answer a user: the options are remembered first, so a quick "1" already finds them."""
+        await self.choices.remember(chat_id, replies)
+        for reply in replies:
+            for attempt in range(3):
+                try:
+                    await self._send_one(chat_id, reply)
+                    break
+                except RateLimited as exc:
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(exc.retry_after)
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+        """Send one outbox reply (button payloads already signed); failures in the common terms."""
+        await self.choices.remember(chat_id, [reply])
+        try:
+            return await self._send_one(chat_id, reply)
+        except ZaloBotError as exc:
+            if exc.code in (403, 404):  # blocked, or no such user for this bot
+                raise Unreachable(str(exc)) from exc
+            raise
+
+    async def _send_one(self, chat_id: str, reply: Reply) -> str | None:
+        message_id: str | None = None
+        urls = [photo for photo in reply.photos if is_url(photo)]
+        for url in urls:
+            message_id = _message_id(await self.call("sendPhoto", {"chat_id": chat_id, "photo": url})) or message_id
+        text = reply.text
+        local = len(reply.photos) - len(urls)
+        if local:
+            # The Bot API takes photos by URL only, and evidence photos are not published on the internet.
+            text = f"{text.rstrip()}\n\n{local_photos_note(local)}" if text.strip() else local_photos_note(local)
+        text = with_choices(text, reply.flat_buttons())
+        if text.strip():
+            for part in split_text(text):
+                result = await self.call("sendMessage", {"chat_id": chat_id, "text": part})
+                message_id = _message_id(result) or message_id
+        return message_id
+
+    # -- files ---------------------------------------------------------------------------------------------
+
+    async def download(self, ref: MediaRef, max_bytes: int | None = None) -> bytes:
+        """The bytes of a photo sent to the bot (by its URL), at most ``max_bytes`` (MEDIA_MAX_BYTES)."""
+        return await download_url(self._http(), ref.url or ref.file_id, max_bytes or self.settings.media_max_bytes)
+
+    async def download_to(self, ref: MediaRef, path: Path, max_bytes: int) -> None:
+        """The evidence store's downloader: stream the photo to ``path``."""
+        await download_url(self._http(), ref.url or ref.file_id, max_bytes, path)

@@ -1,0 +1,311 @@
+"""What both Zalo channels share: text splitting, numbered choices kept in the database, URL downloads.
+
+Zalo has no inline buttons. A reply's buttons are appended to its text as numbered lines ("1. …"); the
+options are stored per chat (table ``zalo_choices``) before the message goes out, so a reply "1" or the
+option's label, received by any worker, even after a restart, becomes the button press it stands for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from handlers.core import KeyedLocks
+from handlers.text import fold_text
+from handlers.types import Button, IncomingMessage, MessageKind, Reply
+from storage.db import Database
+from storage.media import CHUNK, MediaTooLarge, MediaUnavailable, NotAnImage
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 2000  # both Zalo APIs refuse longer texts
+CHOICES_HINT = "👉 Trả lời bằng số thứ tự (ví dụ: 1) hoặc gõ đúng tên lựa chọn."
+LOCAL_PHOTOS_NOTE = "📷 Kèm {n} ảnh chưa gửi được qua Zalo; cán bộ sẽ gửi lại bằng cách khác nếu cần."
+DEFAULT_CHOICES_TTL = timedelta(hours=24)
+
+_NUMBER = re.compile(r"^\s*(?:số\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
+# Where a long text may be cut, best first: a blank line, a line break, a sentence end, any space.
+_CUTS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?…](?=\s)"), re.compile(r"\s"))
+# Content types that are certainly not a photo (an error page instead of the image, a video, ...).
+_NOT_IMAGE_TYPES = ("text/", "video/", "audio/", "application/json", "application/pdf")
+
+Now = Callable[[], datetime]
+Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Texts
+# --------------------------------------------------------------------------------------------------------
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split a text over ``limit`` characters into parts that fit, cutting at the best boundary available:
+    a paragraph, a line, a sentence end, a space (never inside a word unless a word is longer than a part).
+    """
+    text = text.strip()
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = _best_cut(text, limit)
+        part = text[:cut].rstrip()
+        if part:
+            parts.append(part)
+        text = text[cut:].lstrip()
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
+def _best_cut(text: str, limit: int) -> int:
+    window = text[: limit + 1]
+    floor = limit // 3  # never leave a tiny first part just to cut at a better kind of boundary
+    for pattern in _CUTS:
+        best = max((m.end() for m in pattern.finditer(window) if floor <= m.end() <= limit), default=0)
+        if best:
+            return best
+    return limit
+
+
+def with_choices(text: str, buttons: list[Button]) -> str:
+    """The text followed by the options, numbered from 1, and how to answer."""
+    if not buttons:
+        return text
+    lines = [f"{number}. {button.label}" for number, button in enumerate(buttons, start=1)]
+    block = "\n".join([*lines, CHOICES_HINT])
+    return f"{text.rstrip()}\n\n{block}" if text.strip() else block
+
+
+def is_url(value: str) -> bool:
+    return urlsplit(value).scheme in ("http", "https")
+
+
+def local_photos_note(count: int) -> str:
+    return LOCAL_PHOTOS_NOTE.format(n=count)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Numbered choices
+# --------------------------------------------------------------------------------------------------------
+
+
+class Choices:
+    """The numbered options last shown in each chat of one channel, kept in the database.
+
+    Options are replaced when a message with options goes out and forgotten when a reply asks to remove
+    the keyboard; a message without options leaves them (like a Telegram keyboard higher up in the chat,
+    or the console). They are not honoured after ``ttl``. The payloads are the signed ones, so a mapped
+    answer is checked by the dispatcher exactly like a pressed Telegram button.
+    """
+
+    def __init__(self, db: Database, channel: str, *, ttl: timedelta = DEFAULT_CHOICES_TTL, now: Now = utc_now):
+        self.db = db
+        self.channel = channel
+        self.ttl = ttl
+        self.now = now
+
+    @staticmethod
+    def shown_by(replies: list[Reply]) -> list[Button] | None:
+        """The options the chat shows after ``replies``: a list (empty = none), or None when unchanged."""
+        shown: list[Button] | None = None
+        for reply in replies:
+            if reply.buttons:
+                shown = reply.flat_buttons()
+            elif reply.remove_keyboard:
+                shown = []
+        return shown
+
+    async def remember(self, chat_id: str, replies: list[Reply]) -> None:
+        shown = self.shown_by(replies)
+        if shown is None:
+            return
+        options = [{"label": b.label, "payload": b.payload} for b in shown]
+        async with self.db.unit_of_work() as uow:
+            await uow.zalo.set_choices(self.channel, chat_id, options, self.now())
+            await uow.commit()
+
+    async def resolve(self, chat_id: str, text: str) -> str | None:
+        """The payload of the option ``text`` picks (its number or its label), or None."""
+        stripped = text.strip()
+        if not stripped or len(stripped) > 200 or "\n" in stripped:
+            return None
+        async with self.db.unit_of_work() as uow:
+            row = await uow.zalo.get_choices(self.channel, chat_id)
+        if row is None or not row.options:
+            return None
+        updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+        if self.now() - updated > self.ttl:
+            return None
+        number = _NUMBER.match(stripped)
+        if number:
+            index = int(number.group(1))
+            return row.options[index - 1]["payload"] if 1 <= index <= len(row.options) else None
+        folded = fold_text(stripped)
+        if not folded:
+            return None
+        for option in row.options:
+            if fold_text(option["label"]) == folded:
+                return option["payload"]
+        return None
+
+    async def apply(self, msg: IncomingMessage) -> IncomingMessage:
+        """Turn a typed choice into the button press it stands for (other messages pass unchanged)."""
+        if msg.kind is not MessageKind.TEXT:
+            return msg
+        payload = await self.resolve(msg.chat_id, msg.text)
+        if payload is None:
+            return msg
+        msg.kind = MessageKind.BUTTON
+        msg.button = payload
+        msg.text = ""
+        return msg
+
+
+class SeenEvents:
+    """Ids of deliveries already taken (table ``zalo_seen_events``): a retried or replayed one is dropped.
+
+    The id is claimed under a unique key before the message is handled, so two workers (or a worker after
+    a restart) never both handle it; ids older than ``keep`` are pruned now and then.
+    """
+
+    PRUNE_EVERY = timedelta(hours=6)
+
+    def __init__(self, db: Database, channel: str, *, keep: timedelta = timedelta(days=7), now: Now = utc_now):
+        self.db = db
+        self.channel = channel
+        self.keep = keep
+        self.now = now
+        self._pruned: datetime | None = None
+
+    async def first_sight(self, event_id: str) -> bool:
+        now = self.now()
+        async with self.db.unit_of_work() as uow:
+            first = await uow.zalo.first_sight(self.channel, event_id, now)
+            if self._pruned is None or now - self._pruned >= self.PRUNE_EVERY:
+                await uow.zalo.prune_seen(now - self.keep)
+                self._pruned = now
+            await uow.commit()
+        return first
+
+
+# --------------------------------------------------------------------------------------------------------
+# Background work
+# --------------------------------------------------------------------------------------------------------
+
+
+class Background:
+    """Tasks started by webhooks and polls: referenced until done, handled in order per chat.
+
+    Each task takes its chat's lock before its first ``await``; asyncio locks are fair, so the messages of a
+    chat are handled in the order they arrived even though every message gets its own task.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tasks: set[asyncio.Task] = set()
+        self.chats = KeyedLocks()
+
+    def spawn(self, chat_id: str | None, work: Callable[[], Awaitable[None]]) -> asyncio.Task:
+        task = asyncio.create_task(self._run(chat_id, work))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def _run(self, chat_id: str | None, work: Callable[[], Awaitable[None]]) -> None:
+        key = chat_id or ""
+        await self.chats.acquire(key)
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("%s: failed to handle an update", self.name)
+        finally:
+            self.chats.release(key)
+
+    async def drain(self) -> None:
+        """Wait until every task started so far (and any they start) has finished."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        if not self.tasks:
+            return
+        _done, pending = await asyncio.wait(list(self.tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Downloads
+# --------------------------------------------------------------------------------------------------------
+
+
+async def download_url(session: aiohttp.ClientSession, url: str, max_bytes: int, path: Path | None = None) -> bytes:
+    """Fetch a photo by URL, refusing more than ``max_bytes`` (declared or received) and non-image content.
+
+    With ``path`` the bytes are streamed to that file (and b"" returned), so no photo is held in memory.
+    Errors are reported without the URL, which may be a signed link.
+    """
+    if not is_url(url):
+        raise MediaUnavailable("not an http(s) URL")
+    received = 0
+    chunks: list[bytes] = []
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=60, sock_connect=10)) as response:
+            if response.status != 200:
+                raise MediaUnavailable(f"photo download answered HTTP {response.status}")
+            if response.content_length is not None and response.content_length > max_bytes:
+                raise MediaTooLarge(response.content_length, max_bytes)
+            content_type = (response.content_type or "").lower()
+            if content_type.startswith(_NOT_IMAGE_TYPES):
+                raise NotAnImage(f"the link serves {content_type}")
+            out = path.open("wb") if path is not None else None
+            try:
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise MediaTooLarge(received, max_bytes)
+                    if out is not None:
+                        out.write(chunk)
+                    else:
+                        chunks.append(chunk)
+            finally:
+                if out is not None:
+                    out.close()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise MediaUnavailable(f"photo download failed: {type(exc).__name__}") from None
+    return b"".join(chunks)
+
+
+class Refusals:
+    """Log refused webhook requests without letting a flood of them flood the log: the first one at once,
+    then one line per ``every`` seconds with the count."""
+
+    def __init__(self, name: str, every: float = 60.0) -> None:
+        self.name = name
+        self.every = every
+        self.total = 0
+        self._pending = 0
+        self._logged_at: float | None = None
+
+    def note(self, reason: str) -> None:
+        self.total += 1
+        self._pending += 1
+        now = time.monotonic()
+        if self._logged_at is None or now - self._logged_at >= self.every:
+            logger.warning("%s webhook: refused %d request(s) (last: %s)", self.name, self._pending, reason)
+            self._pending = 0
+            self._logged_at = now

@@ -1,0 +1,616 @@
+"""Zalo Official Account (OA API v3) adapter: a signed webhook in, customer-service messages out.
+
+Receiving. Zalo POSTs each event to our webhook and wants 200 within 2 seconds. The request is checked
+first: ``X-ZEvent-Signature`` must equal ``"mac=" + hex(sha256(app_id + raw body + timestamp + OA secret
+key))`` (plain SHA-256, compared in constant time) and the body's timestamp must be recent; anything else
+gets 403 and changes nothing. The event is then handled in a background task. Zalo retries a delivery it
+thinks failed: each event id (the message's ``msg_id``) is claimed in ``zalo_seen_events`` under a unique
+key before it is handled, so a retry or a replay, on this worker or another, after a restart too, is
+handled once. ``user_send_text`` and ``user_send_image`` (``message.attachments[].payload.url``) become
+neutral messages; stickers, files and other user messages are answered politely by the dispatcher;
+``follow`` greets the new follower; everything else (the OA's own messages echoed back, "seen", …) is
+ignored.
+
+Sending. ``POST {api}/v3.0/oa/message/cs`` with the ``access_token`` header; texts are split to 2,000
+characters; photos go as a media template (a URL as it is; a file on this server uploaded first with
+``/v2.0/oa/upload/image``). An OA may message a user only within 7 days of the user's last interaction:
+errors -230/-232 raise :class:`OutsideMessagingWindow` (an :class:`Unreachable`: never retried).
+
+Tokens. The access token lives 25 hours; the refresh token is single-use and rotates on every refresh.
+:class:`OATokens` keeps the pair in ``zalo_tokens``, refreshes ahead of expiry and when Zalo answers
+-216/-220, and serialises refreshes with an asyncio lock (one per process) AND a database lock held while
+the refresh call is made (PostgreSQL: advisory lock + ``SELECT … FOR UPDATE``; SQLite: the write lock), so
+two processes never both spend the same refresh token. The new pair is committed before it is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import DeliveryError, RateLimited, TemporaryFailure, Unreachable
+from bot.channels.zalo_common import (
+    DEFAULT_CHOICES_TTL,
+    Background,
+    Choices,
+    Handle,
+    Now,
+    Refusals,
+    SeenEvents,
+    download_url,
+    is_url,
+    local_photos_note,
+    split_text,
+    utc_now,
+    with_choices,
+)
+from bot.settings import Settings
+from bot.webhooks import WebhookServer
+from handlers.types import IncomingMessage, MediaRef, MessageKind, Reply
+from storage.db import Database
+from storage.media import sniff
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "zalo_oa"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+
+CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
+UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"
+TOKEN_PATH = "/v4/oa/access_token"
+
+ACCESS_TOKEN_LIFETIME = timedelta(hours=25)
+TOKEN_LOCK = "zalo_oa_token"
+INVALID_TOKEN = -216
+EXPIRED_TOKEN = -220
+OUTSIDE_WINDOW = frozenset({-230, -232})
+RATE_LIMIT = -32
+RATE_LIMIT_PAUSE = 60.0  # -32 means the per-minute quota is used up
+UPLOAD_LIMIT = 1024 * 1024  # the OA image upload takes JPEG/PNG up to 1 MB
+UPLOAD_TYPES = frozenset({"image/jpeg", "image/png"})
+USER_MESSAGE_EVENTS = frozenset(
+    {
+        "user_send_gif",
+        "user_send_audio",
+        "user_send_video",
+        "user_send_location",
+        "user_send_link",
+        "user_send_business_card",
+    }
+)
+
+
+class ZaloOAError(DeliveryError):
+    """The OA API answered an error (``error != 0``)."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(f"Zalo OA API: error {code} {message}".rstrip())
+        self.code = code
+
+
+class OutsideMessagingWindow(Unreachable):
+    """The user last interacted with the OA more than 7 days ago (errors -230/-232): do not retry."""
+
+
+class TokenUnavailable(ZaloOAError):
+    """No usable token pair: the operator must put a new one in ZALO_OA_ACCESS_TOKEN/ZALO_OA_REFRESH_TOKEN."""
+
+
+def signature(app_id: str, body: bytes, timestamp: str, secret_key: str) -> str:
+    """The ``X-ZEvent-Signature`` Zalo sends: plain SHA-256 (not an HMAC) over the four parts."""
+    digest = hashlib.sha256(app_id.encode() + body + timestamp.encode() + secret_key.encode()).hexdigest()
+    return f"mac={digest}"
+
+
+def _timestamp(value: Any) -> datetime | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number > 10**11:  # milliseconds, as Zalo sends them
+        number /= 1000
+    return datetime.fromtimestamp(number, UTC)
+
+
+def event_id(event: dict[str, Any]) -> str:
+    """The id a retried delivery shares with the first one: the message id, else event + user + time."""
+    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    if message.get("msg_id"):
+        return f"msg:{message['msg_id']}"
+    sender = _sender_id(event)
+    return f"{event.get('event_name')}:{sender}:{event.get('timestamp')}"
+
+
+def _sender_id(event: dict[str, Any]) -> str:
+    for key in ("sender", "follower", "user"):
+        value = event.get(key)
+        if isinstance(value, dict) and value.get("id"):
+            return str(value["id"])
+    return ""
+
+
+def to_incoming(event: dict[str, Any]) -> IncomingMessage | None:
+    """Translate one OA webhook event into a neutral message; None for events we ignore."""
+    name = str(event.get("event_name") or "")
+    user_id = _sender_id(event)
+    if not user_id or not (name.startswith("user_send_") or name == "follow"):
+        return None  # the OA's own messages echoed back, "seen"/"received" receipts, unfollow, ...
+    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "chat_id": user_id,
+        "user_id": user_id,
+        "message_id": str(message["msg_id"]) if message.get("msg_id") else None,
+        "timestamp": _timestamp(event.get("timestamp")),
+    }
+    text = str(message.get("text") or "")
+    if name == "follow":
+        return IncomingMessage(**base, kind=MessageKind.TEXT, text="/start")
+    if name == "user_send_text":
+        return IncomingMessage(**base, kind=MessageKind.TEXT, text=text)
+    attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
+    if name == "user_send_image":
+        urls = [
+            str(a["payload"]["url"])
+            for a in attachments
+            if isinstance(a.get("payload"), dict) and a["payload"].get("url") and a.get("type", "image") == "image"
+        ]
+        if not urls:
+            return IncomingMessage(**base, kind=MessageKind.OTHER)
+        return IncomingMessage(**base, kind=MessageKind.PHOTO, text=text, photos=[MediaRef(u, url=u) for u in urls])
+    if name == "user_send_sticker":
+        return IncomingMessage(**base, kind=MessageKind.STICKER)
+    if name == "user_send_file":
+        first = attachments[0].get("payload") if attachments else None
+        payload = first if isinstance(first, dict) else {}
+        url = str(payload.get("url") or "")
+        size = payload.get("size")
+        ref = MediaRef(
+            url, url=url or None, file_name=payload.get("name"), size=int(size) if str(size).isdigit() else None
+        )
+        return IncomingMessage(**base, kind=MessageKind.DOCUMENT, text=text, document=ref)
+    if name in USER_MESSAGE_EVENTS or name.startswith("user_send_"):
+        return IncomingMessage(**base, kind=MessageKind.OTHER)
+    return None
+
+
+def _error_code(data: dict[str, Any]) -> int:
+    value = data.get("error", 0)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _mapped_error(code: int, message: str) -> DeliveryError:
+    if code in OUTSIDE_WINDOW:
+        return OutsideMessagingWindow(f"Zalo OA: error {code}: the user is outside the OA's 7-day window")
+    if code == RATE_LIMIT:
+        return RateLimited(RATE_LIMIT_PAUSE, f"Zalo OA: error {code}: rate limit")
+    return ZaloOAError(code, message)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------------------------------------
+
+
+class OATokens:
+    """The OA's token pair: kept in the database, cached in memory, refreshed by one process at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        http: Callable[[], aiohttp.ClientSession],
+        *,
+        now: Now = utc_now,
+    ) -> None:
+        assert settings.zalo_oa_app_id is not None
+        self.settings = settings
+        self.db = db
+        self.http = http
+        self.now = now
+        self.app_id = settings.zalo_oa_app_id
+        self.margin = timedelta(minutes=settings.zalo_oa_refresh_margin_minutes)
+        self.url = settings.zalo_oa_oauth_base_url.rstrip("/") + TOKEN_PATH
+        self.refreshes = 0  # refresh calls made by this process (for logs and tests)
+        self._lock = asyncio.Lock()
+        self._access: str | None = None
+        self._expires: datetime | None = None
+
+    @staticmethod
+    def _hash(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    def _due(self, expires_at: datetime | None) -> bool:
+        if expires_at is None:
+            return False  # unknown: used until Zalo says it expired
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        return expires_at - self.now() <= self.margin
+
+    def _cache(self, access: str, expires_at: datetime | None) -> None:
+        self._access = access or None
+        self._expires = expires_at.replace(tzinfo=UTC) if expires_at and expires_at.tzinfo is None else expires_at
+
+    async def seed(self) -> None:
+        """Store the pair from the environment when it is new (a different refresh token than last seeded).
+
+        A pair already in the database otherwise wins: after the first refresh the environment's refresh
+        token is spent, and the live pair exists only in the database.
+        """
+        env_access = self.settings.zalo_oa_access_token.get_secret_value() if self.settings.zalo_oa_access_token else ""
+        env_refresh = (
+            self.settings.zalo_oa_refresh_token.get_secret_value() if self.settings.zalo_oa_refresh_token else ""
+        )
+        seed_hash = self._hash(env_refresh or env_access) if (env_refresh or env_access) else None
+        now = self.now()
+        async with self.db.unit_of_work() as uow:
+            await uow.lock(TOKEN_LOCK, self.app_id)
+            row = await uow.zalo.lock_token(self.app_id)
+            if seed_hash is not None and (row is None or row.seed_hash != seed_hash):
+                # The age of a pasted access token is unknown: with a refresh token, refresh at first use.
+                row = await uow.zalo.save_token(
+                    self.app_id,
+                    access_token=env_access,
+                    refresh_token=env_refresh,
+                    expires_at=now if env_refresh else None,
+                    now=now,
+                    seed_hash=seed_hash,
+                )
+                await uow.commit()
+                logger.info("zalo oa: stored the token pair from the environment")
+        if row is None:
+            logger.error("zalo oa: no token pair: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
+            return
+        self._cache(row.access_token, row.expires_at)
+
+    async def get(self) -> str:
+        """A usable access token, refreshed first when it expires within the margin."""
+        if self._access and not self._due(self._expires):
+            return self._access
+        return await self.refresh()
+
+    async def refresh(self, rejected: str | None = None) -> str:
+        """Refresh the pair unless someone already did: ``rejected`` is the token Zalo just refused
+        (None: refresh only when the stored token is due)."""
+        async with self._lock:
+            if self._access and self._access != rejected and not self._due(self._expires):
+                return self._access  # another task of this process refreshed it while we waited
+            async with self.db.unit_of_work() as uow:
+                await uow.lock(TOKEN_LOCK, self.app_id)
+                row = await uow.zalo.lock_token(self.app_id)
+                if row is None:
+                    raise TokenUnavailable(0, "no token pair: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
+                if row.access_token and row.access_token != rejected and not self._due(row.expires_at):
+                    self._cache(row.access_token, row.expires_at)  # another process refreshed it
+                    return row.access_token
+                if not row.refresh_token:
+                    raise TokenUnavailable(0, "no refresh token: set a new ZALO_OA_REFRESH_TOKEN")
+                access, refresh, expires_at = await self._exchange(row.refresh_token)
+                # Zalo has spent the old refresh token now: the new pair must be stored before anything else.
+                await uow.zalo.save_token(
+                    self.app_id,
+                    access_token=access,
+                    refresh_token=refresh,
+                    expires_at=expires_at,
+                    now=self.now(),
+                    refreshed=True,
+                )
+                await uow.commit()
+            self.refreshes += 1
+            self._cache(access, expires_at)
+            logger.info("zalo oa: access token refreshed, valid until %s", expires_at.isoformat(timespec="minutes"))
+            return access
+
+    async def _exchange(self, refresh_token: str) -> tuple[str, str, datetime]:
+        secret = self.settings.zalo_oa_app_secret
+        if secret is None or not secret.get_secret_value():
+            raise TokenUnavailable(0, "ZALO_OA_APP_SECRET is not set: the token cannot be refreshed")
+        form = {"refresh_token": refresh_token, "app_id": self.app_id, "grant_type": "refresh_token"}
+        try:
+            async with self.http().post(
+                self.url,
+                data=form,
+                headers={"secret_key": secret.get_secret_value()},
+                timeout=aiohttp.ClientTimeout(total=8, sock_connect=5),
+            ) as response:
+                status = response.status
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    data = None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TemporaryFailure(f"Zalo OA token refresh: {type(exc).__name__}") from None
+        if status == 429:
+            raise RateLimited(RATE_LIMIT_PAUSE, "Zalo OA token refresh: HTTP 429")
+        if status >= 500 or not isinstance(data, dict):
+            raise TemporaryFailure(f"Zalo OA token refresh: HTTP {status}")
+        access, refresh = data.get("access_token"), data.get("refresh_token")
+        if not access or not refresh:
+            code = _error_code(data) or -1
+            logger.error(
+                "zalo oa: the refresh token was refused (error %s %s); put a new pair in ZALO_OA_ACCESS_TOKEN "
+                "and ZALO_OA_REFRESH_TOKEN and restart",
+                code,
+                data.get("error_name") or "",
+            )
+            raise TokenUnavailable(code, str(data.get("error_description") or data.get("error_name") or ""))
+        try:
+            lifetime = timedelta(seconds=int(data.get("expires_in") or 0)) or ACCESS_TOKEN_LIFETIME
+        except (TypeError, ValueError):
+            lifetime = ACCESS_TOKEN_LIFETIME
+        return str(access), str(refresh), self.now() + lifetime
+
+
+# --------------------------------------------------------------------------------------------------------
+# The channel
+# --------------------------------------------------------------------------------------------------------
+
+
+class ZaloOAChannel:
+    name = CHANNEL
+
+    def __init__(
+        self,
+        settings: Settings,
+        handle: Handle,
+        db: Database,
+        *,
+        now: Now = utc_now,
+        wall_clock: Callable[[], float] = time.time,
+        keepalive_seconds: float = 900,
+        choices_ttl=DEFAULT_CHOICES_TTL,
+    ) -> None:
+        if not settings.zalo_oa_enabled or settings.zalo_oa_secret_key is None or not settings.zalo_oa_app_id:
+            raise ValueError("ZALO_OA_APP_ID and ZALO_OA_SECRET_KEY are required")
+        self.settings = settings
+        self.handle = handle
+        self.db = db
+        self.app_id = settings.zalo_oa_app_id
+        self._secret_key = settings.zalo_oa_secret_key.get_secret_value()
+        self.api_base = settings.zalo_oa_api_base_url.rstrip("/")
+        self.max_age = settings.zalo_oa_webhook_max_age_seconds
+        self.wall_clock = wall_clock
+        self.keepalive_seconds = keepalive_seconds
+        self.tokens = OATokens(settings, db, self._http, now=now)
+        self.choices = Choices(db, CHANNEL, ttl=choices_ttl, now=now)
+        self.seen = SeenEvents(db, CHANNEL, now=now)
+        self.background = Background(CHANNEL)
+        self.refusals = Refusals("zalo oa")
+        self._session: aiohttp.ClientSession | None = None
+        self._server: WebhookServer | None = None
+        self._own_server = False
+        self._keepalive: asyncio.Task | None = None
+        self._ready = asyncio.Event()  # set once the token pair is loaded: events wait for it
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def attach(self, server: WebhookServer) -> None:
+        """Serve the webhook route on the process's shared server (call before it starts)."""
+        server.add_post(self.settings.zalo_oa_webhook_path, self._webhook)
+        self._server = server
+
+    async def start(self) -> None:
+        await self.tokens.seed()
+        if self._server is None:
+            self._server = WebhookServer(self.settings.webhook_listen, self.settings.webhook_port)
+            self._server.add_post(self.settings.zalo_oa_webhook_path, self._webhook)
+            self._own_server = True
+        await self._server.start()
+        self._keepalive = asyncio.create_task(self._keep_tokens_fresh(), name="zalo-oa-tokens")
+        self._ready.set()
+        logger.info("zalo oa: webhook at %s", self.settings.zalo_oa_webhook_path)
+
+    async def stop(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            await asyncio.gather(self._keepalive, return_exceptions=True)
+            self._keepalive = None
+        if self._own_server and self._server is not None:
+            await self._server.stop()
+            self._server = None
+        await self.background.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _keep_tokens_fresh(self) -> None:
+        """Refresh ahead of expiry even when nobody writes: an unused refresh token dies after 3 months."""
+        while True:
+            await asyncio.sleep(self.keepalive_seconds)
+            try:
+                await self.tokens.get()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("zalo oa: could not keep the access token fresh: %s", exc)
+
+    # -- receiving -----------------------------------------------------------------------------------------
+
+    def verify(self, body: bytes, timestamp: str, given: str) -> bool:
+        expected = signature(self.app_id, body, timestamp, self._secret_key)
+        return secrets.compare_digest(given.strip().lower().encode(), expected.encode())
+
+    def fresh(self, timestamp: str) -> bool:
+        at = _timestamp(timestamp)
+        return at is not None and abs(self.wall_clock() - at.timestamp()) <= self.max_age
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = None
+        timestamp = str(event.get("timestamp") or "") if isinstance(event, dict) else ""
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not isinstance(event, dict) or not timestamp or not self.verify(body, timestamp, given):
+            self.refusals.note("wrong signature")
+            return web.Response(status=403)
+        if not self.fresh(timestamp):
+            self.refusals.note(f"timestamp outside the {self.max_age:g}s window")
+            return web.Response(status=403)
+        self.receive(event)
+        return web.json_response({"error": 0, "message": "Success"})
+
+    def receive(self, event: dict[str, Any]) -> None:
+        """Handle one verified event in the background, after the chat's earlier ones."""
+        incoming = to_incoming(event)
+        if incoming is None:
+            logger.debug("zalo oa: ignored a %s event", event.get("event_name"))
+            return
+        key = event_id(event)
+        self.background.spawn(incoming.chat_id, lambda: self._process(incoming, key))
+
+    async def _process(self, incoming: IncomingMessage, key: str) -> None:
+        await self._ready.wait()  # an event can arrive on the shared server before this channel started
+        if not await self.seen.first_sight(key):
+            logger.info("zalo oa: event %s was already handled", key)
+            return
+        incoming = await self.choices.apply(incoming)
+        replies = await self.handle(incoming)
+        await self.send(incoming.chat_id, replies)
+
+    # -- sending -------------------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, replies: list[Reply]) -> None:
+        """Answer a user right after their message (inside the 7-day window by definition)."""
+        await self.choices.remember(chat_id, replies)
+        for reply in replies:
+            for attempt in range(3):
+                try:
+                    await self._send_one(chat_id, reply)
+                    break
+                except RateLimited as exc:
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(min(exc.retry_after, 5.0))
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+        """Send one outbox reply; -230/-232 raise :class:`OutsideMessagingWindow` (never retried)."""
+        await self.choices.remember(chat_id, [reply])
+        return await self._send_one(chat_id, reply)
+
+    async def _send_one(self, chat_id: str, reply: Reply) -> str | None:
+        message_id: str | None = None
+        unsent = 0
+        for photo in reply.photos:
+            element = await self._image_element(photo)
+            if element is None:
+                unsent += 1
+                continue
+            attachment = {"type": "template", "payload": {"template_type": "media", "elements": [element]}}
+            message_id = await self._post_message(chat_id, {"attachment": attachment}) or message_id
+        text = reply.text
+        if unsent:
+            text = f"{text.rstrip()}\n\n{local_photos_note(unsent)}" if text.strip() else local_photos_note(unsent)
+        text = with_choices(text, reply.flat_buttons())
+        if text.strip():
+            for part in split_text(text):
+                message_id = await self._post_message(chat_id, {"text": part}) or message_id
+        return message_id
+
+    async def _post_message(self, user_id: str, message: dict[str, Any]) -> str | None:
+        data = await self.api(CS_MESSAGE_PATH, json_body={"recipient": {"user_id": user_id}, "message": message})
+        result = data.get("data") if isinstance(data.get("data"), dict) else {}
+        return str(result["message_id"]) if result.get("message_id") else None
+
+    async def _image_element(self, photo: str) -> dict[str, str] | None:
+        """A media-template element for a photo: a URL as it is, a local JPEG/PNG up to 1 MB uploaded."""
+        if is_url(photo):
+            return {"media_type": "image", "url": photo}
+        path = Path(photo)
+        if not path.is_file() or path.stat().st_size > UPLOAD_LIMIT:
+            return None
+        data = await asyncio.to_thread(path.read_bytes)
+        mime = sniff(data[:64])
+        if mime not in UPLOAD_TYPES:
+            return None
+
+        def form() -> aiohttp.FormData:
+            payload = aiohttp.FormData()
+            extension = "png" if mime == "image/png" else "jpg"
+            payload.add_field("file", data, filename=f"photo.{extension}", content_type=mime)
+            return payload
+
+        uploaded = await self.api(UPLOAD_IMAGE_PATH, form=form)
+        result = uploaded.get("data") if isinstance(uploaded.get("data"), dict) else {}
+        attachment_id = result.get("attachment_id")
+        if not attachment_id:
+            raise ZaloOAError(-1, "the image upload returned no attachment_id")
+        return {"media_type": "image", "attachment_id": str(attachment_id)}
+
+    async def api(
+        self,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> dict[str, Any]:
+        """POST to the OA API with the current access token; on -216/-220 refresh once and try again."""
+        token = await self.tokens.get()
+        for attempt in range(2):
+            data = await self._request(path, token, json_body, form)
+            code = _error_code(data)
+            if code == 0:
+                return data
+            if code in (INVALID_TOKEN, EXPIRED_TOKEN) and attempt == 0:
+                token = await self.tokens.refresh(rejected=token)
+                continue
+            raise _mapped_error(code, str(data.get("message") or ""))
+        raise AssertionError("unreachable")
+
+    async def _request(
+        self,
+        path: str,
+        token: str,
+        json_body: dict[str, Any] | None,
+        form: Callable[[], aiohttp.FormData] | None,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"data": form()} if form is not None else {"json": json_body or {}}
+        try:
+            async with self._http().post(
+                self.api_base + path,
+                headers={"access_token": token},
+                timeout=aiohttp.ClientTimeout(total=30, sock_connect=10),
+                **kwargs,
+            ) as response:
+                status = response.status
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    data = None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TemporaryFailure(f"Zalo OA {path}: {type(exc).__name__}") from None
+        if status == 429:
+            raise RateLimited(RATE_LIMIT_PAUSE, f"Zalo OA {path}: HTTP 429")
+        if status >= 500 or not isinstance(data, dict):
+            raise TemporaryFailure(f"Zalo OA {path}: HTTP {status}")
+        return data
+
+    # -- files ---------------------------------------------------------------------------------------------
+
+    async def download(self, ref: MediaRef, max_bytes: int | None = None) -> bytes:
+        """The bytes of a photo a user sent (by its URL), at most ``max_bytes`` (MEDIA_MAX_BYTES)."""
+        return await download_url(self._http(), ref.url or ref.file_id, max_bytes or self.settings.media_max_bytes)
+
+    async def download_to(self, ref: MediaRef, path: Path, max_bytes: int) -> None:
+        """The evidence store's downloader: stream the photo to ``path``."""
+        await download_url(self._http(), ref.url or ref.file_id, max_bytes, path)

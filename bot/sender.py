@@ -1,0 +1,509 @@
+"""The outbox sender: delivers what the assistant sends on its own initiative, at the platform's limit.
+
+Rows are claimed in batches (a lease in ``claimed_until``), handed to a pool of workers and delivered
+through each channel's ``deliver(chat_id, reply)``; results are written back in bulk every few hundred
+milliseconds. Memory stays flat whatever the number of recipients: at most two batches are held.
+
+Outcomes (``deliver`` raises the common errors of ``bot/channels/base.py``):
+
+* delivered → ``sent``;
+* ``RateLimited`` (429) → the WHOLE sender (and the channel's interactive replies, which share the
+  :class:`RateLimiter`) waits ``retry_after``; the same row is tried again;
+* ``TemporaryFailure`` (network errors, 5xx) and anything unexpected → back to the queue with exponential
+  backoff; after ``max_attempts`` claims the row fails for good;
+* ``Unreachable`` (403: the user blocked the bot, or the chat is gone) → the row fails for good, is never
+  retried, and the subscriptions reached in that chat are turned off;
+* a reminder row past its ``expires_at`` → ``skipped`` (never sent out of date); an announcement met
+  in the quiet hours → released until they end.
+
+Only one sender runs per bot (it holds the leader lock, see ``bot/scheduler.py``), so at start it takes
+back the rows its crashed predecessor had claimed: after a crash, at most the rows that were in flight
+(delivered but not yet marked) are sent again; nothing delivered and marked is ever resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.channels.base import RateLimited, Unreachable
+from handlers.buttons import ButtonCodec
+from handlers.clock import Clock
+from handlers.config import QuietHours
+from handlers.types import Button, Reply
+from storage.db import Database
+from storage.models import OutboxMessage, OutboxStatus
+from storage.subscriptions import BroadcastKind
+
+logger = logging.getLogger(__name__)
+
+Deliver = Callable[[str, Reply], Awaitable[str | None]]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Rate limiter
+# ----------------------------------------------------------------------------------------------------------
+
+
+def is_group(chat: str | int | None) -> bool:
+    """Group, supergroup or channel ids are negative numbers or @usernames."""
+    if isinstance(chat, int):
+        return chat < 0
+    return isinstance(chat, str) and chat.startswith(("-", "@"))
+
+
+class RateLimiter:
+    """Token buckets shared by every sender of one bot.
+
+    * overall: requests spaced ``1 / overall_rate`` apart (smooth, so a strict per-second window holds);
+    * per private chat, for bulk sends only: ``1 / per_chat_rate`` apart (plus ``margin`` seconds);
+    * per group chat: at most ``group_per_minute`` in any 60 (+ ``margin``) seconds, for every send;
+    * :meth:`pause`: after a 429 nothing at all is sent until ``retry_after`` has passed.
+
+    A rate of 0 disables that limit. ``monotonic`` and ``sleep`` are injectable for tests.
+    """
+
+    MAX_TRACKED_CHATS = 4096
+
+    def __init__(
+        self,
+        overall_rate: float = 30,
+        per_chat_rate: float = 1,
+        group_per_minute: float = 20,
+        *,
+        margin: float = 0.05,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1 / overall_rate if overall_rate > 0 else 0.0
+        self.chat_interval = (1 / per_chat_rate + margin) if per_chat_rate > 0 else 0.0
+        self.group_cap = int(group_per_minute)
+        self.group_span = 60.0 + margin
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next = 0.0
+        self._chat_next: dict[str, float] = {}
+        self._group_grants: dict[str, deque[float]] = {}
+        self.paused_until = 0.0
+        self.pauses = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RateLimiter:
+        return cls(
+            overall_rate=settings.telegram_overall_rate,
+            per_chat_rate=settings.telegram_per_chat_rate,
+            group_per_minute=settings.telegram_group_per_minute,
+        )
+
+    def pause(self, seconds: float) -> None:
+        """Stop every send for ``seconds`` (a 429's ``retry_after``)."""
+        until = self._monotonic() + max(0.0, seconds)
+        if until > self.paused_until:
+            self.paused_until = until
+            self.pauses += 1
+            logger.warning("rate limited by the platform: every send waits %.1f s", seconds)
+
+    async def wait_pause(self) -> None:
+        while (left := self.paused_until - self._monotonic()) > 0:
+            await self._sleep(left)
+
+    def _chat_ready(self, key: str, group: bool, n: int, now: float) -> float:
+        if group:
+            if self.group_cap <= 0:
+                return now
+            grants = self._group_grants.get(key)
+            if not grants:
+                return now
+            while grants and grants[0] <= now - self.group_span:
+                grants.popleft()
+            need = len(grants) + n - self.group_cap
+            if need <= 0:
+                return now
+            return grants[min(need, len(grants)) - 1] + self.group_span
+        return self._chat_next.get(key, now)
+
+    def _record_chat(self, key: str, group: bool, n: int, at: float) -> None:
+        if group:
+            if self.group_cap > 0:
+                self._group_grants.setdefault(key, deque()).extend([at] * n)
+            return
+        if self.chat_interval <= 0:
+            return
+        self._chat_next[key] = at + n * self.chat_interval
+        if len(self._chat_next) > self.MAX_TRACKED_CHATS:
+            self._chat_next = {k: v for k, v in self._chat_next.items() if v > at}
+        if len(self._group_grants) > self.MAX_TRACKED_CHATS:
+            self._group_grants = {k: v for k, v in self._group_grants.items() if v and v[-1] > at - self.group_span}
+
+    async def acquire(self, chat: str | int | None = None, *, n: int = 1, bulk: bool = False) -> None:
+        """Wait until ``n`` messages may go to ``chat`` (None: a call not about a chat)."""
+        group = is_group(chat)
+        key = str(chat) if chat is not None and (group or bulk) else None
+        while True:
+            now = self._monotonic()
+            ready = self.paused_until
+            if key is not None:
+                ready = max(ready, self._chat_ready(key, group, n, now))
+            if ready > now:
+                await self._sleep(ready - now)
+                continue
+            slot = max(now, self._next)
+            self._next = slot + n * self.interval
+            if key is not None:
+                self._record_chat(key, group, n, slot)
+            if slot > now:
+                await self._sleep(slot - now)
+            if self._monotonic() < self.paused_until:
+                continue  # a 429 arrived while waiting for the slot: take a new one after the pause
+            return
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sender
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SenderOptions:
+    batch: int = 200
+    concurrency: int = 16
+    lease: timedelta = timedelta(minutes=10)
+    max_attempts: int = 8
+    backoff_base: float = 2.0  # seconds before the 1st retry; doubles each attempt
+    backoff_max: float = 900.0
+    flush_interval: float = 0.2
+    flush_size: int = 100
+    idle_poll: float = 1.0
+    progress_interval: float = 10.0
+    max_rate_limited: int = 20  # 429s in a row for one row before it is put back for later
+
+    def backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1)))
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    blocked: int = 0
+    rate_limited: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.failed + self.skipped
+
+
+def sign_buttons(reply: Reply, codec: ButtonCodec | None) -> Reply:
+    if codec is None or not reply.buttons:
+        return reply
+    rows = [[Button(b.label, codec.encode(b.payload)) for b in row] for row in reply.buttons]
+    return Reply(reply.text, rows, reply.photos, reply.remove_keyboard)
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        db: Database,
+        delivers: dict[str, Deliver],
+        *,
+        clock: Clock,
+        limiter: RateLimiter | None = None,
+        codec: ButtonCodec | None = None,
+        quiet: QuietHours | None = None,
+        options: SenderOptions | None = None,
+        exclusive: bool = True,
+    ) -> None:
+        self.db = db
+        self.delivers = delivers
+        self.clock = clock
+        self.limiter = limiter or RateLimiter(0, 0, 0)
+        self.codec = codec
+        self.quiet = quiet
+        self.options = options or SenderOptions()
+        self.exclusive = exclusive
+        self.stats = SenderStats()
+        self._queue: asyncio.Queue[OutboxMessage | None] = asyncio.Queue()
+        self._held: set[int] = set()
+        self._busy = 0
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._sent: list[tuple[int, str | None]] = []
+        self._failed: list[tuple[int, str]] = []
+        self._skipped: list[tuple[int, str]] = []
+        self._retry: list[tuple[int, str, datetime]] = []
+        self._blocked: dict[str, set[str]] = {}
+        self._flush_now = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+
+    # -- public ------------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for new rows now (e.g. right after a broadcast was queued in this process)."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._held)
+
+    async def run(self, stop: asyncio.Event | None = None, *, until_empty: bool = False) -> SenderStats:
+        """Deliver until ``stop`` is set (or, with ``until_empty``, until nothing is left to send soon)."""
+        stop = stop or asyncio.Event()
+        if self.exclusive:
+            async with self.db.unit_of_work() as uow:
+                released = await uow.broadcasts.release_leases()
+                await uow.commit()
+            if released:
+                logger.info("sender: took back %d rows claimed by a previous sender", released)
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.options.concurrency)]
+        background = [asyncio.create_task(self._flush_loop()), asyncio.create_task(self._progress_loop())]
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await self._feed(stop, stopping, until_empty)
+        finally:
+            await self._shutdown(workers, background, stopping)
+        return self.stats
+
+    # -- feeding -----------------------------------------------------------------------------------------
+
+    async def _feed(self, stop: asyncio.Event, stopping: asyncio.Task, until_empty: bool) -> None:
+        low_water = max(1, self.options.batch)
+        while not stop.is_set():
+            if self._queue.qsize() >= low_water:
+                self._room.clear()
+                await self._wait_any(self._room, stopping, timeout=self.options.idle_poll)
+                continue
+            rows = await self._claim()
+            for row in rows:
+                self._queue.put_nowait(row)
+            if rows:
+                continue
+            if until_empty and not self._held and not await self._work_soon():
+                return
+            self._wake.clear()
+            await self._wait_any(self._wake, stopping, timeout=self.options.idle_poll)
+
+    @staticmethod
+    async def _wait_any(event: asyncio.Event, stopping: asyncio.Task, timeout: float) -> None:
+        waiter = asyncio.create_task(event.wait())
+        try:
+            await asyncio.wait({waiter, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = self.clock.now()
+        claimed: list[OutboxMessage] = []
+        async with self.db.unit_of_work() as uow:
+            for channel in self.delivers:
+                room = self.options.batch - len(claimed)
+                if room <= 0:
+                    break
+                rows = await uow.outbox.claim(now, room, lease=self.options.lease, channel=channel)
+                claimed += [row for row in rows if row.id not in self._held]
+            await uow.commit()
+        for row in claimed:
+            self._held.add(row.id)
+        return claimed
+
+    async def _work_soon(self) -> bool:
+        """Whether rows for our channels are pending and due within a few seconds (retries included)."""
+        from sqlalchemy import func, select
+
+        horizon = self.clock.now() + timedelta(seconds=max(5.0, self.options.backoff_base * 4))
+        async with self.db.unit_of_work() as uow:
+            result = await uow.session.execute(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    OutboxMessage.not_before <= horizon,
+                    OutboxMessage.channel.in_(list(self.delivers)),
+                )
+            )
+            return int(result.scalar_one()) > 0
+
+    # -- delivering --------------------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            row = await self._queue.get()
+            if row is None:
+                return
+            if self._queue.qsize() < self.options.batch // 2 or self._queue.empty():
+                self._room.set()
+            self._busy += 1
+            try:
+                await self._deliver_row(row)
+            except Exception:  # a bug must not kill the worker; the row is tried again later
+                logger.exception("sender: unexpected error on outbox row %s", row.id)
+                retry_at = self.clock.now() + self.options.backoff(row.attempts)
+                self._retry.append((row.id, "internal error", retry_at))
+            finally:
+                self._busy -= 1
+            if len(self._sent) + len(self._failed) >= self.options.flush_size:
+                self._flush_now.set()
+
+    async def _deliver_row(self, row: OutboxMessage) -> None:
+        now = self.clock.now()
+        payload = row.payload or {}
+        expires = payload.get("expires_at")
+        if expires and now >= datetime.fromisoformat(expires):
+            self._skipped.append((row.id, "out of date: not sent"))
+            return
+        if row.kind == BroadcastKind.ANNOUNCEMENT.value and self.quiet is not None and self.quiet.contains(now):
+            self._retry.append((row.id, "quiet hours", self.quiet.release(now)))
+            return
+        deliver = self.delivers[row.channel]
+        reply = sign_buttons(Reply.from_dict(payload), self.codec)
+        limited = 0
+        while True:
+            await self.limiter.wait_pause()
+            try:
+                message_id = await deliver(row.chat_id, reply)
+            except RateLimited as exc:
+                self.stats.rate_limited += 1
+                self.limiter.pause(exc.retry_after)
+                limited += 1
+                if limited < self.options.max_rate_limited:
+                    continue
+                self._retry.append((row.id, str(exc), self.clock.now() + timedelta(seconds=exc.retry_after)))
+            except Unreachable as exc:
+                self.stats.blocked += 1
+                self._failed.append((row.id, f"unreachable: {exc}"))
+                self._blocked.setdefault(row.channel, set()).add(row.chat_id)
+            except Exception as exc:  # TemporaryFailure, or anything unexpected (e.g. a 400) on the way
+                reason = f"{type(exc).__name__}: {exc}"
+                if row.attempts >= self.options.max_attempts:
+                    self._failed.append((row.id, f"gave up after {row.attempts} attempts: {reason}"))
+                else:
+                    self._retry.append((row.id, reason, self.clock.now() + self.options.backoff(row.attempts)))
+            else:
+                self._sent.append((row.id, message_id))
+            return
+
+    # -- writing results ---------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.options.flush_interval)
+            self._flush_now.clear()
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("sender: could not record results; will try again")
+                await asyncio.sleep(1)
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            sent, failed, skipped, retry, blocked = self._sent, self._failed, self._skipped, self._retry, self._blocked
+            if not (sent or failed or skipped or retry):
+                return
+            self._sent, self._failed, self._skipped, self._retry, self._blocked = [], [], [], [], {}
+            now = self.clock.now()
+            try:
+                async with self.db.unit_of_work() as uow:
+                    await uow.broadcasts.mark_sent(sent, now)
+                    await uow.broadcasts.mark_final(failed, OutboxStatus.FAILED)
+                    await uow.broadcasts.mark_final(skipped, OutboxStatus.SKIPPED)
+                    await uow.broadcasts.retry_later(retry)
+                    for channel, chats in blocked.items():
+                        await uow.subscriptions.unsubscribe_chats(channel, chats, now, reason="blocked")
+                    await uow.commit()
+            except BaseException:
+                # Keep the results for the next flush; the rows stay leased meanwhile.
+                self._sent[:0], self._failed[:0], self._skipped[:0], self._retry[:0] = sent, failed, skipped, retry
+                for channel, chats in blocked.items():
+                    self._blocked.setdefault(channel, set()).update(chats)
+                raise
+            for row_id, *_ in (*sent, *failed, *skipped, *retry):
+                self._held.discard(row_id)
+            self.stats.sent += len(sent)
+            self.stats.failed += len(failed)
+            self.stats.skipped += len(skipped)
+            self.stats.retried += len(retry)
+
+    # -- progress ----------------------------------------------------------------------------------------
+
+    async def _progress_loop(self) -> None:
+        last_handled, last_at = self.stats.handled, time.monotonic()
+        while True:
+            await asyncio.sleep(self.options.progress_interval)
+            handled, at = self.stats.handled, time.monotonic()
+            if handled == last_handled and not self._held:
+                continue
+            try:
+                async with self.db.unit_of_work() as uow:
+                    pending = await uow.broadcasts.pending_count()
+            except Exception:
+                logger.exception("sender: could not count pending rows")
+                continue
+            rate = (handled - last_handled) / max(at - last_at, 1e-9)
+            logger.info(
+                "sender: sent %d, failed %d (blocked %d), skipped %d, pending %d; %.1f msg/s, ETA %s, 429s %d",
+                self.stats.sent,
+                self.stats.failed,
+                self.stats.blocked,
+                self.stats.skipped,
+                pending,
+                rate,
+                format_eta(pending / rate if rate > 0 else None),
+                self.stats.rate_limited,
+            )
+            last_handled, last_at = handled, at
+
+    # -- stopping ----------------------------------------------------------------------------------------
+
+    async def _shutdown(self, workers: list[asyncio.Task], background: list[asyncio.Task], stopping: asyncio.Task):
+        unstarted: list[int] = []
+        while not self._queue.empty():
+            row = self._queue.get_nowait()
+            if row is not None:
+                unstarted.append(row.id)
+        for _ in workers:
+            self._queue.put_nowait(None)
+        _done, pending = await asyncio.wait(workers, timeout=30)
+        for task in pending:
+            task.cancel()
+        for task in [*background, stopping]:
+            task.cancel()
+        await asyncio.gather(*pending, *background, stopping, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.flush()
+        if unstarted:
+            with contextlib.suppress(Exception):
+                from sqlalchemy import update
+
+                async with self.db.unit_of_work() as uow:
+                    await uow.session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(unstarted), OutboxMessage.status == OutboxStatus.PENDING.value)
+                        .values(claimed_until=None)
+                    )
+                    await uow.commit()
+            self._held.difference_update(unstarted)
+        logger.info(
+            "sender: stopped; sent %d, failed %d, skipped %d in this run",
+            self.stats.sent,
+            self.stats.failed,
+            self.stats.skipped,
+        )

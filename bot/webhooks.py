@@ -1,0 +1,64 @@
+"""One aiohttp server for the webhooks of every channel (Telegram, Zalo Bot, Zalo OA) on WEBHOOK_PORT.
+
+Channels add their routes before the server starts (aiohttp freezes the router then); each route checks
+its own secret or signature and answers at once, doing the work in the background. ``GET /healthz``
+answers "ok" for load balancers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+logger = logging.getLogger(__name__)
+
+Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class WebhookServer:
+    def __init__(self, listen: str, port: int, *, client_max_size: int = 1024 * 1024) -> None:
+        self.listen = listen
+        self.requested_port = port
+        self.app = web.Application(client_max_size=client_max_size)
+        self.app.router.add_get("/healthz", self._health)
+        self.paths: list[str] = []
+        self._runner: web.AppRunner | None = None
+
+    def add_post(self, path: str, handler: Route) -> None:
+        if self._runner is not None:
+            raise RuntimeError("add webhook routes before the server starts")
+        if path in self.paths:
+            raise ValueError(f"two channels want the webhook path {path}")
+        self.app.router.add_post(path, handler)
+        self.paths.append(path)
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when started on port 0)."""
+        if self._runner is None:
+            raise RuntimeError("the webhook server is not running")
+        return self._runner.addresses[0][1]
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            return
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.listen, self.requested_port)
+        await site.start()
+        self._runner = runner
+        logger.info("webhooks: listening on port %s for %s", self.port, ", ".join(self.paths) or "nothing")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        return web.Response(text="ok")

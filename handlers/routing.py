@@ -1,0 +1,59 @@
+"""Which agency leads a case and who gets copies, and when it is due — from the configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from handlers.config import AppConfig, Sla
+
+
+@dataclass(frozen=True)
+class Route:
+    lead: str
+    copies: tuple[str, ...]
+
+
+def route(config: AppConfig, *, kind: str, category: str | None = None, area: str | None = None) -> Route:
+    """Return the lead agency and the copies for a report or question (first matching rule wins).
+
+    Falls back to the agency that leads merchant questions (the coordinator) when no rule matches,
+    so nothing is ever left without an owner.
+    """
+    for rule in config.routing:
+        if rule.kind != kind:
+            continue
+        if rule.categories and category not in rule.categories:
+            continue
+        if rule.areas and area not in rule.areas:
+            continue
+        copies = [c for c in rule.copies if c != rule.lead]
+        if rule.copy_area_committee and area in config.area_committees:
+            committee = config.area_committees[area]
+            if committee != rule.lead and committee not in copies:
+                copies.append(committee)
+        return Route(rule.lead, tuple(copies))
+    coordinator = next((r.lead for r in config.routing if r.kind == "merchant_question"), config.agencies[0].id)
+    return Route(coordinator, ())
+
+
+def in_main_window(config: AppConfig, at: datetime) -> bool:
+    """Whether ``at`` falls inside any campaign's main window (the 60 hours)."""
+    return any(c.main_event.start <= at < c.main_event.end for c in config.campaigns)
+
+
+def sla_for(config: AppConfig, category: str) -> Sla | None:
+    return next((s for s in config.sla if s.category == category), None) or next(
+        (s for s in config.sla if s.category == "*"), None
+    )
+
+
+def due_times(config: AppConfig, category: str, submitted_at: datetime) -> tuple[datetime, datetime] | None:
+    """When a case must be acknowledged and resolved; tighter when submitted inside the main window."""
+    sla = sla_for(config, category)
+    if sla is None:
+        return None
+    window = in_main_window(config, submitted_at)
+    ack = (sla.in_window_acknowledge_hours if window else None) or sla.acknowledge_hours
+    resolve = (sla.in_window_resolve_hours if window else None) or sla.resolve_hours
+    return submitted_at + timedelta(hours=ack), submitted_at + timedelta(hours=resolve)
