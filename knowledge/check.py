@@ -28,6 +28,7 @@ every *other* phrasing of the KB (itself left out):
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -56,6 +57,7 @@ VERIFY_MARKER = "Cần kiểm chứng"
 #: Similarity (0..1, matcher scale) above which a phrasing is a near-duplicate
 #: of another entry's phrasing.
 NEAR_DUPLICATE = 0.9
+_YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
 
 Level = Literal["error", "warning"]
 
@@ -155,7 +157,12 @@ def _overlap_problems(entries: dict[str, Entry], files: dict[str, str]) -> list[
             others = np.where(owner == row, -1.0, phr)
             j = int(np.argmax(others))
             other_id = ids[owner[j]]
-            if others[j] >= NEAR_DUPLICATE:
+            # Phrasings that name different years ("Online Friday 2023 …" / "… 2026 …")
+            # are told apart by the matcher's year term: not duplicates.
+            years_here = set(_YEAR_RE.findall(fold(normalize(q))))
+            years_there = set(_YEAR_RE.findall(index.phrase_folded[j]))
+            distinct_years = bool(years_here) and bool(years_there) and not years_here & years_there
+            if others[j] >= NEAR_DUPLICATE and not distinct_years:
                 other_entry = entries[other_id]
                 k = j - int(index.starts[owner[j]])
                 other_text = other_entry.title if k == 0 else other_entry.questions[k - 1]

@@ -132,7 +132,7 @@ def tune(entries_path: Path | None, eval_path: Path, min_refusal: float) -> None
     expect = [None if i.expect is None else order.index(i.expect) for i in items]
     print(f"tuning on {len(items)} dev questions ({sum(e is not None for e in expect)} in scope)")
 
-    scorers = ("ratio", "token_sort_ratio", "token_ratio")
+    scorers = ("ratio", "token_sort_ratio", "token_set_ratio", "token_ratio")
     weight_grid = list(
         itertools.product(
             scorers,
@@ -170,6 +170,10 @@ def tune(entries_path: Path | None, eval_path: Path, min_refusal: float) -> None
     for top1, mrr, p, _ in results[:15]:
         print(f"  top1={100 * top1:.1f} mrr={mrr:.3f} {p}")
     top1, mrr, p, scores = results[0]
+    # The confidence rule also needs p.min_terms known query words: apply it before tuning.
+    index = KnowledgeBase(base.entries, params=p).index
+    known = [index.features(i.q, p).known_terms for i in items]
+    scores = [s if k >= p.min_terms else np.zeros_like(s) for s, k in zip(scores, known, strict=True)]
     t, m, stats = tune_thresholds(scores, expect, min_refusal)
     print(f"\nhybrid: threshold={t} margin={m} {stats}")
     print(f"  -> {replace(p, threshold=t, margin=m)}")
