@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run chat test lint format bench bench-complaints bench-qa clean
+.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench-complaints: $(STAMP)
 
 bench-qa: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_qa
+
+bench-cases: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_cases
+
+bench-broadcast: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_broadcast
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -99,6 +99,12 @@ def config_check(settings: Settings) -> int:
         f"Cấu hình hợp lệ: {len(config.campaigns)} chiến dịch, {len(config.areas)} địa bàn, "
         f"{len(config.agencies)} cơ quan, {len(config.staff)} cán bộ, {len(config.routing)} quy tắc chuyển."
     )
+    # Agencies the routing rules send reports to, but with no staff chat to post them in.
+    named = {rule.lead for rule in config.routing if rule.kind == "consumer_report"}
+    named |= {copy for rule in config.routing if rule.kind == "consumer_report" for copy in rule.copies}
+    silent = sorted(a for a in named if (agency := config.agency(a)) is not None and not agency.chats)
+    if silent:
+        print(f"Lưu ý: chưa khai báo nhóm chat cán bộ (agencies[].chats) cho: {', '.join(silent)}.")
     return 0
 
 
@@ -114,7 +120,9 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
         # `run` on the console alone: reminders and announcements for console users are printed here.
         from bot.scheduler import Broadcasting
 
-        broadcasting = Broadcasting.from_settings(app, {channel.name: channel.deliver}, limiter=None)
+        broadcasting = Broadcasting.from_settings(
+            app, {channel.name: channel.deliver}, limiter=None, edits={channel.name: channel.edit}
+        )
         await broadcasting.start()
         try:
             return await channel.run()
@@ -152,7 +160,8 @@ async def run(app: App) -> int:
             channel.attach(server)
             app.register_downloader(channel.name, channel.download_to)
         started: list = []
-        broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter)
+        edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}  # Zalo: no edits, a new message
+        broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits)
         try:
             if server.paths:
                 await server.start()

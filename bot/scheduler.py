@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.sender import Deliver, OutboxSender, RateLimiter, SenderOptions
+from bot.sender import Deliver, Edit, OutboxSender, RateLimiter, SenderOptions
 from handlers.buttons import ButtonCodec
 from handlers.clock import Clock
 from handlers.config import AppConfig
@@ -100,8 +100,6 @@ class ReminderService:
         late = now - slot.at
         if late > self.grace:
             return f"missed by {_minutes(late)} (grace {_minutes(self.grace)}): not sent out of date"
-        if now >= slot.expires:
-            return "out of date"
         later = [
             other
             for other in self.slots
@@ -109,11 +107,13 @@ class ReminderService:
         ]
         if later:
             return f"superseded by {later[-1].offset}"
+        if now >= slot.expires:
+            return "out of date"
         return None
 
     async def fire_due(self, now: datetime | None = None) -> list[FireResult]:
         """Fire (or record as skipped) every slot due at ``now`` that has not been handled yet."""
-        now = now or self.clock.now()
+        now = (now or self.clock.now()).astimezone(UTC)  # stored as UTC: SQLite keeps no zone
         done = self._done if self._done is not None else await self.load_done()
         results = []
         for slot in self.slots:
@@ -131,6 +131,7 @@ class ReminderService:
         return await self.fire_slot(slot, now or self.clock.now())
 
     async def fire_slot(self, slot: ReminderSlot, now: datetime, *, log_skip: bool = True) -> FireResult:
+        now = now.astimezone(UTC)
         if now < slot.at:
             return FireResult(slot, "not_due")
         found = find_event(self.config, slot.campaign, slot.event)
@@ -412,6 +413,11 @@ class Broadcasting:
         sender_options: SenderOptions | None = None,
         retry_seconds: float = 10.0,
         reminders: bool = True,
+        edits: dict[str, Edit] | None = None,
+        media: Any = None,
+        cases: bool = True,
+        case_poll_seconds: float = 1.0,
+        case_sla_seconds: float = 60.0,
     ) -> None:
         self.db = db
         self.config = config
@@ -422,6 +428,12 @@ class Broadcasting:
         self.sender_options = sender_options
         self.retry_seconds = retry_seconds
         self.reminders_enabled = reminders
+        self.edits = edits
+        self.media = media
+        self.cases_enabled = cases
+        self.case_poll_seconds = case_poll_seconds
+        self.case_sla_seconds = case_sla_seconds
+        self.case_work: Any = None  # bot.case_router.CaseWork while this process leads
         self.lock = LeaderLock(db.url)
         self.scheduler: ReminderScheduler | None = None
         self.sender: OutboxSender | None = None
@@ -431,7 +443,13 @@ class Broadcasting:
         self.became_leader = asyncio.Event()
 
     @classmethod
-    def from_settings(cls, app: Any, delivers: dict[str, Deliver], limiter: RateLimiter | None) -> Broadcasting:
+    def from_settings(
+        cls,
+        app: Any,
+        delivers: dict[str, Deliver],
+        limiter: RateLimiter | None,
+        edits: dict[str, Edit] | None = None,
+    ) -> Broadcasting:
         settings = app.settings
         options = SenderOptions(
             batch=settings.sender_batch,
@@ -448,6 +466,10 @@ class Broadcasting:
             codec=getattr(app, "codec", None),
             sender_options=options,
             retry_seconds=settings.leader_retry_seconds,
+            edits=edits,
+            media=getattr(app, "media", None),
+            case_poll_seconds=settings.case_poll_seconds,
+            case_sla_seconds=settings.case_sla_seconds,
         )
 
     @property
@@ -491,9 +513,24 @@ class Broadcasting:
             codec=self.codec,
             quiet=self.config.quiet_hours,
             options=self.sender_options,
+            edits=self.edits,
         )
         self._sender_stop = asyncio.Event()
         self._sender_task = asyncio.create_task(self.sender.run(self._sender_stop))
+        if self.cases_enabled:
+            # Reports to agency chats: routing next to the sender, and the SLA job (bot/case_router.py).
+            from bot.case_router import CaseWork
+
+            self.case_work = CaseWork(
+                self.db,
+                self.config,
+                self.clock,
+                self.media,
+                on_queued=self.sender.wake,
+                poll_seconds=self.case_poll_seconds,
+                sla_seconds=self.case_sla_seconds,
+            )
+            await self.case_work.start()
         if self.reminders_enabled and self.config.reminders.enabled:
             service = ReminderService(self.db, self.config, self.clock, on_queued=self.sender.wake)
             self.scheduler = ReminderScheduler(service, self.db.url)
@@ -501,6 +538,9 @@ class Broadcasting:
         self.became_leader.set()
 
     async def _step_down(self) -> None:
+        if self.case_work is not None:
+            await self.case_work.stop()
+            self.case_work = None
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None

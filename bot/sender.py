@@ -16,6 +16,11 @@ Outcomes (``deliver`` raises the common errors of ``bot/channels/base.py``):
 * a reminder row past its ``expires_at`` → ``skipped`` (never sent out of date); an announcement met
   in the quiet hours → released until they end.
 
+A row whose payload has ``edit_of`` (an outbox row id) changes that message in place through the channel's
+``edit(chat_id, message_id, reply)`` (a channel without edits gets a new message instead); it waits while
+that message is not out yet and is skipped if it never went out. ``reply_to_row`` sends the message as a
+reply to that row's message when it is known.
+
 Only one sender runs per bot (it holds the leader lock, see ``bot/scheduler.py``), so at start it takes
 back the rows its crashed predecessor had claimed: after a crash, at most the rows that were in flight
 (delivered but not yet marked) are sent again; nothing delivered and marked is ever resent.
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 import time
 from collections import deque
@@ -45,6 +52,7 @@ from storage.subscriptions import BroadcastKind
 logger = logging.getLogger(__name__)
 
 Deliver = Callable[[str, Reply], Awaitable[str | None]]
+Edit = Callable[[str, str, Reply], Awaitable[str | None]]  # (chat_id, message_id, reply): change a sent message
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -62,7 +70,8 @@ def is_group(chat: str | int | None) -> bool:
 class RateLimiter:
     """Token buckets shared by every sender of one bot.
 
-    * overall: requests spaced ``1 / overall_rate`` apart (smooth, so a strict per-second window holds);
+    * overall: requests spaced ``1 / overall_rate`` apart (smooth), and never more than ``overall_rate``
+      in any second by the time they actually leave (a stalled event loop must not release a burst);
     * per private chat, for bulk sends only: ``1 / per_chat_rate`` apart (plus ``margin`` seconds);
     * per group chat: at most ``group_per_minute`` in any 60 (+ ``margin``) seconds, for every send;
     * :meth:`pause`: after a 429 nothing at all is sent until ``retry_after`` has passed.
@@ -83,6 +92,8 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.interval = 1 / overall_rate if overall_rate > 0 else 0.0
+        self.window_cap = int(overall_rate) if overall_rate >= 1 else 0
+        self._window: deque[float] = deque()
         self.chat_interval = (1 / per_chat_rate + margin) if per_chat_rate > 0 else 0.0
         self.group_cap = int(group_per_minute)
         self.group_span = 60.0 + margin
@@ -162,7 +173,26 @@ class RateLimiter:
                 await self._sleep(slot - now)
             if self._monotonic() < self.paused_until:
                 continue  # a 429 arrived while waiting for the slot: take a new one after the pause
-            return
+            if await self._within_window(n):
+                return
+
+    async def _within_window(self, n: int) -> bool:
+        """Hold the request until the last second has room for it; False if a 429 pause began meanwhile."""
+        if not self.window_cap:
+            return True
+        window = self._window
+        while True:
+            now = self._monotonic()
+            if now < self.paused_until:
+                return False
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            excess = len(window) + n - self.window_cap
+            if excess <= 0 or not window:
+                window.extend([now] * n)
+                return True
+            # At least a millisecond: a wait rounded to nothing would spin.
+            await self._sleep(max(window[min(excess, len(window)) - 1] + 1.0 - now, 0.001))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -207,7 +237,7 @@ def sign_buttons(reply: Reply, codec: ButtonCodec | None) -> Reply:
     if codec is None or not reply.buttons:
         return reply
     rows = [[Button(b.label, codec.encode(b.payload)) for b in row] for row in reply.buttons]
-    return Reply(reply.text, rows, reply.photos, reply.remove_keyboard)
+    return dataclasses.replace(reply, buttons=rows)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -231,9 +261,11 @@ class OutboxSender:
         quiet: QuietHours | None = None,
         options: SenderOptions | None = None,
         exclusive: bool = True,
+        edits: dict[str, Edit] | None = None,
     ) -> None:
         self.db = db
         self.delivers = delivers
+        self.edits = edits or {}  # channels that can change a sent message (others get a new message)
         self.clock = clock
         self.limiter = limiter or RateLimiter(0, 0, 0)
         self.codec = codec
@@ -312,13 +344,19 @@ class OutboxSender:
     async def _claim(self) -> list[OutboxMessage]:
         now = self.clock.now()
         claimed: list[OutboxMessage] = []
+        channels = list(self.delivers)
+        share = max(1, self.options.batch // len(channels))
         async with self.db.unit_of_work() as uow:
-            for channel in self.delivers:
-                room = self.options.batch - len(claimed)
-                if room <= 0:
+            # A fair share per channel first (a long Telegram broadcast must not starve Zalo), then the rest.
+            for limit in (share, self.options.batch):
+                for channel in channels:
+                    room = min(limit, self.options.batch - len(claimed))
+                    if room <= 0:
+                        break
+                    rows = await uow.outbox.claim(now, room, lease=self.options.lease, channel=channel)
+                    claimed += [row for row in rows if row.id not in self._held]
+                if len(channels) == 1:
                     break
-                rows = await uow.outbox.claim(now, room, lease=self.options.lease, channel=channel)
-                claimed += [row for row in rows if row.id not in self._held]
             await uow.commit()
         for row in claimed:
             self._held.add(row.id)
@@ -374,11 +412,27 @@ class OutboxSender:
             return
         deliver = self.delivers[row.channel]
         reply = sign_buttons(Reply.from_dict(payload), self.codec)
+        send = functools.partial(deliver, row.chat_id, reply)
+        if "edit_of" in payload or "reply_to_row" in payload:
+            # A message about an earlier one (an edit of a card, an answer to it): needs its platform id.
+            status, target = await self._target(payload.get("edit_of") or payload["reply_to_row"])
+            if "edit_of" in payload:
+                if status == OutboxStatus.PENDING.value:  # the card is not out yet: edit it once it is
+                    self._retry.append((row.id, "waiting for the message to edit", now + timedelta(seconds=2)))
+                    return
+                if status != OutboxStatus.SENT.value:
+                    self._skipped.append((row.id, "the message to edit was never delivered"))
+                    return
+                edit = self.edits.get(row.channel)
+                if edit is not None and target is not None:
+                    send = functools.partial(edit, row.chat_id, target, reply)
+            elif target is not None:
+                send = functools.partial(deliver, row.chat_id, dataclasses.replace(reply, reply_to=target))
         limited = 0
         while True:
             await self.limiter.wait_pause()
             try:
-                message_id = await deliver(row.chat_id, reply)
+                message_id = await send()
             except RateLimited as exc:
                 self.stats.rate_limited += 1
                 self.limiter.pause(exc.retry_after)
@@ -399,6 +453,12 @@ class OutboxSender:
             else:
                 self._sent.append((row.id, message_id))
             return
+
+    async def _target(self, row_id: int) -> tuple[str | None, str | None]:
+        """The status and platform message id of the outbox row a message refers to."""
+        async with self.db.unit_of_work() as uow:
+            target = await uow.outbox.get(int(row_id))
+            return (target.status, target.platform_message_id) if target is not None else (None, None)
 
     # -- writing results ---------------------------------------------------------------------------------
 

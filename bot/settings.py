@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     sender_max_attempts: int = Field(default=8, gt=0, description="tries before a row fails for good")
     sender_progress_seconds: float = Field(default=10, gt=0, description="progress log line interval")
     leader_retry_seconds: float = Field(default=10, gt=0, description="how often a standby process checks")
+    case_poll_seconds: float = Field(default=1, gt=0, description="how often new reports are routed to agencies")
+    case_sla_seconds: float = Field(default=60, gt=0, description="how often case deadlines are checked")
 
     @property
     def telegram_enabled(self) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from handlers import texts
 from handlers.announcements import AnnounceFlow
+from handlers.case_flow import CaseInputFlow, group_message, my_cases_command
+from handlers.case_flow import on_button as case_button
 from handlers.complaints import ComplaintFlow
 from handlers.core import Context, Dispatcher, Router, Services, start
 from handlers.menu import show_contact, show_help, show_menu
@@ -22,7 +24,10 @@ from handlers.tracking import on_button as tracking_button
 
 
 async def ask(ctx: Context) -> None:
-    """Treat free text as a question."""
+    """Treat free text as a question — except in groups, where a "reply to" a case message goes to its
+    reporter and other chatter in a staff group is left alone."""
+    if await group_message(ctx):
+        return
     await answer_question(ctx, ctx.text)
 
 
@@ -68,7 +73,7 @@ def build_router() -> Router:
     subscribe = SubscribeFlow()
     router.flow(subscribe)
     router.command(["/nhacnho"], subscribe.begin)
-    router.command(["/huynhacnho"], unsubscribe)
+    router.command(["/huynhacnho"], unsubscribe, keeps_flow=True)  # a report being written stays
     router.button("sub", subscription_button(subscribe))
     router.phrase(["nhắc lịch", "nhắc nhở", "bật nhắc lịch"], subscribe.begin)
     router.phrase(["tắt nhắc lịch", "hủy nhắc lịch"], unsubscribe)
@@ -76,6 +81,15 @@ def build_router() -> Router:
     router.flow(announce)
     router.command(["/thongbao"], announce.begin)
     router.command(["/tracuu"], track)
+    # Staff handling of cases: card buttons, the text they type for an action, their open cases.
+    case_input = CaseInputFlow()
+    router.flow(case_input)
+
+    async def on_case_button(ctx: Context) -> None:
+        await case_button(ctx, case_input)
+
+    router.button("case", on_case_button)
+    router.command(["/viec"], my_cases_command, keeps_flow=True)
 
     menu = {"qa": qa, "report": report, "countdown": countdown, "track": track, "contact": show_contact}
 

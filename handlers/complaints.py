@@ -393,7 +393,7 @@ def problem_text(item: Fetched, name: str, max_photos: int) -> str:
     if item.error == "broken":
         return f"• {name} bị lỗi hoặc chưa tải trọn vẹn nên mình không mở được. Bạn gửi lại giúp mình nhé."
     if item.error == "over_limit":
-        return f"• Mỗi lần mình nhận tối đa {max_photos} ảnh nên {name[0].lower() + name[1:]} chưa được lưu."
+        return f"• Mỗi phản ánh nhận tối đa {max_photos} ảnh nên {name[0].lower() + name[1:]} chưa được lưu."
     return f"• Mình chưa tải được {name[0].lower() + name[1:]} (lỗi kết nối). Bạn gửi lại giúp mình nhé."
 
 

@@ -150,6 +150,24 @@ class Sla(_Strict):
     in_window_resolve_hours: float | None = Field(default=None, gt=0)
 
 
+class Cases(_Strict):
+    """Xử lý phản ánh của cán bộ. How staff handle cases: escalation and digests of long queues."""
+
+    escalate_after_hours: float = Field(
+        default=4, gt=0, description="Quá hạn tiếp nhận chừng này (giờ) thì báo lãnh đạo và cơ quan điều phối"
+    )
+    coordinator: Slug | None = Field(
+        default=None, description="Cơ quan điều phối nhận cảnh báo quá hạn; trống = cơ quan chủ trì hỏi đáp (qltm)"
+    )
+    digest_after: int = Field(
+        default=5, ge=1, description="Nhóm còn chừng này thẻ chưa gửi thì gộp các phản ánh mới thành bản tin"
+    )
+    digest_size: int = Field(default=10, ge=2, le=20, description="Số phản ánh tối đa trong một bản tin gộp")
+    digest_wait_seconds: float = Field(
+        default=20, ge=0, description="Bản tin gộp chờ chừng này (giây) để gom thêm phản ánh rồi mới gửi"
+    )
+
+
 class Limits(_Strict):
     conversation_minutes: int = Field(default=30, gt=0, description="Phiên hỏi đáp hết hạn sau (phút)")
     draft_hours: int = Field(default=24, gt=0, description="Bản nháp phản ánh được giữ (giờ)")
@@ -273,6 +291,7 @@ class AppConfig(_Strict):
     staff: list[StaffMember] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(min_length=1)
     sla: list[Sla] = Field(default_factory=list)
+    cases: Cases = Field(default_factory=Cases)
     limits: Limits = Field(default_factory=Limits)
     reminders: Reminders = Field(default_factory=Reminders)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
@@ -306,6 +325,8 @@ class AppConfig(_Strict):
         for i, sla in enumerate(self.sla):
             if sla.category != "*" and sla.category not in categories:
                 raise ValueError(f"sla[{i}].category: không có loại '{sla.category}'")
+        if self.cases.coordinator is not None and self.cases.coordinator not in agencies:
+            raise ValueError(f"cases.coordinator: không có cơ quan '{self.cases.coordinator}'")
         return self
 
     def area(self, area_id: str) -> Area | None:

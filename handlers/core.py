@@ -8,6 +8,7 @@ committed together, or, when a handler fails, not at all (the state stays as it 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -354,7 +355,7 @@ class Dispatcher:
         if not reply.buttons:
             return reply
         rows = [[Button(b.label, self.codec.encode(b.payload)) for b in row] for row in reply.buttons]
-        return Reply(reply.text, rows, reply.photos, reply.remove_keyboard)
+        return dataclasses.replace(reply, buttons=rows)
 
 
 async def cancel(ctx: Context) -> None:

@@ -133,8 +133,7 @@ def on_button(flow: SubscribeFlow):
     """Buttons ``sub:on`` and ``sub:off`` (under the countdown, in reminders and announcements)."""
 
     async def handler(ctx: Context) -> None:
-        if ctx.arg == "off":
-            ctx.finish()
+        if ctx.arg == "off":  # from a reminder, maybe in the middle of something else: that stays
             await unsubscribe(ctx)
         else:
             await flow.begin(ctx)

@@ -41,6 +41,7 @@ HELP = (
     "/phananh – Phản ánh hàng giả, hàng kém chất lượng\n"
     "/tracuu MÃ – Tra cứu phản ánh theo mã\n"
     "/demnguoc – Đếm ngược Online Friday\n"
+    "/nhacnho – Bật nhắc lịch Online Friday · /huynhacnho – Tắt nhắc lịch\n"
     "/lienhe – Thông tin liên hệ\n"
     "/vaitro – Chọn vai trò: thương nhân hay người tiêu dùng\n"
     "/cancel hoặc gõ «hủy» – Hủy thao tác đang làm\n"

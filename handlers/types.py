@@ -65,6 +65,7 @@ class IncomingMessage:
     album_id: str | None = None
     message_id: str | None = None
     timestamp: datetime | None = None
+    reply_to_message_id: str | None = None  # the platform message this one answers ("reply to"), if any
 
     @property
     def key(self) -> ConversationKey:
@@ -85,12 +86,17 @@ class Reply:
 
     ``buttons`` are rows of choices; a platform without buttons shows them numbered.
     ``photos`` are references to media already stored (paths or platform ids) sent with the text.
+    ``alert``: shown only to the person who pressed a button, where the platform can (Telegram: an alert of
+    the callback answer); elsewhere it is an ordinary message. ``reply_to``: the platform message id this
+    message answers, where the platform threads replies.
     """
 
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     photos: list[str] = field(default_factory=list)
     remove_keyboard: bool = False
+    alert: bool = False
+    reply_to: str | None = None
 
     def flat_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]
@@ -102,6 +108,8 @@ class Reply:
             "buttons": [[{"label": b.label, "payload": b.payload} for b in row] for row in self.buttons],
             "photos": list(self.photos),
             "remove_keyboard": self.remove_keyboard,
+            **({"alert": True} if self.alert else {}),
+            **({"reply_to": self.reply_to} if self.reply_to else {}),
         }
 
     @classmethod
@@ -111,4 +119,6 @@ class Reply:
             buttons=[[Button(b["label"], b["payload"]) for b in row] for row in data.get("buttons", [])],
             photos=list(data.get("photos", [])),
             remove_keyboard=bool(data.get("remove_keyboard", False)),
+            alert=bool(data.get("alert", False)),
+            reply_to=data.get("reply_to"),
         )

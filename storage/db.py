@@ -110,7 +110,7 @@ class Database:
                 await session.rollback()
                 raise
 
-    def upgrade(self, revision: str = "heads") -> None:
+    def upgrade(self, revision: str = "head") -> None:
         """Apply Alembic migrations (synchronously; call before the event loop work starts)."""
         command.upgrade(alembic_config(self.url), revision)
 
@@ -172,6 +172,7 @@ class UnitOfWork:
     """One transaction with the repositories that work inside it."""
 
     def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
+        from storage.cases import CaseRepository
         from storage.complaints import ComplaintRepository
         from storage.outbox import OutboxRepository
         from storage.questions import QuestionRepository
@@ -190,6 +191,7 @@ class UnitOfWork:
         self.broadcasts = BroadcastRepository(session, is_sqlite=is_sqlite)
         self.questions = QuestionRepository(session)
         self.complaints = ComplaintRepository(session)
+        self.cases = CaseRepository(session, is_sqlite=is_sqlite)
         self.staff = StaffRepository(session)
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
 

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind
+from handlers.clock import as_utc
+from handlers.types import ChatKind, IncomingMessage, MediaRef
 from storage.models import OutboxMessage, Role
 from storage.subscriptions import Broadcast, Subscription
 from tests.chat import CHANNEL, ChatHarness
@@ -87,6 +88,17 @@ async def test_a_merchant_from_vaitro_is_not_asked_again(chat: ChatHarness) -> N
     assert "Đã lưu" in chi.text
     await chi.say("/nhacnho")
     assert "Đã bật nhắc lịch (nhận tin dành cho thương nhân)!" in chi.text
+
+
+async def test_turning_reminders_off_keeps_what_was_in_progress(chat: ChatHarness) -> None:
+    an = chat.person("u5")
+    await an.say("/nhacnho")
+    await an.say("2")
+    await an.say("/vaitro")  # a question is waiting for an answer…
+    await an.say("/huynhacnho")
+    assert "Đã tắt nhắc lịch" in an.text
+    await an.say("2")  # …and is still waiting
+    assert "Bạn là: 🛒 Người tiêu dùng" in an.text
 
 
 async def test_groups_are_told_to_subscribe_in_private(chat: ChatHarness) -> None:
@@ -173,7 +185,7 @@ async def test_quiet_hours_hold_an_announcement_until_seven(sqlite_url: str) -> 
         assert "bắt đầu được gửi lúc 07:00" in admin.text
         outbox = await rows(chat, OutboxMessage)
         seven = datetime(2024, 11, 29, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
-        assert len(outbox) == 3 and {r.not_before.replace(tzinfo=UTC) for r in outbox} == {seven}
+        assert len(outbox) == 3 and {as_utc(r.not_before) for r in outbox} == {seven}
 
 
 async def test_a_photo_goes_only_to_its_own_channel(chat: ChatHarness) -> None:

@@ -54,6 +54,8 @@ def make_settings(fake: FakeZaloBotAPI, tmp_path: Path, **extra) -> Settings:
         media_dir=tmp_path / "media",
         zalo_bot_token=fake.token,
         zalo_bot_api_base_url=fake.api_base_url,
+        album_quiet_seconds=1.0,  # generous: the burst tests must not depend on timing
+        album_max_wait_seconds=4.0,
         **extra,
     )
 
@@ -171,6 +173,22 @@ async def test_images_stickers_and_unsupported_messages(polling: Rig) -> None:
     [other] = await answered(polling, unsupported_update())
     assert "loại tin nhắn này" in other
     assert await polling.channel.download(MediaRef(url, url=url)) == photo
+
+
+async def test_photos_in_quick_succession_are_one_message_answered_before_what_follows(polling: Rig) -> None:
+    fake = polling.fake
+    urls = [fake.add_image(f"b{i}.jpg", jpeg(f"burst-{i}")) for i in range(3)]
+    fake.push_update(image_update(urls[0], caption="tem giả"))
+    fake.push_update(image_update(urls[1], key="photo"))
+    fake.push_update(image_update(urls[2]))
+    texts = await answered(polling, text_update("/help"), count=2)
+    photos = [m for m in polling.handled if m.kind is MessageKind.PHOTO]
+    assert len(photos) == 1 and [p.url for p in photos[0].photos] == urls and photos[0].text == "tem giả"
+    assert [m.kind for m in polling.handled] == [MessageKind.PHOTO, MessageKind.TEXT]  # in the order sent
+    assert "/phananh" in texts[-1]
+    # Alone, a burst is answered once the quiet time has passed.
+    [answer] = await answered(polling, image_update(urls[0]))
+    assert answer and polling.handled[-1].kind is MessageKind.PHOTO and len(polling.handled[-1].photos) == 1
 
 
 async def test_downloads_check_size_and_type(polling: Rig, tmp_path: Path) -> None:

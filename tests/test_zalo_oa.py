@@ -85,6 +85,8 @@ def make_settings(fake: FakeZaloOA, tmp_path: Path, **extra) -> Settings:
         "zalo_oa_refresh_token": fake.initial_refresh,
         "zalo_oa_api_base_url": fake.base_url,
         "zalo_oa_oauth_base_url": fake.base_url,
+        "album_quiet_seconds": 1.0,  # generous: the burst tests must not depend on timing
+        "album_max_wait_seconds": 4.0,
     }
     values.update(extra)
     return Settings(_env_file=None, **values)
@@ -194,9 +196,13 @@ async def test_images_arrive_as_photos_and_are_downloaded(rig: Rig) -> None:
     assert await rig.channel.download(msg.photos[0]) == first
     stored = await rig.app.media.save(msg.photos[1], rig.app.downloaders["zalo_oa"])
     assert stored.mime == "image/png"
-    await rig.deliver_event(image_event("u-c", urls))
-    assert rig.handled[-1].kind is MessageKind.PHOTO and len(rig.handled[-1].photos) == 2
-    assert rig.fake.texts("u-c")  # answered
+    async with aiohttp.ClientSession() as http:
+        for event in (image_event("u-c", urls), image_event("u-c", urls[:1]), text_event("u-c", "/help")):
+            assert await rig.post(http, event) == 200
+    await rig.channel.background.drain()
+    assert [m.kind for m in rig.handled] == [MessageKind.PHOTO, MessageKind.TEXT]  # one burst, then the text
+    assert len(rig.handled[0].photos) == 3
+    assert len(rig.fake.texts("u-c")) >= 2 and "/phananh" in rig.fake.texts("u-c")[-1]
 
 
 async def test_photos_are_sent_by_url_or_uploaded(rig: Rig, tmp_path: Path) -> None:

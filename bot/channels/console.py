@@ -31,7 +31,8 @@ async def download_to(ref: MediaRef, path: Path, max_bytes: int) -> None:
 
 
 def render(reply: Reply) -> str:
-    lines = [f"🤖 {line}" if i == 0 else f"   {line}" for i, line in enumerate(reply.text.splitlines() or [""])]
+    text = f"🔒 (chỉ bạn thấy) {reply.text}" if reply.alert else reply.text
+    lines = [f"🤖 {line}" if i == 0 else f"   {line}" for i, line in enumerate(text.splitlines() or [""])]
     for path in reply.photos:
         lines.append(f"   🖼  {path}")
     for number, button in enumerate(reply.flat_buttons(), start=1):
@@ -61,6 +62,7 @@ class ConsoleChannel:
         self.choices: list[Button] = []
         self.interactive = self.stdin.isatty()
         self._counter = 0
+        self._sent = 0
 
     def _message(self, **fields) -> IncomingMessage:
         self._counter += 1
@@ -113,11 +115,20 @@ class ConsoleChannel:
         self.stdout.flush()
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
-        """Print a message the assistant sends on its own (a reminder, an announcement)."""
+        """Print a message the assistant sends on its own (a reminder, an announcement); return its id."""
+        self._sent += 1
         if chat_id != self.chat_id:
-            print(f"🔔 (gửi tới {chat_id})", file=self.stdout)
+            print(f"🔔 (gửi tới {chat_id}, tin c{self._sent})", file=self.stdout)
+        if reply.reply_to:
+            print(f"↪️ (trả lời tin {reply.reply_to})", file=self.stdout)
         self.show([reply])
-        return None
+        return f"c{self._sent}"
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> str | None:
+        """Show that a message sent earlier changed (a case card as the case moves)."""
+        print(f"✏️ (sửa tin {message_id} gửi tới {chat_id})", file=self.stdout)
+        self.show([reply])
+        return message_id
 
     async def run(self) -> int:
         """Read lines until end of input; return the exit code."""

@@ -34,6 +34,7 @@ from bot.channels.zalo_common import (
     Choices,
     Handle,
     Now,
+    PhotoBursts,
     Refusals,
     SeenEvents,
     download_url,
@@ -178,6 +179,9 @@ class ZaloBotChannel:
         self.choices = Choices(db, CHANNEL, ttl=choices_ttl, now=now)
         self.seen = SeenEvents(db, CHANNEL, now=now)
         self.background = Background(CHANNEL)
+        self.bursts = PhotoBursts(
+            self.background, self._answer, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
+        )
         self.refusals = Refusals("zalo bot")
         self.bot_info: dict[str, Any] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -265,6 +269,7 @@ class ZaloBotChannel:
         if self._own_server and self._server is not None:
             await self._server.stop()
             self._server = None
+        await self.bursts.close()  # photos still waiting for the rest of their burst are answered now
         await self.background.close()
         if self._session is not None:
             await self._session.close()
@@ -330,10 +335,17 @@ class ZaloBotChannel:
         self.background.spawn(incoming.chat_id, lambda: self._process(incoming))
 
     async def _process(self, incoming: IncomingMessage) -> None:
+        if incoming.kind is not MessageKind.PHOTO:
+            await self.bursts.flush(incoming.chat_id, incoming.user_id)  # photos sent before this come first
         if incoming.message_id and not await self.seen.first_sight(f"{incoming.chat_id}:{incoming.message_id}"):
             logger.info("zalo bot: message %s was already handled", incoming.message_id)
             return
-        incoming = await self.choices.apply(incoming)
+        if incoming.kind is MessageKind.PHOTO:
+            self.bursts.add(incoming)  # answered with the photos sent right after it
+            return
+        await self._answer(await self.choices.apply(incoming))
+
+    async def _answer(self, incoming: IncomingMessage) -> None:
         replies = await self.handle(incoming)
         await self.send(incoming.chat_id, replies)
 
@@ -353,7 +365,11 @@ class ZaloBotChannel:
                     await asyncio.sleep(exc.retry_after)
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
-        """Send one outbox reply (button payloads already signed); failures in the common terms."""
+        """Send one outbox reply (button payloads already signed); failures in the common terms.
+
+        It opens its own short transactions (the numbered options are stored): never call it inside a unit
+        of work (on SQLite that would wait for itself).
+        """
         await self.choices.remember(chat_id, [reply])
         try:
             return await self._send_one(chat_id, reply)

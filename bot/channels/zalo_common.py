@@ -12,12 +12,14 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.channels.albums import merge
 from handlers.core import KeyedLocks
 from handlers.text import fold_text
 from handlers.types import Button, IncomingMessage, MessageKind, Reply
@@ -216,7 +218,11 @@ class Background:
         self.chats = KeyedLocks()
 
     def spawn(self, chat_id: str | None, work: Callable[[], Awaitable[None]]) -> asyncio.Task:
-        task = asyncio.create_task(self._run(chat_id, work))
+        """Run ``work`` in the background once the chat's earlier work is done."""
+        return self.track(asyncio.create_task(self._run(chat_id, work)))
+
+    def track(self, task: asyncio.Task) -> asyncio.Task:
+        """Keep a reference to ``task`` until it is done (and let :meth:`drain` wait for it)."""
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -246,6 +252,82 @@ class Background:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class PhotoBursts:
+    """Photos one person sends in quick succession, handed to the dispatcher as ONE message.
+
+    Zalo delivers every image as its own message, with no album id. Like a Telegram album
+    (``bot/channels/albums.py``), a burst is complete once no photo has come for ``quiet`` seconds (never
+    later than ``max_wait`` after its first photo); the person then gets one answer that counts them all.
+    The burst is handled under the chat's lock: the timer only queues a flush behind the chat's other
+    work, and any other message from the person flushes the burst first, so the answers keep the order the
+    person wrote in. Photos are held in memory only until then (a crash loses them unanswered, never
+    half-answered; the person sends them again). With several workers, a burst split across them still
+    works: each part is stored in the same report step, item by item.
+    """
+
+    def __init__(
+        self,
+        background: Background,
+        answer: Callable[[IncomingMessage], Awaitable[None]],
+        *,
+        quiet: float,
+        max_wait: float,
+    ) -> None:
+        self.background = background
+        self.answer = answer
+        self.quiet = quiet
+        self.max_wait = max_wait
+        self._pending: dict[tuple[str, str], _Burst] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, msg: IncomingMessage) -> None:
+        """Keep a photo (call with the chat's lock held)."""
+        key = (msg.chat_id, msg.user_id)
+        now = asyncio.get_running_loop().time()
+        burst = self._pending.get(key)
+        if burst is None:
+            burst = self._pending[key] = _Burst(first=now, due=now)
+            burst.timer = self.background.track(asyncio.create_task(self._wait(key, burst)))
+        burst.items.append(msg)
+        burst.due = min(now + self.quiet, burst.first + self.max_wait)
+
+    async def _wait(self, key: tuple[str, str], burst: _Burst) -> None:
+        loop = asyncio.get_running_loop()
+        while (delay := burst.due - loop.time()) > 0:
+            await asyncio.sleep(delay)
+        if self._pending.get(key) is burst:
+            self.background.spawn(key[0], lambda: self.flush(*key))
+
+    async def flush(self, chat_id: str, user_id: str) -> None:
+        """Answer the person's pending burst now (call with the chat's lock held)."""
+        burst = self._pending.pop((chat_id, user_id), None)
+        if burst is None:
+            return
+        if burst.timer is not None and burst.timer is not asyncio.current_task():
+            burst.timer.cancel()
+        merged = merge(burst.items)
+        merged.album_id = None
+        await self.answer(merged)
+
+    async def close(self) -> None:
+        """Answer every pending burst (on shutdown)."""
+        for chat_id, user_id in list(self._pending):
+            try:
+                await self.flush(chat_id, user_id)
+            except Exception:
+                logger.exception("a burst of photos could not be handled on shutdown")
+
+
+@dataclass
+class _Burst:
+    first: float
+    due: float
+    items: list[IncomingMessage] = field(default_factory=list)
+    timer: asyncio.Task | None = None
 
 
 # --------------------------------------------------------------------------------------------------------

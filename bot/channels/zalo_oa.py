@@ -46,6 +46,7 @@ from bot.channels.zalo_common import (
     Choices,
     Handle,
     Now,
+    PhotoBursts,
     Refusals,
     SeenEvents,
     download_url,
@@ -389,6 +390,9 @@ class ZaloOAChannel:
         self.choices = Choices(db, CHANNEL, ttl=choices_ttl, now=now)
         self.seen = SeenEvents(db, CHANNEL, now=now)
         self.background = Background(CHANNEL)
+        self.bursts = PhotoBursts(
+            self.background, self._answer, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
+        )
         self.refusals = Refusals("zalo oa")
         self._session: aiohttp.ClientSession | None = None
         self._server: WebhookServer | None = None
@@ -427,6 +431,7 @@ class ZaloOAChannel:
         if self._own_server and self._server is not None:
             await self._server.stop()
             self._server = None
+        await self.bursts.close()  # photos still waiting for the rest of their burst are answered now
         await self.background.close()
         if self._session is not None:
             await self._session.close()
@@ -481,10 +486,17 @@ class ZaloOAChannel:
 
     async def _process(self, incoming: IncomingMessage, key: str) -> None:
         await self._ready.wait()  # an event can arrive on the shared server before this channel started
+        if incoming.kind is not MessageKind.PHOTO:
+            await self.bursts.flush(incoming.chat_id, incoming.user_id)  # photos sent before this come first
         if not await self.seen.first_sight(key):
             logger.info("zalo oa: event %s was already handled", key)
             return
-        incoming = await self.choices.apply(incoming)
+        if incoming.kind is MessageKind.PHOTO:
+            self.bursts.add(incoming)  # answered with the photos sent right after it
+            return
+        await self._answer(await self.choices.apply(incoming))
+
+    async def _answer(self, incoming: IncomingMessage) -> None:
         replies = await self.handle(incoming)
         await self.send(incoming.chat_id, replies)
 
@@ -504,7 +516,11 @@ class ZaloOAChannel:
                     await asyncio.sleep(min(exc.retry_after, 5.0))
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
-        """Send one outbox reply; -230/-232 raise :class:`OutsideMessagingWindow` (never retried)."""
+        """Send one outbox reply; -230/-232 raise :class:`OutsideMessagingWindow` (never retried).
+
+        ``reply.photos`` are URLs or paths of local files (e.g. ``MediaStore.path(sha256)``). It opens its own
+        short transactions (options, token refresh): never call it inside a unit of work.
+        """
         await self.choices.remember(chat_id, [reply])
         return await self._send_one(chat_id, reply)
 

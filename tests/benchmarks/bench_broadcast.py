@@ -7,9 +7,10 @@ sender runs in a child process (``python -m tests.benchmarks.bench_broadcast chi
 lock like ``python -m bot run`` does. Three runs:
 
 1. **rate**: N subscribers; the achieved rate (messages answered by the fake per second, first to last)
-   over the enforced limit; lost, sent twice, every 403 unsubscribed. One 429 is injected at 30 %.
-2. **crash**: the same, with the sender killed by SIGKILL at about half way and restarted; duplicates are
-   compared with the rows that were claimed and not yet marked when it died (in flight).
+   over the enforced limit; lost, sent twice, every 403 unsubscribed. Any 429 here is the fake's own.
+2. **crash**: the same, plus a 429 injected at 30 % (the whole sender waits ``retry_after``) and the
+   sender killed by SIGKILL at about half way and restarted; duplicates are compared with the rows that
+   were claimed and not yet marked when it died (in flight).
 3. **memory**: peak RSS of the sender at N and at 10 × N subscribers (limit lifted: memory, not speed).
 
 Not a test: it prints Markdown tables.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import resource
@@ -71,7 +73,6 @@ async def child_main(args: argparse.Namespace) -> int:
         return 3
     limiter = RateLimiter(args.rate, args.per_chat_rate, 20)
     channel = TelegramChannel(settings, _no_handle, limiter=limiter)
-    await channel.application.initialize()
     db = Database(args.db)
     options = SenderOptions(
         batch=args.batch, concurrency=args.concurrency, progress_interval=args.progress, backoff_base=0.5
@@ -81,7 +82,7 @@ async def child_main(args: argparse.Namespace) -> int:
     try:
         stats = await sender.run(until_empty=True)
     finally:
-        await channel.application.shutdown()
+        await channel.close_bulk()
         await db.dispose()
         await lock.release()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -229,6 +230,10 @@ async def one_run(
     run = Run(name, subscribers, limit)
     log = Path(args.tmp) / f"{name}.log"
     sender_rate = (limit * args.sender_share) if limit else 0
+    # The fake stamps arrivals on this process's clock: a garbage-collection pause here would bunch them
+    # and make its limit stricter than it is. Collect between runs, not during them.
+    gc.collect()
+    gc.disable()
     async with FakeTelegramAPI(global_rate=limit, per_chat_rate=1, blocked_chats=blocked, retry_after=1) as fake:
         child = await spawn_child(args, fake, url, sender_rate, log)
         injected = False
@@ -263,6 +268,7 @@ async def one_run(
                 raise TimeoutError(f"{name}: not done after {args.timeout}s; see {log}")
         out = (await child.stdout.read()).decode().strip().splitlines()
         drain(fake, run)
+    gc.enable()
     for line in out:
         with_json = line.strip()
         if with_json.startswith("{"):
@@ -282,6 +288,7 @@ def verdict(run: Run, blocked: set[int], summary: dict) -> dict:
     answered = sum(run.accepted.values()) + sum(run.refused_403.values())
     rate = answered / span
     unsubscribed = {int(c) for c in summary["blocked_subs"]} == blocked
+    # Asked again after a 403: never, except rows in flight when a sender was killed (counted as duplicates).
     retried_403 = sum(count - 1 for count in run.refused_403.values() if count > 1)
     return {
         "rate": rate,
@@ -330,7 +337,7 @@ def main() -> int:
     url = args.db or f"sqlite:///{args.tmp}/broadcast.db"
     n = args.subscribers
     results = []
-    rate_run = asyncio.run(one_run(args, url, "rate", n, args.limit, inject_429_at=0.3))
+    rate_run = asyncio.run(one_run(args, url, "rate", n, args.limit))
     results.append(rate_run)
     crash_run = asyncio.run(one_run(args, url, "crash", n, args.limit, kill_at=0.5, inject_429_at=0.3))
     results.append(crash_run)
@@ -344,21 +351,22 @@ def main() -> int:
     print(f"concurrency {args.concurrency}, rate {args.sender_share:.0%} of the fake's limit; logs in {args.tmp}\n")
     print(
         "| run | subscribers | enforced limit | achieved msg/s | ratio | 429 | 403 (1 %) | lost | sent twice "
-        "| in flight at kill | every 403 unsubscribed, never retried |"
+        "| 403 asked again | in flight at kill | every 403 unsubscribed |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     ok = True
     for run, blocked, summary in results:
         v = verdict(run, blocked, summary)
         in_flight_text = str(run.in_flight_at_kill) if run.kills else "–"
-        clean = v["unsubscribed"] and v["retried_403"] == 0
         print(
             f"| {run.name}{' (SIGKILL at ~50 %, restarted)' if run.kills else ''} | {run.subscribers:,} | "
             f"{run.limit:.0f}/s | {v['rate']:.1f} | {v['ratio']:.3f} | {run.count_429} | {len(blocked)} | "
-            f"{v['lost']} | {v['twice']} | {in_flight_text} | {'yes' if clean else 'NO'} |"
+            f"{v['lost']} | {v['twice']} | {v['retried_403']} | {in_flight_text} | "
+            f"{'yes' if v['unsubscribed'] else 'NO'} |"
         )
-        ok &= v["lost"] == 0 and clean and v["pending"] == 0
-        ok &= (v["twice"] == 0) if not run.kills else (v["twice"] <= run.in_flight_at_kill)
+        ok &= v["lost"] == 0 and v["unsubscribed"] and v["pending"] == 0
+        again = v["twice"] + v["retried_403"]
+        ok &= (again == 0) if not run.kills else (again <= run.in_flight_at_kill)
         ok &= run.kills > 0 or v["ratio"] >= 0.9
     if memory:
         print("\n| subscribers | sender peak RSS | messages/s (no limit) | lost | sent twice |")

@@ -1,7 +1,7 @@
 """Subscriptions to reminders, and broadcasts (reminder firings and announcements).
 
 Revision ID: 0005
-Revises: 0002 (a branch beside 0003 and 0004; the chain is linearised when they are merged)
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

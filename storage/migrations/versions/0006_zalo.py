@@ -1,7 +1,7 @@
 """Zalo: the OA token pair, webhook events already seen (de-duplication), numbered choices per chat.
 
 Revision ID: 0006
-Revises: 0002 (a branch beside 0003-0005; the chain is linearised when they are merged)
+Revises: 0005
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

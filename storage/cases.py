@@ -1,0 +1,443 @@
+"""Cases: a submitted complaint as the agencies handle it, the chat messages about it, its audit trail.
+
+* ``cases``: one per complaint (unique), with the lead agency, the copies, the status, who handles it and
+  the SLA due times. A transfer changes the lead in place and starts a new SLA *epoch*.
+* ``case_messages``: which outbox row (and, once sent, which platform message in which chat) shows or relays
+  a case — the card, a copy, a digest, a relayed addition, a reminder. A staff member's platform "reply to"
+  is resolved through this table, never by reading codes out of message text.
+* ``case_actions``: the audit trail — who did what, when, and the state before and after.
+* ``case_sla_marks``: one row per SLA step done (reminder, escalation) and epoch; the unique constraint makes
+  each step happen exactly once, whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import Field, SQLModel
+
+from storage.db import DbSession
+from storage.models import OutboxMessage, OutboxStatus, utc_column
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"  # routed, waiting for the lead agency to acknowledge it
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    WAITING = "waiting_reporter"  # the agency asked the reporter for more information
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    TRANSFERRED = "transferred"  # moved to another lead agency, waiting for it to acknowledge
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (CaseStatus.RESOLVED, CaseStatus.REJECTED)
+
+    @property
+    def unacknowledged(self) -> bool:
+        return self in (CaseStatus.NEW, CaseStatus.TRANSFERRED)
+
+
+OPEN_STATUSES = tuple(s.value for s in CaseStatus if s.is_open)
+
+
+class MessageKind(enum.StrEnum):
+    CARD = "card"  # the lead agency's card (edited in place)
+    COPY = "copy"  # a copy agency's card, marked BẢN SAO
+    DIGEST = "digest"  # several cases in one message (a long queue for one chat)
+    RELAY = "relay"  # the reporter's addition relayed to the lead chat
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+class SlaStep(enum.StrEnum):
+    ACK_REMINDER = "ack_reminder"  # not acknowledged by the deadline: the lead chat is reminded
+    ACK_ESCALATION = "ack_escalation"  # still not, past the margin: supervisors, admins, the coordinator
+    RESOLVE_ESCALATION = "resolve_escalation"  # not resolved by the deadline: the same, and the lead chat
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("complaint_id", name="uq_cases_complaint"),
+        UniqueConstraint("code", name="uq_cases_code"),
+        Index("ix_cases_status_sla", "status", "sla_next_at"),
+        Index("ix_cases_lead_status", "lead", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("complaints.id", ondelete="CASCADE"), nullable=False)
+    )
+    code: str = Field(max_length=16)
+    kind: str = Field(default="consumer_report", max_length=32)
+    lead: str = Field(max_length=64)
+    copies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=CaseStatus.NEW.value, max_length=16)
+    assignee_channel: str | None = Field(default=None, max_length=16)
+    assignee_user_id: str | None = Field(default=None, max_length=64)
+    assignee_name: str | None = Field(default=None, max_length=128)
+    ack_due: datetime | None = utc_column(nullable=True)
+    resolve_due: datetime | None = utc_column(nullable=True)
+    sla_epoch: int = 0
+    sla_next_at: datetime | None = utc_column(nullable=True)
+    acknowledged_at: datetime | None = utc_column(nullable=True)
+    closed_at: datetime | None = utc_column(nullable=True)
+    outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = utc_column()
+    updated_at: datetime = utc_column()
+
+    @property
+    def state(self) -> CaseStatus:
+        return CaseStatus(self.status)
+
+    @property
+    def open(self) -> bool:
+        return self.state.is_open
+
+    def snapshot(self) -> dict[str, Any]:
+        """What an audit row keeps of the state before and after an action."""
+        return {
+            "status": self.status,
+            "lead": self.lead,
+            "assignee": self.assignee_name,
+            "assignee_id": f"{self.assignee_channel}:{self.assignee_user_id}" if self.assignee_user_id else None,
+        }
+
+
+class CaseMessage(SQLModel, table=True):
+    __tablename__ = "case_messages"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "case_id", name="uq_case_messages_outbox_case"),
+        Index("ix_case_messages_chat_message", "channel", "chat_id", "message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    kind: str = Field(max_length=16)
+    agency: str | None = Field(default=None, max_length=64)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    outbox_id: int = Field(sa_column=Column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False))
+    message_id: str | None = Field(default=None, max_length=64)  # the platform's, once the sender delivered it
+    created_at: datetime = utc_column()
+
+
+class CaseAction(SQLModel, table=True):
+    """The audit trail: one row per action on a case (refused attempts included)."""
+
+    __tablename__ = "case_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    at: datetime = utc_column()
+    action: str = Field(max_length=32)
+    actor_channel: str | None = Field(default=None, max_length=16)
+    actor_user_id: str | None = Field(default=None, max_length=64)
+    actor_name: str | None = Field(default=None, max_length=128)
+    actor_agency: str | None = Field(default=None, max_length=64)
+    actor_role: str = Field(default="system", max_length=16)  # agent, supervisor, admin, reporter, system, none
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CaseSlaMark(SQLModel, table=True):
+    __tablename__ = "case_sla_marks"
+    __table_args__ = (UniqueConstraint("case_id", "epoch", "step", name="uq_case_sla_marks"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    epoch: int
+    step: str = Field(max_length=32)
+    at: datetime = utc_column()
+
+
+class CaseRepository:
+    def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
+        self.session = session
+        self.is_sqlite = is_sqlite
+
+    # -- cases -----------------------------------------------------------------------------------------
+
+    async def add(self, case: Case) -> Case:
+        self.session.add(case)
+        await self.session.flush()
+        return case
+
+    async def get(self, case_id: int, *, for_update: bool = False) -> Case | None:
+        query = select(Case).where(Case.id == case_id)
+        if for_update and not self.is_sqlite:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def by_code(self, code: str) -> Case | None:
+        return (await self.session.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
+
+    async def by_complaint(self, complaint_id: int) -> Case | None:
+        result = await self.session.execute(select(Case).where(Case.complaint_id == complaint_id))
+        return result.scalar_one_or_none()
+
+    async def open_for(self, *, agency: str | None = None, assignee: tuple[str, str] | None = None) -> list[Case]:
+        query = select(Case).where(Case.status.in_(OPEN_STATUSES))
+        if agency is not None:
+            query = query.where(Case.lead == agency)
+        if assignee is not None:
+            query = query.where(Case.assignee_channel == assignee[0], Case.assignee_user_id == assignee[1])
+        return list((await self.session.execute(query.order_by(Case.created_at, Case.id))).scalars())
+
+    async def sla_due(self, now: datetime, limit: int) -> list[int]:
+        """Ids of open cases with an SLA step due at ``now``."""
+        result = await self.session.execute(
+            select(Case.id)
+            .where(Case.status.in_(OPEN_STATUSES), Case.sla_next_at.is_not(None), Case.sla_next_at <= now)
+            .order_by(Case.sla_next_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    # -- messages --------------------------------------------------------------------------------------
+
+    async def add_message(
+        self,
+        case_id: int,
+        kind: MessageKind,
+        *,
+        channel: str,
+        chat_id: str,
+        outbox_id: int,
+        now: datetime,
+        agency: str | None = None,
+    ) -> CaseMessage:
+        row = CaseMessage(
+            case_id=case_id,
+            kind=kind.value,
+            agency=agency,
+            channel=channel,
+            chat_id=chat_id,
+            outbox_id=outbox_id,
+            created_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def messages(self, case_id: int, kinds: Iterable[MessageKind] | None = None) -> list[CaseMessage]:
+        query = select(CaseMessage).where(CaseMessage.case_id == case_id)
+        wanted = [k.value for k in kinds or []]
+        if wanted:
+            query = query.where(CaseMessage.kind.in_(wanted))
+        return list((await self.session.execute(query.order_by(CaseMessage.id))).scalars())
+
+    async def by_message(self, channel: str, chat_id: str, message_id: str) -> list[CaseMessage]:
+        """The case messages shown as platform message ``message_id`` in that chat.
+
+        Rows the sender delivered but :meth:`link_sent` has not copied yet are found through the outbox.
+        """
+        linked = await self.session.execute(
+            select(CaseMessage).where(
+                CaseMessage.channel == channel, CaseMessage.chat_id == chat_id, CaseMessage.message_id == message_id
+            )
+        )
+        rows = list(linked.scalars())
+        if rows:
+            return rows
+        unlinked = await self.session.execute(
+            select(CaseMessage)
+            .join(OutboxMessage, OutboxMessage.id == CaseMessage.outbox_id)
+            .where(
+                CaseMessage.channel == channel,
+                CaseMessage.chat_id == chat_id,
+                CaseMessage.message_id.is_(None),
+                OutboxMessage.platform_message_id == message_id,
+            )
+        )
+        rows = list(unlinked.scalars())
+        for row in rows:
+            row.message_id = message_id
+        return rows
+
+    async def link_sent(self, limit: int = 500) -> int:
+        """Copy the platform message ids the sender recorded on the outbox into ``case_messages``."""
+        result = await self.session.execute(
+            select(CaseMessage.id, OutboxMessage.platform_message_id)
+            .join(OutboxMessage, OutboxMessage.id == CaseMessage.outbox_id)
+            .where(
+                CaseMessage.message_id.is_(None),
+                OutboxMessage.status == OutboxStatus.SENT.value,
+                OutboxMessage.platform_message_id.is_not(None),
+            )
+            .limit(limit)
+        )
+        pairs = [{"row_id": row_id, "message_id": message_id} for row_id, message_id in result.all()]
+        if pairs:
+            table = CaseMessage.__table__
+            await self.session.execute(
+                update(table).where(table.c.id == bindparam("row_id")).values(message_id=bindparam("message_id")),
+                pairs,
+            )
+        return len(pairs)
+
+    # -- audit -----------------------------------------------------------------------------------------
+
+    async def record(
+        self,
+        case: Case,
+        action: str,
+        now: datetime,
+        *,
+        before: dict[str, Any] | None = None,
+        actor: Any = None,
+        role: str | None = None,
+        note: str | None = None,
+        actor_channel: str | None = None,
+        actor_user_id: str | None = None,
+        actor_name: str | None = None,
+    ) -> CaseAction:
+        """Write one audit row; ``actor`` is a staff member (or None for the system / the reporter)."""
+        assert case.id is not None
+        row = CaseAction(
+            case_id=case.id,
+            at=now,
+            action=action,
+            actor_channel=getattr(actor, "channel", None) or actor_channel,
+            actor_user_id=getattr(actor, "user_id", None) or actor_user_id,
+            actor_name=getattr(actor, "name", None) or actor_name,
+            actor_agency=getattr(actor, "agency", None),
+            actor_role=role or getattr(actor, "role", None) or "system",
+            before=before if before is not None else case.snapshot(),
+            after=case.snapshot(),
+            note=note,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def actions(self, case_id: int, *, limit: int | None = None, newest_first: bool = False) -> list[CaseAction]:
+        order = (CaseAction.at.desc(), CaseAction.id.desc()) if newest_first else (CaseAction.at, CaseAction.id)
+        query = select(CaseAction).where(CaseAction.case_id == case_id).order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        return list((await self.session.execute(query)).scalars())
+
+    # -- SLA -------------------------------------------------------------------------------------------
+
+    async def sla_marks(self, case_id: int, epoch: int) -> set[str]:
+        result = await self.session.execute(
+            select(CaseSlaMark.step).where(CaseSlaMark.case_id == case_id, CaseSlaMark.epoch == epoch)
+        )
+        return set(result.scalars())
+
+    async def mark_sla(self, case_id: int, epoch: int, step: SlaStep, now: datetime) -> None:
+        """Record an SLA step; a second one for the same case, epoch and step violates the unique constraint."""
+        self.session.add(CaseSlaMark(case_id=case_id, epoch=epoch, step=step.value, at=now))
+        await self.session.flush()
+
+    # -- the outbox rows of cases ----------------------------------------------------------------------
+
+    async def outbox_row(self, row_id: int, *, lock: bool = False, skip_locked: bool = False) -> OutboxMessage | None:
+        query = select(OutboxMessage).where(OutboxMessage.id == row_id)
+        if lock and not self.is_sqlite:
+            query = query.with_for_update(skip_locked=skip_locked)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def pending_ids(self, channel: str, now: datetime, limit: int) -> list[int]:
+        result = await self.session.execute(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.not_before <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def queued_for_chat(self, channel: str, chat_id: str, kinds: Iterable[str]) -> int:
+        """How many case messages wait in the outbox for one chat (claimed by the sender or not)."""
+        from sqlalchemy import func
+
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.kind.in_(list(kinds)),
+            )
+        )
+        return int(result.scalar_one())
+
+    async def open_digest(self, channel: str, chat_id: str, kind: str, now: datetime) -> OutboxMessage | None:
+        """The digest row for this chat still collecting cases (pending, not yet due, not claimed)."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.kind == kind,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.claimed_until.is_(None),
+                OutboxMessage.not_before > now,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def pending_edits(self, ref: str, kind: str, now: datetime) -> list[OutboxMessage]:
+        query = select(OutboxMessage).where(
+            OutboxMessage.ref == ref,
+            OutboxMessage.kind == kind,
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.claimed_until.is_(None),
+        )
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        return list((await self.session.execute(query)).scalars())
+
+    async def replace_if_unclaimed(self, row_id: int, payload: dict[str, Any], now: datetime) -> bool:
+        """Replace a pending row's payload unless a sender has claimed it (atomic; no row lock held before)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .values(payload=payload)
+            .execution_options(synchronize_session=False)
+        )
+        return (result.rowcount or 0) == 1
+
+    @staticmethod
+    def set_payload(row: OutboxMessage, payload: dict[str, Any]) -> None:
+        row.payload = dict(payload)
+        flag_modified(row, "payload")
