@@ -79,7 +79,7 @@ async def broadcast_status(db: Database, now: datetime, *, limit: int = 10) -> s
     async with db.unit_of_work() as uow:
         totals = await uow.broadcasts.outbox_totals()
         recent_rate = await uow.broadcasts.sent_since(now - timedelta(minutes=1)) / 60
-        # Reminders skipped at a first start (old campaigns) would crowd the table: only recent ones show.
+        # Reminders of old campaigns, skipped at a first start, would crowd the table: only those due lately.
         broadcasts = await uow.broadcasts.recent(limit, skipped_since=now - timedelta(days=1))
         skipped = await uow.broadcasts.count_skipped()
         progress = await uow.broadcasts.progress([b.ref for b in broadcasts])

@@ -31,6 +31,7 @@ Decisions:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -639,6 +640,9 @@ async def route_pending(
     async with db.unit_of_work() as uow:
         ids = await uow.cases.pending_ids(STAFF_CHANNEL, now, limit)
     for row_id in ids:
+        # On SQLite a transaction never waits, so without this a burst of routings would hold the event loop
+        # (and every reply and delivery on it) until the last one is done.
+        await asyncio.sleep(0)
         try:
             async with db.unit_of_work() as uow:
                 source = await uow.cases.outbox_row(row_id, lock=True, skip_locked=True)
@@ -1039,6 +1043,7 @@ async def check_sla(db: Database, config: AppConfig, now: datetime, *, limit: in
     async with db.unit_of_work() as uow:
         ids = await uow.cases.sla_due(now, limit)
     for case_id in ids:
+        await asyncio.sleep(0)  # let replies and deliveries in between (see route_pending)
         try:
             async with db.unit_of_work() as uow:
                 fired = await check_case_sla(uow, config, case_id, now)

@@ -291,11 +291,11 @@ class BroadcastRepository:
         return total
 
     async def recent(self, limit: int = 10, *, skipped_since: datetime | None = None) -> list[Broadcast]:
-        """The latest broadcasts; skipped reminders only when recorded after ``skipped_since`` (if given)."""
+        """The latest broadcasts; skipped reminders only when they were due after ``skipped_since`` (if given)."""
         query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)
         if skipped_since is not None:
             query = query.where(
-                (Broadcast.status != BroadcastStatus.SKIPPED.value) | (Broadcast.created_at >= skipped_since)
+                (Broadcast.status != BroadcastStatus.SKIPPED.value) | (Broadcast.scheduled_for >= skipped_since)
             )
         result = await self.session.execute(query)
         return list(result.scalars())

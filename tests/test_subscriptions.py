@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from handlers.clock import as_utc
@@ -244,3 +246,40 @@ async def test_cli_announce_previews_asks_and_queues(cli_env: dict[str, str], cl
     assert status.returncode == 0, status.stderr
     assert "đang chờ 2" in status.stdout
     assert "| 1 | thông báo | Chỉ cho người tiêu dùng |" in status.stdout
+
+
+async def test_run_on_the_console_alone_prints_an_announcement(
+    tmp_path: Path, cli_env: dict[str, str], cli_subscribers: None
+) -> None:
+    """`python -m bot run` with no messenger: the sender delivers console rows by printing them."""
+    data = yaml.safe_load((ROOT / "handlers" / "default_config.yaml").read_text(encoding="utf-8"))
+    data["quiet_hours"] = {"start": "00:00", "end": "00:00"}  # whatever the hour the test runs at
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {**cli_env, "BOT_CONFIG": str(config)}
+    async with (
+        ChatHarness.create(cli_env["DATABASE_URL"], now=DEFAULT_NOW) as chat,
+        chat.app.db.unit_of_work() as uow,
+    ):
+        await uow.subscriptions.subscribe("console", "console-user", "console-user", "consumer", DEFAULT_NOW)
+        await uow.commit()
+    queued = cli(env, "announce", "--text", "Hội thảo TMĐT sáng mai", "--yes")
+    assert queued.returncode == 0, queued.stderr
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    seen = ""
+    try:
+        async with asyncio.timeout(60):
+            while "Hội thảo TMĐT sáng mai" not in seen or "Tắt nhắc lịch" not in seen:
+                line = await run.stdout.readline()
+                assert line, f"`run` ended before printing the announcement:\n{seen}"
+                seen += line.decode()
+    finally:
+        run.stdin.close()
+        await run.wait()
+    assert "📢 Thông báo của Sở Công Thương tỉnh Bình Phước:" in seen
+    assert "🔕 Tắt nhắc lịch" in seen  # the button comes too (signed, so pressing it works)
+    status = cli(env, "broadcast", "status")
+    assert "| 1 | thông báo | Hội thảo TMĐT sáng mai |" in status.stdout

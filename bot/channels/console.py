@@ -56,7 +56,7 @@ class ConsoleChannel:
         self.handle = handle
         self.user_id = user_id
         self.chat_id = chat_id or user_id
-        self.name = name
+        self.display_name = name
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.choices: list[Button] = []
@@ -70,7 +70,7 @@ class ConsoleChannel:
             channel=CHANNEL,
             chat_id=self.chat_id,
             user_id=self.user_id,
-            display_name=self.name,
+            display_name=self.display_name,
             message_id=str(self._counter),
             timestamp=datetime.now(UTC),
             **fields,
