@@ -40,6 +40,7 @@ from bot.channels.zalo_common import (
     download_url,
     is_url,
     local_photos_note,
+    send_replies,
     split_text,
     utc_now,
     with_choices,
@@ -353,16 +354,7 @@ class ZaloBotChannel:
 
     async def send(self, chat_id: str, replies: list[Reply]) -> None:
         """Answer a user: the options are remembered first, so a quick "1" already finds them."""
-        await self.choices.remember(chat_id, replies)
-        for reply in replies:
-            for attempt in range(3):
-                try:
-                    await self._send_one(chat_id, reply)
-                    break
-                except RateLimited as exc:
-                    if attempt == 2:
-                        raise
-                    await asyncio.sleep(exc.retry_after)
+        await send_replies(self.choices, self._send_one, chat_id, replies)
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply (button payloads already signed); failures in the common terms.

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.channels.albums import merge
+from bot.channels.base import RateLimited
 from handlers.core import KeyedLocks
 from handlers.text import fold_text
 from handlers.types import Button, IncomingMessage, MessageKind, Reply
@@ -391,3 +392,26 @@ class Refusals:
             logger.warning("%s webhook: refused %d request(s) (last: %s)", self.name, self._pending, reason)
             self._pending = 0
             self._logged_at = now
+
+
+async def send_replies(
+    choices: Choices,
+    send_one: Callable[[str, Reply], Awaitable[object]],
+    chat_id: str,
+    replies: list[Reply],
+    *,
+    max_wait: float | None = None,
+    attempts: int = 3,
+) -> None:
+    """Answer a user directly: remember the numbered options first (so a quick "1" finds them), then send
+    each reply, waiting out a rate limit (at most ``max_wait`` seconds) up to ``attempts`` times."""
+    await choices.remember(chat_id, replies)
+    for reply in replies:
+        for attempt in range(attempts):
+            try:
+                await send_one(chat_id, reply)
+                break
+            except RateLimited as exc:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(exc.retry_after if max_wait is None else min(exc.retry_after, max_wait))

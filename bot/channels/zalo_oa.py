@@ -52,6 +52,7 @@ from bot.channels.zalo_common import (
     download_url,
     is_url,
     local_photos_note,
+    send_replies,
     split_text,
     utc_now,
     with_choices,
@@ -504,16 +505,7 @@ class ZaloOAChannel:
 
     async def send(self, chat_id: str, replies: list[Reply]) -> None:
         """Answer a user right after their message (inside the 7-day window by definition)."""
-        await self.choices.remember(chat_id, replies)
-        for reply in replies:
-            for attempt in range(3):
-                try:
-                    await self._send_one(chat_id, reply)
-                    break
-                except RateLimited as exc:
-                    if attempt == 2:
-                        raise
-                    await asyncio.sleep(min(exc.retry_after, 5.0))
+        await send_replies(self.choices, self._send_one, chat_id, replies, max_wait=5.0)
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply; -230/-232 raise :class:`OutsideMessagingWindow` (never retried).
