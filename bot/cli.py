@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     command = args.command or "run"
-    quiet = command in ("chat", "ask", "kb", "staff", "countdown", "broadcast", "announce", "complaints")
+    quiet = command in ("chat", "ask", "kb", "staff", "countdown", "broadcast", "announce", "complaints") or (
+        command == "run" and not settings.any_messenger
+    )  # the console chat shares the terminal with the log: keep it to warnings
     setup_logging("WARNING" if quiet and settings.log_level == "INFO" else settings.log_level, settings.secrets())
     try:
         if command == "db":
@@ -132,7 +134,7 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
 
 async def run(app: App) -> int:
     settings = app.settings
-    if not (settings.telegram_enabled or settings.zalo_bot_enabled or settings.zalo_oa_enabled):
+    if not settings.any_messenger:
         print(
             "Chưa cấu hình kênh nhắn tin nào (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, ZALO_OA_APP_ID trống) — "
             f"mở trò chuyện trên console, dữ liệu lưu ở {masked(settings.database_url)}.",

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     case_sla_seconds: float = Field(default=60, gt=0, description="how often case deadlines are checked")
 
     @property
+    def any_messenger(self) -> bool:
+        return self.telegram_enabled or self.zalo_bot_enabled or self.zalo_oa_enabled
+
+    @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token and self.telegram_bot_token.get_secret_value())
 
