@@ -225,7 +225,8 @@ def card_text(
     agency_id: str | None = None,
 ) -> str:
     """The text of a card: ``view`` is ``lead`` (the lead's card), ``copy`` (BẢN SAO) or ``former`` (the old
-    lead's card after a transfer)."""
+    lead's card after a transfer). The state comes first: a card sent as a photo's caption is cut at 1,024
+    characters when edited, and staff scan a busy group by it."""
     lead = agency_name(config, case.lead)
     if view == "copy":
         head = [f"📋 BẢN SAO — PHẢN ÁNH {case.code}", f"Chủ trì: {lead}. Bản sao để nắm thông tin, phối hợp khi cần."]
@@ -234,12 +235,22 @@ def card_text(
         head = [f"🔁 PHẢN ÁNH {case.code} — {former} đã chuyển cho {lead}", "Thẻ này chỉ còn để tra cứu."]
     else:
         head = [f"🚨 PHẢN ÁNH {case.code} — {agency_name(config, case.lead, short=True)} chủ trì"]
+    lines = [*head, f"Trạng thái: {STATUS_LABELS[case.state]}"]
+    if case.assignee_name and case.open:
+        lines.append(f"Phụ trách: {case.assignee_name}")
+    if case.outcome and not case.open:
+        label = "Kết quả" if case.state is CaseStatus.RESOLVED else "Lý do"
+        lines.append(f"{label}: {case.outcome[:600]}")
+    if case.open and case.ack_due is not None and case.state.unacknowledged:
+        lines.append(f"Hạn tiếp nhận: {local_text(case.ack_due)}")
+    if case.open and case.resolve_due is not None:
+        lines.append(f"Hạn xử lý: {local_text(case.resolve_due)}")
     where = f" ({complaint.seller_where})" if complaint.seller_where else ""
     description = complaint.description
     if len(description) > CARD_DESCRIPTION:
         description = description[:CARD_DESCRIPTION].rstrip() + "…"
-    lines = [
-        *head,
+    lines += [
+        "━━━━━━━━━━",
         f"Loại: {category_name(config, complaint.category)}",
         f"Người bán: {complaint.seller} — {PLATFORMS.get(complaint.platform, complaint.platform)}{where}",
         f"Sản phẩm: {complaint.product} (ngày mua: {date_text(complaint.purchase_date)})",
@@ -254,18 +265,8 @@ def card_text(
         f"Liên hệ: {contact_line(complaint)}",
         f"Gửi lúc: {local_text(complaint.created_at)}",
     ]
-    if case.open and case.ack_due is not None and case.state.unacknowledged:
-        lines.append(f"Hạn tiếp nhận: {local_text(case.ack_due)}")
-    if case.open and case.resolve_due is not None:
-        lines.append(f"Hạn xử lý: {local_text(case.resolve_due)}")
     if case.copies:
         lines.append("Bản sao: " + ", ".join(agency_name(config, a, short=True) for a in case.copies))
-    lines += ["━━━━━━━━━━", f"Trạng thái: {STATUS_LABELS[case.state]}"]
-    if case.assignee_name and case.open:
-        lines.append(f"Phụ trách: {case.assignee_name}")
-    if case.outcome and not case.open:
-        label = "Kết quả" if case.state is CaseStatus.RESOLVED else "Lý do"
-        lines.append(f"{label}: {case.outcome[:600]}")
     shown = [a for a in history if a.action in CARD_HISTORY][-HISTORY_LINES:]
     if shown:
         lines += ["Diễn biến:", *(history_line(a) for a in shown)]

@@ -652,3 +652,17 @@ async def test_two_colleagues_type_at_the_same_time_in_one_group(chat: ChatHarne
     assert ("more", "qltt-2") in actions and ("reply", "qltt-1") in actions
     await son.say("hủy")  # nothing left in progress for either of them
     assert "Không có thao tác nào" in son.text or "không có thao tác" in son.text.lower()
+
+
+async def test_a_platform_without_edits_gets_the_new_state_as_a_new_message(chat: ChatHarness) -> None:
+    inbox = Inbox()
+    app = chat.app
+    await file_report(chat.person("u1"))
+    await deliver(chat, inbox)
+    card = inbox.last(QLTT)
+    await member(chat, "qltt-1", QLTT).press_on(card, "Tiếp nhận")
+    sender = OutboxSender(app.db, {CHANNEL: inbox.deliver}, clock=chat.clock, codec=app.codec, options=FAST)
+    await sender.run(until_empty=True)  # no edit() for this channel, like Zalo
+    assert card.edits == [] and inbox.edit_calls == 0
+    updated = inbox.last(QLTT)
+    assert updated is not card and "Trạng thái: 📥 Đã tiếp nhận" in updated.text and "PHẢN ÁNH" in updated.text

@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, create_app
+from bot.channels.base import RateLimited
 from bot.channels.telegram import TelegramChannel
 from bot.sender import OutboxSender
 from handlers.cases import link_sent, route_pending
 from handlers.clock import FixedClock
 from handlers.config import AppConfig, load_config
+from handlers.types import Button, Reply
 from storage.models import OutboxMessage
 from tests.chat import shared_knowledge
 from tests.conftest import DEFAULT_NOW
@@ -241,3 +243,42 @@ async def test_killed_between_submit_and_delivery_no_card_is_lost(tmp_path: Path
         delivered = cards(fake)
     assert set(delivered) == set(codes)  # every card reached the group
     assert sum(delivered.values()) - len(codes) <= flying  # only what was on its way at the kill went twice
+
+
+# -- edit(): a card sent as a photo's caption, an unchanged card, a card that is gone ------------------------
+
+
+async def test_edit_falls_back_to_the_caption_or_a_new_message(tmp_path: Path) -> None:
+    async with FakeTelegramAPI() as fake:
+        settings = make_settings(fake, tmp_path)
+        channel = TelegramChannel(settings, _ignore)
+        card = Reply(
+            "🚨 PHẢN ÁNH PA-2345-67 — Cục QLTT chủ trì\nTrạng thái: 📥 Đã tiếp nhận", [[Button("✅ Hoàn tất", "x")]]
+        )
+        try:
+            assert await channel.edit(str(GROUP), "7", card) == "7"
+            [edit] = fake.calls_of("editMessageText")
+            assert edit.params["message_id"] == 7 and buttons(edit) == {"✅ Hoàn tất": "x"}
+
+            fake.fail_next("editMessageText", 400, description="Bad Request: there is no text in the message to edit")
+            assert await channel.edit(str(GROUP), "8", card) == "8"
+            [caption] = fake.calls_of("editMessageCaption")
+            assert caption.params["caption"].startswith("🚨 PHẢN ÁNH") and caption.params["message_id"] == 8
+
+            fake.fail_next("editMessageText", 400, description="Bad Request: message is not modified")
+            assert await channel.edit(str(GROUP), "9", card) == "9"
+
+            fake.fail_next("editMessageText", 400, description="Bad Request: message to edit not found")
+            new_id = await channel.edit(str(GROUP), "10", card)
+            [sent] = [c for c in fake.calls_of("sendMessage") if c.params["chat_id"] == GROUP]
+            assert new_id not in (None, "10") and sent.params["text"] == card.text
+
+            fake.fail_next("editMessageText", 429)
+            with pytest.raises(RateLimited):
+                await channel.edit(str(GROUP), "11", card)
+        finally:
+            await channel.close_bulk()
+
+
+async def _ignore(_msg):
+    return []

@@ -430,8 +430,10 @@ class TelegramChannel:
     async def _send_one(self, chat_id: int, reply: Reply, *, bulk: bool = False) -> str | None:
         bot = await self.bulk_bot() if bulk else self.bot
         limits = {"bulk": True} if bulk else None
-        if bulk and len(reply.photos) == 1 and 0 < len(reply.text) <= MessageLimit.CAPTION_LENGTH:
-            # A broadcast with one photo and a short text is one message: the photo with its caption.
+        one_photo = len(reply.photos) == 1 and 0 < len(reply.text) <= MessageLimit.CAPTION_LENGTH
+        if bulk and one_photo and not reply.reply_to:
+            # A broadcast with one photo and a short text is one message: the photo with its caption. (An
+            # answer to an earlier message keeps its text separate: that is the part that is threaded.)
             return await self._send_photo(bot, chat_id, reply.photos[0], reply.text, keyboard(reply), limits)
         if reply.photos:
             await self._send_photos(bot, chat_id, reply.photos, limits)

@@ -4,7 +4,7 @@ The fake Bot API (aiohttp on loopback, in this process) enforces Telegram's limi
 (default ×20 to keep the run short; the ratio is what counts): 20 messages per group in any 60/scale seconds
 (at ×20: 20 in any 3 seconds — time compressed, so a burst cannot hide inside one long window) and 30 × scale a
 second overall, answering 429 to anything over. Sped up, the same milliseconds of network and scheduling
-jitter weigh ×scale more against the window, so the bot's limiter runs at ``--limiter-share`` (90 %) of the
+jitter weigh ×scale more against the window, so the bot's limiter runs at ``--limiter-share`` (95 %) of the
 fake's. The bot side runs in a child process
 (``python -m tests.benchmarks.bench_cases child …``): the real case worker (:func:`route_pending`, one
 transaction per report), the real ``OutboxSender`` and ``TelegramChannel.deliver`` through
@@ -383,7 +383,7 @@ def main() -> int:
     parser.add_argument(
         "--limiter-share",
         type=float,
-        default=0.9,
+        default=0.95,
         help="the bot's limits as a share of the fake's: sped up, the network's jitter weighs ×scale more",
     )
     parser.add_argument("--digest-after", type=int, default=5)
