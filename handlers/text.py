@@ -1,9 +1,10 @@
-"""Small text helpers the core needs before any knowledge is loaded."""
+"""Small text helpers for matching what people type against labels and command words."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from knowledge.normalize import fold
 
 _SPACES = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]")
@@ -11,6 +12,4 @@ _PUNCT = re.compile(r"[^\w\s]")
 
 def fold_text(text: str) -> str:
     """Lower-case, strip diacritics (đ → d) and punctuation, collapse spaces: 'Hủy!' → 'huy'."""
-    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", _PUNCT.sub(" ", bare)).strip()
+    return _SPACES.sub(" ", _PUNCT.sub(" ", fold(text.casefold()))).strip()
