@@ -31,7 +31,7 @@ from knowledge.loader import KnowledgeError
 from knowledge.matcher import MatchResult
 
 __all__ = [
-    "DEFAULT_EVAL_PATH",
+    "DEFAULT_EVAL_PATHS",
     "EvalItem",
     "Metrics",
     "Outcome",
@@ -43,7 +43,9 @@ __all__ = [
     "run_matcher",
 ]
 
-DEFAULT_EVAL_PATH = Path(__file__).resolve().parent.parent / "tests" / "data" / "qa_eval.yaml"
+_DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+#: The dev questions (tuned on) and the held-out questions (written separately, only ever measured).
+DEFAULT_EVAL_PATHS: tuple[Path, ...] = (_DATA / "qa_eval.yaml", _DATA / "qa_heldout_v2.yaml")
 SPLITS = ("dev", "heldout")
 FORMS = ("accented", "unaccented", "typo")
 
@@ -91,9 +93,22 @@ class Metrics:
     p95_ms: float
 
 
-def load_eval(path: Path | None = None, known_ids: Iterable[str] | None = None) -> list[EvalItem]:
-    """Load and validate the evaluation file."""
-    file = Path(path) if path is not None else DEFAULT_EVAL_PATH
+def load_eval(paths: Path | Sequence[Path] | None = None, known_ids: Iterable[str] | None = None) -> list[EvalItem]:
+    """Load and validate the evaluation file(s); by default the dev file and the held-out file."""
+    if paths is None:
+        files = [Path(p) for p in DEFAULT_EVAL_PATHS if Path(p).exists()]
+    elif isinstance(paths, (str, Path)):
+        files = [Path(paths)]
+    else:
+        files = [Path(p) for p in paths]
+    ids = set(known_ids) if known_ids is not None else None
+    items: list[EvalItem] = []
+    for file in files:
+        items += _load_file(file, ids)
+    return items
+
+
+def _load_file(file: Path, ids: set[str] | None) -> list[EvalItem]:
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -102,7 +117,6 @@ def load_eval(path: Path | None = None, known_ids: Iterable[str] | None = None) 
         data = data.get("items", data.get("questions"))
     if not isinstance(data, list):
         raise KnowledgeError(f"{file.name}: cần một danh sách câu hỏi")
-    ids = set(known_ids) if known_ids is not None else None
     items: list[EvalItem] = []
     for i, raw in enumerate(data):
         if not isinstance(raw, dict) or not isinstance(raw.get("q"), str):
@@ -217,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="Evaluate the hybrid matcher")
     parser.add_argument("--entries", type=Path, default=None)
-    parser.add_argument("--eval", type=Path, default=DEFAULT_EVAL_PATH)
+    parser.add_argument("--eval", type=Path, nargs="+", default=None, help="evaluation files (default: dev + held-out)")
     parser.add_argument("--split", choices=[*SPLITS, "all"], default="dev")
     parser.add_argument("--errors", action="store_true", help="list the failures")
     args = parser.parse_args(argv)

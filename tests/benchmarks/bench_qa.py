@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.evaluate import (
-    DEFAULT_EVAL_PATH,
     EvalItem,
     Metrics,
     breakdown,
@@ -124,7 +123,7 @@ def _ranking_quality(scores: list[np.ndarray], expect: list[int | None]) -> tupl
     return top1 / max(n, 1), mrr / max(n, 1)
 
 
-def tune(entries_path: Path | None, eval_path: Path, min_refusal: float) -> None:
+def tune(entries_path: Path | None, eval_path: Sequence[Path] | None, min_refusal: float) -> None:
     """Grid search on the dev split; prints the best parameters to paste in matcher.py."""
     base = KnowledgeBase.load(entries_path)
     items = [i for i in load_eval(eval_path, base.entries) if i.split == "dev"]
@@ -189,7 +188,7 @@ def tune(entries_path: Path | None, eval_path: Path, min_refusal: float) -> None
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=Path, default=None, help="entries folder (default: knowledge/entries)")
-    parser.add_argument("--eval", type=Path, default=DEFAULT_EVAL_PATH)
+    parser.add_argument("--eval", type=Path, nargs="+", default=None, help="evaluation files (default: dev + held-out)")
     parser.add_argument("--write-docs", action="store_true", help="print the block for docs/benchmarks.md")
     parser.add_argument("--tune", action="store_true", help="grid-search weights/thresholds on dev")
     parser.add_argument("--min-refusal", type=float, default=0.95, help="dev refusal floor when tuning")

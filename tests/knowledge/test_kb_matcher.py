@@ -191,11 +191,15 @@ def test_real_kb_dev_accuracy_regression_guard(real_kb: KnowledgeBase, eval_file
     assert m.refusal >= 0.85
 
 
-def test_eval_file_is_consistent_with_entries(real_kb: KnowledgeBase, eval_file: Path) -> None:
+def test_eval_files_are_consistent_with_entries(real_kb: KnowledgeBase, eval_file: Path) -> None:
+    """The dev file holds only dev questions, the held-out file only held-out ones, all with known ids."""
     kb = real_kb
-    if not eval_file.exists():
-        pytest.skip("tests/data/qa_eval.yaml not written yet")
-    items = load_eval(eval_file, kb.entries)  # raises on unknown ids or bad split/form
-    assert {i.split for i in items} == {"dev", "heldout"}
-    data = yaml.safe_load(eval_file.read_text(encoding="utf-8"))
-    assert len(items) == len(data if isinstance(data, list) else data["items"])
+    heldout_file = eval_file.with_name("qa_heldout_v2.yaml")
+    dev = load_eval(eval_file, kb.entries)  # raises on unknown ids or bad split/form
+    heldout = load_eval(heldout_file, kb.entries)
+    assert {i.split for i in dev} == {"dev"} and {i.split for i in heldout} == {"heldout"}
+    assert len(load_eval(None, kb.entries)) == len(dev) + len(heldout)
+    for file, items in ((eval_file, dev), (heldout_file, heldout)):
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        assert len(items) == len(data if isinstance(data, list) else data["items"])
+    assert not {i.q for i in dev} & {i.q for i in heldout}
