@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot run | chat | db upgrade | config check | countdown | broadcast | announce``."""
+"""Command line: ``python -m bot run | chat | db upgrade | config check | countdown | broadcast | announce |
+report | case pack`` (and the staff, knowledge-base and complaint commands)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from bot import broadcast_cli, complaints_cli, qa_cli, staff_cli
+from bot import broadcast_cli, complaints_cli, qa_cli, report_cli, staff_cli
 from bot.app import App, create_app
 from bot.logs import setup_logging
 from bot.settings import Settings
@@ -18,6 +19,10 @@ from handlers.config import ConfigError, load_config
 from storage.db import Database, masked
 
 logger = logging.getLogger(__name__)
+
+QUIET_COMMANDS = frozenset(
+    {"chat", "ask", "kb", "staff", "countdown", "broadcast", "announce", "complaints", "report", "case"}
+)
 
 
 def package_version() -> str:
@@ -50,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     staff_cli.add_parsers(sub)
     broadcast_cli.add_parsers(sub)
     complaints_cli.add_parsers(sub)
+    report_cli.add_parsers(sub)
 
     config = sub.add_parser("config", help="tệp cấu hình YAML")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -61,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     command = args.command or "run"
-    quiet = command in ("chat", "ask", "kb", "staff", "countdown", "broadcast", "announce", "complaints") or (
-        command == "run" and not settings.any_messenger
-    )  # the console chat shares the terminal with the log: keep it to warnings
+    # The console chat shares the terminal with the log, and the reports print for people: keep it to warnings.
+    quiet = command in QUIET_COMMANDS or (command == "run" and not settings.any_messenger)
     setup_logging("WARNING" if quiet and settings.log_level == "INFO" else settings.log_level, settings.secrets())
     try:
         if command == "db":
@@ -86,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             return broadcast_cli.run_announce(args, settings)
         if command == "complaints":
             return complaints_cli.run_complaints(args, settings)
+        if command in ("report", "case"):
+            return report_cli.run_report_cli(args, settings)
         app = create_app(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)

@@ -10,13 +10,20 @@ from handlers import texts
 from handlers.announcements import AnnounceFlow
 from handlers.case_flow import CaseInputFlow, group_message, my_cases_command
 from handlers.case_flow import on_button as case_button
+from handlers.case_reports import open_cases_command, period_stats_command
 from handlers.complaints import ComplaintFlow
 from handlers.core import Context, Dispatcher, Router, Services, start
 from handlers.menu import show_contact, show_help, show_menu
 from handlers.profile import ProfileFlow
 from handlers.qa import QaFlow, answer_question
 from handlers.qa import on_button as qa_button
-from handlers.staff import answer_question_command, manage_staff_command, reload_knowledge_command
+from handlers.staff import (
+    StaffAnswerFlow,
+    answer_by_reply,
+    answer_question_command,
+    manage_staff_command,
+    reload_knowledge_command,
+)
 from handlers.subscriptions import SubscribeFlow, countdown, unsubscribe
 from handlers.subscriptions import on_button as subscription_button
 from handlers.tracking import TrackingFlow, track_command
@@ -24,9 +31,9 @@ from handlers.tracking import on_button as tracking_button
 
 
 async def ask(ctx: Context) -> None:
-    """Treat free text as a question — except in groups, where a "reply to" a case message goes to its
-    reporter and other chatter in a staff group is left alone."""
-    if await group_message(ctx):
+    """Treat free text as a question — except in groups, where a "reply to" a forwarded question answers it,
+    a "reply to" a case message goes to its reporter and other chatter in a staff group is left alone."""
+    if await answer_by_reply(ctx) or await group_message(ctx):
         return
     await answer_question(ctx, ctx.text)
 
@@ -47,6 +54,9 @@ def build_router() -> Router:
     router.flow(qa_flow)
     router.button("qa", qa_button)
     router.command(["/traloi"], answer_question_command, keeps_flow=True)
+    staff_answer = StaffAnswerFlow()
+    router.flow(staff_answer)
+    router.button("qans", staff_answer.on_button)
     router.command(["/capnhatkb"], reload_knowledge_command, keeps_flow=True)
     router.command(["/canbo"], manage_staff_command, keeps_flow=True)
 
@@ -90,6 +100,9 @@ def build_router() -> Router:
 
     router.button("case", on_case_button)
     router.command(["/viec"], my_cases_command, keeps_flow=True)
+    # Staff reports: open cases by status, age and deadlines; a period's counts and medians.
+    router.command(["/tonghop"], open_cases_command, keeps_flow=True)
+    router.command(["/thongke"], period_stats_command, keeps_flow=True)
 
     menu = {"qa": qa, "report": report, "countdown": countdown, "track": track, "contact": show_contact}
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from handlers import texts
 from handlers.config import AppConfig
 from handlers.core import Context, Flow
-from handlers.staff import lead_agency_for_questions
-from handlers.types import Button
+from handlers.staff import QUESTION_KIND, lead_agency_for_questions
+from handlers.types import Button, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
 from storage.db import UnitOfWork
 from storage.questions import Question, QuestionStatus
@@ -180,15 +180,16 @@ async def forward(ctx: Context, question: Question | None) -> None:
         f"❓ Câu hỏi của thương nhân {question.code}\n"
         f"Từ: {question.display_name or 'người dùng'} ({question.channel})\n\n"
         f"{question.text}\n\n"
-        f"Trả lời bằng lệnh: /traloi {question.code} <nội dung>"
+        f"Bấm «Trả lời», trả lời (reply) tin này, hoặc gõ: /traloi {question.code} <nội dung>"
     )
+    staff_reply = Reply(staff_text, [[Button("✍️ Trả lời", f"qans:{question.code}")]])
     for channel, chat_ids in agency.chats.items():
         for chat_id in chat_ids:
             await ctx.uow.outbox.enqueue(
                 channel=channel,
                 chat_id=chat_id,
-                kind="merchant_question",
-                payload={"text": staff_text},
+                kind=QUESTION_KIND,
+                payload=staff_reply.to_dict(),
                 now=ctx.now,
                 dedupe_key=f"question:{question.id}:{channel}:{chat_id}",
                 ref=question.code,

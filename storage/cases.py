@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Field, SQLModel
 
+from storage.complaints import Complaint
 from storage.db import DbSession
 from storage.models import OutboxMessage, OutboxStatus, utc_column
 
@@ -65,6 +66,7 @@ class MessageKind(enum.StrEnum):
     RELAY = "relay"  # the reporter's addition relayed to the lead chat
     REMINDER = "reminder"
     ESCALATION = "escalation"
+    UNREACHABLE = "unreachable"  # the reporter could not be reached: the lead chat is told to call instead
 
 
 class SlaStep(enum.StrEnum):
@@ -441,3 +443,39 @@ class CaseRepository:
     def set_payload(row: OutboxMessage, payload: dict[str, Any]) -> None:
         row.payload = dict(payload)
         flag_modified(row, "payload")
+
+    # -- reports (appended for staff reports and evidence packs; the methods above are unchanged) --------
+
+    async def with_complaints(
+        self,
+        *,
+        open_only: bool = False,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        leads: Iterable[str] | None = None,
+    ) -> list[tuple[Case, Complaint]]:
+        """Cases with their complaints, by submission time (oldest first); ``since <= submitted < until``.
+
+        A case belongs to the moment its report was submitted (``complaints.created_at``), the moment its
+        deadlines count from. ``leads`` keeps the cases led by those agencies.
+        """
+        query = select(Case, Complaint).join(Complaint, Complaint.id == Case.complaint_id)
+        if open_only:
+            query = query.where(Case.status.in_(OPEN_STATUSES))
+        if since is not None:
+            query = query.where(Complaint.created_at >= since)
+        if until is not None:
+            query = query.where(Complaint.created_at < until)
+        if leads is not None:
+            query = query.where(Case.lead.in_(list(leads)))
+        result = await self.session.execute(query.order_by(Complaint.created_at, Case.id))
+        return [(case, complaint) for case, complaint in result.all()]
+
+    async def outbox_for(self, code: str, kinds: Iterable[str]) -> list[OutboxMessage]:
+        """The outbox rows about one case (``ref`` = its code) of the given kinds, oldest first."""
+        result = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.ref == code, OutboxMessage.kind.in_(list(kinds)))
+            .order_by(OutboxMessage.id)
+        )
+        return list(result.scalars())

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.config import AppConfig, load_config
+from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 from storage.models import OutboxMessage
 from storage.questions import Question
 from tests.chat import ChatHarness
@@ -131,6 +132,51 @@ async def test_a_forwarded_question_is_stored_queued_for_staff_and_answered(staf
     assert (reply.channel, reply.chat_id, reply.kind) == ("console", "merchant-1", "question_answer")
     assert "Phòng Quản lý Thương mại" in reply.payload["text"] and "Chị Hoa" not in reply.payload["text"]
     assert (await questions(staffed))[0].status == "staff_answered"
+
+
+async def test_staff_answer_a_forwarded_question_by_its_button_or_by_replying_to_it(staffed: ChatHarness) -> None:
+    app = staffed.app
+    askers = [staffed.person(f"merchant-{i}", name=f"Shop {i}") for i in (1, 2)]
+    for asker in askers:
+        await asker.say(OUT_OF_SCOPE)
+        await asker.press("gửi câu hỏi cho cán bộ")
+    first, second = await questions(staffed)
+    cards = [row for row in await outbox(staffed) if row.kind == "merchant_question"]
+    assert [c.ref for c in cards] == [first.code, second.code]
+    button = Reply.from_dict(cards[0].payload).flat_buttons()[0]
+    assert button.label == "✍️ Trả lời"
+
+    def group_msg(user: str, **fields) -> IncomingMessage:
+        return IncomingMessage(
+            channel="console", chat_id="-500", user_id=user, display_name=user, chat_kind=ChatKind.GROUP, **fields
+        )
+
+    hoa = staffed.person("staff-1", name="Hoa", chat_id="-500")
+    stranger = staffed.person("someone", chat_id="-500")
+    signed = app.codec.encode(button.payload)  # as the sender signs it on the way out
+    await stranger.send(group_msg("someone", kind=MessageKind.BUTTON, button=signed))
+    assert "chỉ dành cho cán bộ" in stranger.text
+    await hoa.send(group_msg("staff-1", kind=MessageKind.BUTTON, button=signed))
+    assert f"câu hỏi {first.code}" in hoa.text and "Hủy" in hoa.labels[0]
+    await hoa.send(group_msg("staff-1", kind=MessageKind.TEXT, text="ok"))  # too short: asked again
+    assert "từ 5 đến" in hoa.text
+    await hoa.send(group_msg("staff-1", kind=MessageKind.TEXT, text="Giá vàng do ngân hàng công bố, Sở không quản lý."))
+    assert "Đã ghi nhận" in hoa.text
+    await hoa.send(group_msg("staff-1", kind=MessageKind.BUTTON, button=signed))  # pressed again later
+    assert "đã được trả lời" in hoa.text
+
+    # The second question: a platform "reply to" the forwarded message (its id once sent) is the answer.
+    async with app.db.unit_of_work() as uow:
+        await uow.outbox.mark_sent(cards[1].id, staffed.clock.now(), platform_message_id="777")
+        await uow.commit()
+    answer = group_msg("staff-1", kind=MessageKind.TEXT, text="Bạn hỏi ngân hàng nhé.", reply_to_message_id="777")
+    await hoa.send(answer)
+    assert "Đã ghi nhận" in hoa.text and second.code in hoa.text
+
+    answers = [row for row in await outbox(staffed) if row.kind == "question_answer"]
+    assert [(a.chat_id, a.ref) for a in answers] == [("merchant-1", first.code), ("merchant-2", second.code)]
+    assert "Giá vàng do ngân hàng" in answers[0].payload["text"] and "Hoa" not in answers[0].payload["text"]
+    assert [q.status for q in await questions(staffed)] == ["staff_answered", "staff_answered"]
 
 
 async def test_staff_can_reload_the_knowledge_base(staffed: ChatHarness) -> None:
