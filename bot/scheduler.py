@@ -504,8 +504,19 @@ class Broadcasting:
                 logger.exception("broadcasting: leader check failed; trying again")
             await asyncio.sleep(self.retry_seconds)
 
-    async def _lead(self) -> None:
-        self.sender = OutboxSender(
+    def make_sender(self) -> OutboxSender:
+        """The leader's outbox sender: with cases on, a message that cannot reach a reporter is told to the
+        case's lead agency (:func:`handlers.cases.reporter_unreachable`) as the row is marked failed."""
+        on_undelivered = None
+        if self.cases_enabled:
+            from handlers.cases import reporter_unreachable
+
+            config = self.config
+
+            async def on_undelivered(uow, failures, now):
+                return await reporter_unreachable(uow, config, failures, now)
+
+        return OutboxSender(
             self.db,
             self.delivers,
             clock=self.clock,
@@ -514,7 +525,11 @@ class Broadcasting:
             quiet=self.config.quiet_hours,
             options=self.sender_options,
             edits=self.edits,
+            on_undelivered=on_undelivered,
         )
+
+    async def _lead(self) -> None:
+        self.sender = self.make_sender()
         self._sender_stop = asyncio.Event()
         self._sender_task = asyncio.create_task(self.sender.run(self._sender_stop))
         if self.cases_enabled:

@@ -11,8 +11,9 @@ Outcomes (``deliver`` raises the common errors of ``bot/channels/base.py``):
   :class:`RateLimiter`) waits ``retry_after``; the same row is tried again;
 * ``TemporaryFailure`` (network errors, 5xx) and anything unexpected → back to the queue with exponential
   backoff; after ``max_attempts`` claims the row fails for good;
-* ``Unreachable`` (403: the user blocked the bot, or the chat is gone) → the row fails for good, is never
-  retried, and the subscriptions reached in that chat are turned off;
+* ``Unreachable`` (403: the user blocked the bot, or the chat is gone; Zalo OA -230/-232: the user is
+  outside the OA's 7-day window) → the row fails for good, is never retried, and the subscriptions reached
+  in that chat are turned off;
 * a reminder row past its ``expires_at`` → ``skipped`` (never sent out of date); an announcement met
   in the quiet hours → released until they end.
 
@@ -20,6 +21,12 @@ A row whose payload has ``edit_of`` (an outbox row id) changes that message in p
 ``edit(chat_id, message_id, reply)`` (a channel without edits gets a new message instead); it waits while
 that message is not out yet and is skipped if it never went out. ``reply_to_row`` sends the message as a
 reply to that row's message when it is known.
+
+Every row that fails for good (unreachable, or out of attempts) is handed to the ``on_undelivered`` hook in
+the transaction that marks it failed, so what the hook queues (e.g. telling a case's agency that its
+reporter cannot be reached, :func:`handlers.cases.reporter_unreachable`) is written exactly once with the
+mark. A hook that fails for another reason than a lost database connection is logged and the rows are
+marked without it: a bug there never stalls delivery.
 
 Only one sender runs per bot (it holds the leader lock, see ``bot/scheduler.py``), so at start it takes
 back the rows its crashed predecessor had claimed: after a crash, at most the rows that were in flight
@@ -40,19 +47,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.channels.base import RateLimited, Unreachable
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.channels.base import OutsideMessagingWindow, RateLimited, Unreachable
 from handlers.buttons import ButtonCodec
 from handlers.clock import Clock
 from handlers.config import QuietHours
 from handlers.types import Button, Reply
-from storage.db import Database
+from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, OutboxStatus
+from storage.outbox import FailureCause, Undelivered
 from storage.subscriptions import BroadcastKind
 
 logger = logging.getLogger(__name__)
 
 Deliver = Callable[[str, Reply], Awaitable[str | None]]
 Edit = Callable[[str, str, Reply], Awaitable[str | None]]  # (chat_id, message_id, reply): change a sent message
+# Called with the unit of work that marks rows failed for good, before it commits.
+OnUndelivered = Callable[[UnitOfWork, list[Undelivered], datetime], Awaitable[object]]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -249,6 +261,10 @@ def format_eta(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
+class _HookFailed(Exception):
+    """The ``on_undelivered`` hook raised (the transaction is rolled back)."""
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -262,6 +278,7 @@ class OutboxSender:
         options: SenderOptions | None = None,
         exclusive: bool = True,
         edits: dict[str, Edit] | None = None,
+        on_undelivered: OnUndelivered | None = None,
     ) -> None:
         self.db = db
         self.delivers = delivers
@@ -272,6 +289,7 @@ class OutboxSender:
         self.quiet = quiet
         self.options = options or SenderOptions()
         self.exclusive = exclusive
+        self.on_undelivered = on_undelivered
         self.stats = SenderStats()
         self._queue: asyncio.Queue[OutboxMessage | None] = asyncio.Queue()
         self._held: set[int] = set()
@@ -283,6 +301,7 @@ class OutboxSender:
         self._skipped: list[tuple[int, str]] = []
         self._retry: list[tuple[int, str, datetime]] = []
         self._blocked: dict[str, set[str]] = {}
+        self._undelivered: list[Undelivered] = []
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
 
@@ -444,15 +463,26 @@ class OutboxSender:
                 self.stats.blocked += 1
                 self._failed.append((row.id, f"unreachable: {exc}"))
                 self._blocked.setdefault(row.channel, set()).add(row.chat_id)
+                cause = FailureCause.OUTSIDE_WINDOW if isinstance(exc, OutsideMessagingWindow) else FailureCause.BLOCKED
+                self._note_undelivered(row, cause, str(exc))
             except Exception as exc:  # TemporaryFailure, or anything unexpected (e.g. a 400) on the way
                 reason = f"{type(exc).__name__}: {exc}"
                 if row.attempts >= self.options.max_attempts:
                     self._failed.append((row.id, f"gave up after {row.attempts} attempts: {reason}"))
+                    self._note_undelivered(row, FailureCause.GAVE_UP, reason)
                 else:
                     self._retry.append((row.id, reason, self.clock.now() + self.options.backoff(row.attempts)))
             else:
                 self._sent.append((row.id, message_id))
             return
+
+    def _note_undelivered(self, row: OutboxMessage, cause: FailureCause, error: str) -> None:
+        if self.on_undelivered is None or row.id is None:
+            return
+        text = str((row.payload or {}).get("text") or "")
+        self._undelivered.append(
+            Undelivered(row.id, row.channel, row.chat_id, row.kind, row.ref, text, cause, error[:500])
+        )
 
     async def _target(self, row_id: int) -> tuple[str | None, str | None]:
         """The status and platform message id of the outbox row a message refers to."""
@@ -476,22 +506,22 @@ class OutboxSender:
     async def flush(self) -> None:
         async with self._flush_lock:
             sent, failed, skipped, retry, blocked = self._sent, self._failed, self._skipped, self._retry, self._blocked
+            undelivered = self._undelivered
             if not (sent or failed or skipped or retry):
                 return
             self._sent, self._failed, self._skipped, self._retry, self._blocked = [], [], [], [], {}
+            self._undelivered = []
             now = self.clock.now()
             try:
-                async with self.db.unit_of_work() as uow:
-                    await uow.broadcasts.mark_sent(sent, now)
-                    await uow.broadcasts.mark_final(failed, OutboxStatus.FAILED)
-                    await uow.broadcasts.mark_final(skipped, OutboxStatus.SKIPPED)
-                    await uow.broadcasts.retry_later(retry)
-                    for channel, chats in blocked.items():
-                        await uow.subscriptions.unsubscribe_chats(channel, chats, now, reason="blocked")
-                    await uow.commit()
+                try:
+                    await self._record(sent, failed, skipped, retry, blocked, undelivered, now)
+                except _HookFailed:
+                    logger.exception("sender: the undelivered hook failed; the rows are marked without it")
+                    await self._record(sent, failed, skipped, retry, blocked, [], now)
             except BaseException:
                 # Keep the results for the next flush; the rows stay leased meanwhile.
                 self._sent[:0], self._failed[:0], self._skipped[:0], self._retry[:0] = sent, failed, skipped, retry
+                self._undelivered[:0] = undelivered
                 for channel, chats in blocked.items():
                     self._blocked.setdefault(channel, set()).update(chats)
                 raise
@@ -501,6 +531,33 @@ class OutboxSender:
             self.stats.failed += len(failed)
             self.stats.skipped += len(skipped)
             self.stats.retried += len(retry)
+
+    async def _record(
+        self,
+        sent: list[tuple[int, str | None]],
+        failed: list[tuple[int, str]],
+        skipped: list[tuple[int, str]],
+        retry: list[tuple[int, str, datetime]],
+        blocked: dict[str, set[str]],
+        undelivered: list[Undelivered],
+        now: datetime,
+    ) -> None:
+        """Write one flush's results in one transaction, with what the hook queues about the failed rows."""
+        async with self.db.unit_of_work() as uow:
+            await uow.broadcasts.mark_sent(sent, now)
+            await uow.broadcasts.mark_final(failed, OutboxStatus.FAILED)
+            await uow.broadcasts.mark_final(skipped, OutboxStatus.SKIPPED)
+            await uow.broadcasts.retry_later(retry)
+            for channel, chats in blocked.items():
+                await uow.subscriptions.unsubscribe_chats(channel, chats, now, reason="blocked")
+            if undelivered and self.on_undelivered is not None:
+                try:
+                    await self.on_undelivered(uow, undelivered, now)
+                except (OperationalError, InterfaceError, OSError):
+                    raise  # the database went away: everything is tried again at the next flush
+                except Exception as exc:
+                    raise _HookFailed from exc
+            await uow.commit()
 
     # -- progress ----------------------------------------------------------------------------------------
 

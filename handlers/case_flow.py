@@ -47,6 +47,10 @@ PROMPTS = {
     "to": "🔁 {name}, chuyển {code} cho {target}: bạn nhập lý do chuyển (ghi vào nhật ký), hoặc bấm «Bỏ qua».",
 }
 HOW_TO_ANSWER = "Bạn trả lời (reply) vào tin nhắn này; gõ «hủy» để thôi."
+NOT_RELAYED = (
+    "Trợ lý không gửi được tin tới người phản ánh {code} nên không chuyển nội dung này. Bạn liên hệ người phản "
+    "ánh bằng cách khác (nút «📞 Xem liên hệ»); muốn thử gửi lại qua trợ lý thì trả lời (reply) vào thẻ phản ánh."
+)
 
 
 def alert(ctx: Context, text: str) -> None:
@@ -370,6 +374,11 @@ async def group_message(ctx: Context) -> bool:
 
 async def reply_in_thread(ctx: Context, rows: list) -> None:
     threads = [r for r in rows if r.kind in THREAD_KINDS]
+    if not threads and {r.kind for r in rows} == {CaseMessageKind.UNREACHABLE.value}:
+        # An answer to "the reporter cannot be reached" would not reach them either.
+        case = await ctx.uow.cases.get(rows[0].case_id)
+        ctx.reply(NOT_RELAYED.format(code=case.code if case else ""))
+        return
     case_ids = {r.case_id for r in threads}
     if len(case_ids) != 1:
         ctx.reply("Tin nhắn này gộp nhiều phản ánh. Bạn bấm mã để mở thẻ, rồi trả lời (reply) vào thẻ đó nhé.")

@@ -24,6 +24,11 @@ Decisions:
 * **The reporter hears from the agency, never from a person.** Replies, requests for more information and
   status changes go to the reporter's chat through the outbox, signed with the agency's name; every status
   change is also a public history event (``/tracuu``). The staff member's name stays in the audit trail.
+* **A reporter who cannot be reached is not left waiting in silence.** When a message to the reporter fails
+  for good (Zalo OA -230/-232: outside the OA's 7-day window; the bot blocked; attempts run out), the outbox
+  sender calls :func:`reporter_unreachable` in the transaction that marks the row failed: the lead agency's
+  chats get one message per failed row (a dedupe key on the row id) with the masked contact, so staff call
+  the reporter instead.
 * **SLA steps happen once.** ``case_sla_marks`` has a unique (case, epoch, step); on PostgreSQL an advisory
   lock per case serialises processes, and every outbox row carries a dedupe key. A transfer starts a new
   epoch with new due times.
@@ -59,6 +64,7 @@ from storage.cases import Case, CaseAction, CaseMessage, CaseStatus, MessageKind
 from storage.complaints import Complaint, ComplaintEvent, ComplaintPhoto, ComplaintStatus
 from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, OutboxStatus
+from storage.outbox import FailureCause, Undelivered
 from storage.staff import StaffMember
 
 logger = logging.getLogger(__name__)
@@ -73,7 +79,17 @@ KIND_NOTICE = "case_notice"  # to the reporter
 KIND_REMINDER = "case_reminder"
 KIND_ESCALATION = "case_escalation"
 KIND_CONTACT = "case_contact"  # a contact sent privately to the staff member who asked (no alerts there)
-QUEUED_KINDS = (KIND_CARD, KIND_COPY, KIND_DIGEST, KIND_EDIT, KIND_RELAY, KIND_REMINDER, KIND_ESCALATION)
+KIND_UNREACHABLE = "case_unreachable"  # to the lead agency: a message to the reporter did not get through
+QUEUED_KINDS = (
+    KIND_CARD,
+    KIND_COPY,
+    KIND_DIGEST,
+    KIND_EDIT,
+    KIND_RELAY,
+    KIND_REMINDER,
+    KIND_ESCALATION,
+    KIND_UNREACHABLE,
+)
 MAX_ROUTING_ATTEMPTS = 5
 CARD_DESCRIPTION = 1200  # characters of the description on a card (an edited card must fit one message)
 HISTORY_LINES = 4
@@ -101,6 +117,8 @@ ACTION_LABELS = {
     "reporter_added": "Người phản ánh bổ sung",
     "copy_seen": "Đã nắm thông tin (bản sao)",
     "contact_viewed": "Xem liên hệ",
+    "contact_exported": "Xuất gói chứng cứ kèm liên hệ",
+    "reporter_unreachable": "Không gửi được tin tới người phản ánh",
     "sla_ack_reminder": "Nhắc quá hạn tiếp nhận",
     "sla_ack_escalation": "Báo lãnh đạo: quá hạn tiếp nhận",
     "sla_resolve_escalation": "Báo lãnh đạo: quá hạn xử lý",
@@ -962,6 +980,84 @@ def contact_text(complaint: Complaint) -> str:
         f"📞 {complaint.code}: {format_phone(complaint.phone)}{name}. Chỉ dùng để xác minh phản ánh này; "
         "lượt xem đã được ghi lại."
     )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# A reporter who cannot be reached
+# ----------------------------------------------------------------------------------------------------------
+
+UNREACHABLE_CAUSES = {
+    FailureCause.OUTSIDE_WINDOW: (
+        "họ không nhắn tin cho {channel} của Sở trong 7 ngày qua nên Zalo không cho gửi thêm tin (quy tắc 7 ngày)"
+    ),
+    FailureCause.BLOCKED: "họ đã chặn trợ lý hoặc không còn nhận tin nhắn trên {channel}",
+    FailureCause.GAVE_UP: "trợ lý đã gửi nhiều lần qua {channel} nhưng không thành công",
+}
+UNDELIVERED_EXCERPT = 300  # characters of the undelivered message quoted to staff
+
+
+def unreachable_text(case: Case, complaint: Complaint, failure: Undelivered) -> str:
+    """What the lead agency's chat is told when a message to the reporter did not get through (Vietnamese)."""
+    channel = CHANNEL_NAMES.get(failure.channel, failure.channel)
+    cause = UNREACHABLE_CAUSES.get(failure.cause, UNREACHABLE_CAUSES[FailureCause.GAVE_UP]).format(channel=channel)
+    lines = [f"⚠️ Không liên lạc được với người phản ánh {case.code} qua {channel}: {cause}."]
+    excerpt = " ".join(failure.text.split())
+    if excerpt:
+        if len(excerpt) > UNDELIVERED_EXCERPT:
+            excerpt = excerpt[:UNDELIVERED_EXCERPT].rstrip() + "…"
+        lines.append(f"Tin chưa tới được người phản ánh: «{excerpt}»")
+    if complaint.anonymous:
+        lines.append(
+            "Phản ánh ẩn danh nên không có cách liên hệ khác; người phản ánh vẫn xem được kết quả bằng "
+            f"/tracuu {case.code}."
+        )
+    elif not complaint.phone:
+        lines.append(
+            "Người phản ánh không để lại số điện thoại nên chưa có cách liên hệ khác; họ vẫn xem được kết quả "
+            f"bằng /tracuu {case.code}."
+        )
+    else:
+        lines.append(
+            f"Đề nghị liên hệ người phản ánh bằng cách khác: {contact_line(complaint)}. Bấm «📞 Xem liên hệ» để "
+            "xem số đầy đủ."
+        )
+    return "\n".join(lines)
+
+
+async def reporter_unreachable(uow: UnitOfWork, config: AppConfig, failures: list[Undelivered], now: datetime) -> int:
+    """The outbox sender's hook for rows that failed for good (in the transaction that marks them): each
+    message to a case's reporter that did not get through is told to the lead agency's chats, once per row."""
+    queued = 0
+    for failure in failures:
+        if failure.kind != KIND_NOTICE or not failure.ref:
+            continue
+        case = await uow.cases.by_code(failure.ref)
+        complaint = await uow.complaints.get(failure.ref)
+        if case is None or complaint is None:
+            logger.warning("outbox row %s: no case %s for an unreachable reporter", failure.row_id, failure.ref)
+            continue
+        chats = agency_chats(config, case.lead)
+        if not chats:
+            logger.warning("case %s: the reporter is unreachable and the lead agency has no staff chat", case.code)
+            continue
+        buttons = [[_b("📞 Xem liên hệ", "contact", case)]] if complaint.phone and not complaint.anonymous else []
+        sent = await post_to_chats(
+            uow,
+            case,
+            chats,
+            Reply(unreachable_text(case, complaint, failure), buttons),
+            kind=KIND_UNREACHABLE,
+            message_kind=MessageKind.UNREACHABLE,
+            now=now,
+            dedupe=f"unreachable:{failure.row_id}",
+            agency=case.lead,
+        )
+        if sent:
+            note = f"{CHANNEL_NAMES.get(failure.channel, failure.channel)}: {failure.cause.value} ({failure.error})"
+            await uow.cases.record(case, "reporter_unreachable", now, role="system", note=note[:500])
+            logger.info("case %s: reporter unreachable (%s); lead agency told", case.code, failure.cause.value)
+        queued += sent
+    return queued
 
 
 # ----------------------------------------------------------------------------------------------------------

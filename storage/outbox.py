@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,6 +11,28 @@ from sqlalchemy import func, or_, select, update
 
 from storage.db import DbSession
 from storage.models import OutboxMessage, OutboxStatus
+
+
+class FailureCause(enum.StrEnum):
+    """Why a row failed for good."""
+
+    OUTSIDE_WINDOW = "outside_window"  # the platform's time to answer the user is over (Zalo OA: 7 days)
+    BLOCKED = "blocked"  # the user blocked the bot, left, or the chat is gone
+    GAVE_UP = "gave_up"  # temporary failures until the attempts ran out
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A row the sender marked failed for good, as its ``on_undelivered`` hook sees it."""
+
+    row_id: int
+    channel: str
+    chat_id: str
+    kind: str
+    ref: str | None
+    text: str  # what was not delivered
+    cause: FailureCause
+    error: str
 
 
 class OutboxRepository:

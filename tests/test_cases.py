@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.channels.base import Unreachable
+from bot.channels.base import OutsideMessagingWindow, TemporaryFailure, Unreachable
 from bot.scheduler import Broadcasting
 from bot.sender import OutboxSender, SenderOptions
 from handlers.cases import alert_lost_chats, check_sla, link_sent, route_pending
@@ -666,3 +666,166 @@ async def test_a_platform_without_edits_gets_the_new_state_as_a_new_message(chat
     assert card.edits == [] and inbox.edit_calls == 0
     updated = inbox.last(QLTT)
     assert updated is not card and "Trạng thái: 📥 Đã tiếp nhận" in updated.text and "PHẢN ÁNH" in updated.text
+
+
+# -- a reporter who cannot be reached --------------------------------------------------------------------------
+
+
+class FlakyInbox(Inbox):
+    """An inbox where some chats fail: outside the messaging window, blocked, or always a network error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: dict[str, Exception] = {}
+        self.tries: dict[str, int] = {}
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str:
+        if chat_id in self.failing:
+            self.tries[chat_id] = self.tries.get(chat_id, 0) + 1
+            raise self.failing[chat_id]
+        return await super().deliver(chat_id, reply)
+
+
+def leader_sender(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
+    """The outbox sender exactly as the leader builds it (with the unreachable-reporter hook)."""
+    app = chat.app
+    broadcasting = Broadcasting(
+        app.db, app.config, chat.clock, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, codec=app.codec,
+        sender_options=options,
+    )  # fmt: skip
+    return broadcasting.make_sender()
+
+
+async def deliver_as_leader(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
+    app = chat.app
+    await route_pending(app.db, app.config, chat.clock.now(), media=app.media)
+    sender = leader_sender(chat, inbox, options)
+    await sender.run(until_empty=True)
+    await link_sent(app.db)
+    return sender
+
+
+def unreachable_notices(inbox: Inbox, chat_id: str) -> list[Sent]:
+    return [s for s in inbox.to(chat_id) if s.text.startswith("⚠️ Không liên lạc được với người phản ánh")]
+
+
+async def test_a_reporter_outside_the_window_is_told_to_the_lead_agency_once(chat: ChatHarness) -> None:
+    inbox = FlakyInbox()
+    code = await file_report(chat.person("u1", name="An"))
+    await deliver_as_leader(chat, inbox)
+    card = inbox.last(QLTT)
+    inbox.failing["u1"] = OutsideMessagingWindow("Zalo OA: error -230: the user is outside the OA's 7-day window")
+    son = member(chat, "qltt-1", QLTT, "Sơn")
+    await son.reply_to(card, "Chúng tôi sẽ kiểm tra cửa hàng trong hôm nay.")
+    await deliver_as_leader(chat, inbox)
+    await deliver_as_leader(chat, inbox)  # nothing is tried again, nothing told twice
+
+    failed = [r for r in await outbox_rows(chat, "case_notice") if r.status == "failed"]
+    assert len(failed) == 2  # the acknowledgement and the reply
+    assert all(r.last_error.startswith("unreachable: Zalo OA: error -230") for r in failed)
+    assert inbox.tries["u1"] == 2  # each tried once, never again
+    notices = unreachable_notices(inbox, QLTT)
+    assert len(notices) == 2  # one per message that did not get through
+    reply_notice = next(n for n in notices if "kiểm tra cửa hàng trong hôm nay" in n.text)  # which one failed
+    text = reply_notice.text
+    assert f"người phản ánh {code} qua console" in text and "trong 7 ngày qua" in text
+    assert "09xx xxx 678 (đồng ý để cán bộ liên hệ)" in text and "0912 345 678" not in text
+    assert reply_notice.labels == ["📞 Xem liên hệ"] and reply_notice.reply.reply_to == card.message_id
+    assert unreachable_notices(inbox, QLTM) == [] and unreachable_notices(inbox, HOI) == []  # the lead only
+
+    rows = await outbox_rows(chat, "case_unreachable")
+    assert sorted(r.dedupe_key for r in rows) == sorted(f"unreachable:{r.id}:console:{QLTT}" for r in failed)
+    case = await the_case(chat, code)
+    async with chat.app.db.unit_of_work() as uow:
+        mapped = await uow.cases.messages(case.id, [MessageKind.UNREACHABLE])
+    assert sorted(m.outbox_id for m in mapped) == sorted(r.id for r in rows)
+    assert [a.action for a in await audit(chat, code)].count("reporter_unreachable") == 2
+
+    await son.press_on(reply_notice, "Xem liên hệ")  # the contact from the notice, as from the card
+    assert son.last[0].alert and "0912 345 678" in son.text
+    await son.reply_to(reply_notice, "Anh ơi gọi giúp em")  # an answer to the notice is not relayed
+    assert "không gửi được tin tới người phản ánh" in son.text
+    await deliver_as_leader(chat, inbox)
+    assert inbox.tries["u1"] == 2
+
+
+async def test_an_anonymous_reporter_who_blocked_the_bot_and_other_failures(chat: ChatHarness) -> None:
+    inbox = FlakyInbox()
+    an = chat.person("u1", name="An")
+    await to_photos(an)
+    await an.press("Bỏ qua")
+    await an.press("Đồng Xoài")
+    await an.press("Gửi ẩn danh")
+    code = await submit(an)
+    await deliver_as_leader(chat, inbox)
+    inbox.failing["u1"] = Unreachable("Forbidden: bot was blocked by the user")
+    async with chat.app.db.unit_of_work() as uow:  # a reminder to the same chat fails too: not a case message
+        await uow.subscriptions.subscribe(CHANNEL, "u1", "u1", "consumer", chat.clock.now())
+        await uow.outbox.enqueue(
+            channel=CHANNEL, chat_id="u1", kind="reminder", payload=Reply("Nhắc lịch").to_dict(), now=chat.clock.now()
+        )
+        await uow.commit()
+    card = inbox.last(QLTT)
+    await member(chat, "qltt-1", QLTT).press_on(card, "Tiếp nhận")
+    await deliver_as_leader(chat, inbox)
+    [notice] = unreachable_notices(inbox, QLTT)
+    assert "đã chặn trợ lý" in notice.text and "ẩn danh" in notice.text and f"/tracuu {code}" in notice.text
+    assert notice.labels == []  # nothing to reveal
+
+    # Temporary failures until the attempts run out (one here: the test clock stands still): told too, once.
+    inbox.failing["u1"] = TemporaryFailure("HTTP 502")
+    await member(chat, "qltt-1", QLTT).press_on(card, "Nhận xử lý")
+    quick = SenderOptions(batch=50, concurrency=4, flush_interval=0.02, idle_poll=0.02, max_attempts=1)
+    await deliver_as_leader(chat, inbox, quick)
+    notices = unreachable_notices(inbox, QLTT)
+    assert len(notices) == 2 and "gửi nhiều lần qua console nhưng không thành công" in notices[-1].text
+
+
+async def test_the_notice_is_written_once_with_the_mark_even_when_a_flush_fails(chat: ChatHarness, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from handlers import cases as cases_module
+
+    inbox = FlakyInbox()
+    await file_report(chat.person("u1", name="An"))
+    await deliver_as_leader(chat, inbox)
+    inbox.failing["u1"] = Unreachable("Forbidden: bot was blocked by the user")
+    await member(chat, "qltt-1", QLTT).press_on(inbox.last(QLTT), "Tiếp nhận")
+    real = cases_module.reporter_unreachable
+    calls = 0
+
+    async def flaky(uow, config, failures, now):
+        nonlocal calls
+        calls += 1
+        queued = await real(uow, config, failures, now)
+        if calls == 1:  # the database goes away after the notice was queued, before the commit
+            raise OperationalError("COMMIT", {}, Exception("connection lost"))
+        return queued
+
+    monkeypatch.setattr(cases_module, "reporter_unreachable", flaky)
+    await deliver_as_leader(chat, inbox)
+    assert calls == 2 and inbox.tries["u1"] == 1
+    assert len(unreachable_notices(inbox, QLTT)) == 1
+    [failed] = [r for r in await outbox_rows(chat, "case_notice") if r.status == "failed"]
+    assert failed.last_error.startswith("unreachable")
+
+
+async def test_a_broken_hook_never_stalls_the_sender(chat: ChatHarness, caplog) -> None:
+    inbox = FlakyInbox()
+    await file_report(chat.person("u1", name="An"))
+    await deliver_as_leader(chat, inbox)
+    inbox.failing["u1"] = Unreachable("Forbidden: bot was blocked by the user")
+    await member(chat, "qltt-1", QLTT).press_on(inbox.last(QLTT), "Tiếp nhận")
+    app = chat.app
+
+    async def broken(uow, failures, now):
+        raise RuntimeError("a bug")
+
+    sender = OutboxSender(
+        app.db, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, clock=chat.clock, codec=app.codec,
+        options=FAST, on_undelivered=broken,
+    )  # fmt: skip
+    await asyncio.wait_for(sender.run(until_empty=True), 10)
+    assert "the undelivered hook failed" in caplog.text
+    assert [r.status for r in await outbox_rows(chat, "case_notice")] == ["failed"]
+    assert sender.stats.failed == 1 and sender.stats.sent >= 1  # the card edit went out and was recorded

@@ -23,6 +23,11 @@ class Unreachable(DeliveryError):
     """Permanent: the user blocked the bot, left, or is outside the platform's messaging window."""
 
 
+class OutsideMessagingWindow(Unreachable):
+    """The platform lets us message the user only for a while after their last message, and that time is
+    over (Zalo OA: 7 days, errors -230/-232). Permanent for this message: never retried."""
+
+
 class TemporaryFailure(DeliveryError):
     """Network error or a 5xx: retry later with backoff."""
 

@@ -39,7 +39,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import DeliveryError, RateLimited, TemporaryFailure, Unreachable
+from bot.channels.base import DeliveryError, OutsideMessagingWindow, RateLimited, TemporaryFailure
 from bot.channels.zalo_common import (
     DEFAULT_CHOICES_TTL,
     Background,
@@ -99,10 +99,6 @@ class ZaloOAError(DeliveryError):
     def __init__(self, code: int, message: str = "") -> None:
         super().__init__(f"Zalo OA API: error {code} {message}".rstrip())
         self.code = code
-
-
-class OutsideMessagingWindow(Unreachable):
-    """The user last interacted with the OA more than 7 days ago (errors -230/-232): do not retry."""
 
 
 class TokenUnavailable(ZaloOAError):

@@ -50,12 +50,14 @@ DEFAULT_USER_ID = 1001
 @dataclass(slots=True)
 class Call:
     """One request the fake received. ``at`` is ``time.monotonic()`` on arrival; ``status`` the HTTP status
-    of the answer (200, or 400/403/404/409/429/5xx, or 0 for an injected network failure)."""
+    of the answer (200, or 400/403/404/409/429/5xx, or 0 for an injected network failure); ``result`` what
+    a successful call answered (e.g. the sent message, with its ``message_id``)."""
 
     method: str
     params: dict[str, Any]
     at: float
     status: int = 200
+    result: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -972,6 +974,7 @@ class FakeTelegramAPI:
         except (ValueError, TypeError, AttributeError) as exc:  # malformed parameters
             call.status = 400
             return _json_response(400, _error_payload(400, f"Bad Request: {exc}"))
+        call.result = result
         return _json_response(200, {"ok": True, "result": result})
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
