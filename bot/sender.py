@@ -462,9 +462,12 @@ class OutboxSender:
             except Unreachable as exc:
                 self.stats.blocked += 1
                 self._failed.append((row.id, f"unreachable: {exc}"))
-                self._blocked.setdefault(row.channel, set()).add(row.chat_id)
-                cause = FailureCause.OUTSIDE_WINDOW if isinstance(exc, OutsideMessagingWindow) else FailureCause.BLOCKED
-                self._note_undelivered(row, cause, str(exc))
+                if isinstance(exc, OutsideMessagingWindow):
+                    # Not a refusal: the OA may write again once the user does, so subscriptions stay.
+                    self._note_undelivered(row, FailureCause.OUTSIDE_WINDOW, str(exc))
+                else:
+                    self._blocked.setdefault(row.channel, set()).add(row.chat_id)
+                    self._note_undelivered(row, FailureCause.BLOCKED, str(exc))
             except Exception as exc:  # TemporaryFailure, or anything unexpected (e.g. a 400) on the way
                 reason = f"{type(exc).__name__}: {exc}"
                 if row.attempts >= self.options.max_attempts:

@@ -547,6 +547,24 @@ async def test_a_zalo_subscriber_gets_the_reminder_when_it_falls_due(rig: Rig, c
     assert "Đã tắt nhắc lịch" in await lan.choose("Tắt nhắc lịch")  # answered from the reminder itself
 
 
+async def test_an_oa_subscriber_outside_the_7_day_window_stays_subscribed(rig: Rig) -> None:
+    lan = reporter(rig, "zalo_oa")
+    await lan.say("/nhacnho")
+    assert "Đã bật nhắc lịch" in await lan.choose("Người tiêu dùng")
+    await rig.lead()
+    slot = next(s for s in reminder_slots(rig.app.config) if s.at > rig.clock.now())
+    lan.cut_off()  # no message from the user for 7 days: the OA may not write (-230)
+    rig.clock.set(slot.at)
+    await ReminderService(rig.app.db, rig.app.config, rig.clock).fire_due()
+    await rig.lead()
+    assert lan.refused() == 1
+    [row] = await rig.outbox("reminder")
+    assert row.status == "failed" and row.last_error.startswith("unreachable")
+    async with rig.app.db.unit_of_work() as uow:  # not a refusal: the next reminder is still due to them
+        subscription = await uow.subscriptions.get("zalo_oa", lan.user)
+        assert subscription is not None and subscription.active
+
+
 # ----------------------------------------------------------------------------------------------------------
 # 5. A reporter who cannot be reached: -230 on the OA, blocked on the Zalo Bot (and on Telegram)
 # ----------------------------------------------------------------------------------------------------------
