@@ -505,16 +505,19 @@ class Broadcasting:
             await asyncio.sleep(self.retry_seconds)
 
     def make_sender(self) -> OutboxSender:
-        """The leader's outbox sender: with cases on, a message that cannot reach a reporter is told to the
-        case's lead agency (:func:`handlers.cases.reporter_unreachable`) as the row is marked failed."""
-        on_undelivered = None
-        if self.cases_enabled:
-            from handlers.cases import reporter_unreachable
+        """The leader's outbox sender. A message that fails for good is told to the staff who wrote it, as the
+        row is marked failed: a staff answer to a merchant question (:func:`handlers.qa.answer_undelivered`)
+        and, with cases on, a message to a reporter (:func:`handlers.cases.reporter_unreachable`)."""
+        from handlers.cases import reporter_unreachable
+        from handlers.qa import answer_undelivered
 
-            config = self.config
+        config, cases = self.config, self.cases_enabled
 
-            async def on_undelivered(uow, failures, now):
-                return await reporter_unreachable(uow, config, failures, now)
+        async def on_undelivered(uow, failures, now):
+            queued = await answer_undelivered(uow, config, failures, now)
+            if cases:
+                queued += await reporter_unreachable(uow, config, failures, now)
+            return queued
 
         return OutboxSender(
             self.db,

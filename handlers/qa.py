@@ -18,6 +18,7 @@ from handlers.staff import QUESTION_KIND, lead_agency_for_questions
 from handlers.types import Button, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
 from storage.db import UnitOfWork
+from storage.outbox import Undelivered
 from storage.questions import Question, QuestionStatus
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ FORWARD_LABEL = "📨 Đồng ý gửi câu hỏi cho cán bộ Sở"
 THANKS_UP = "Cảm ơn bạn đã đánh giá! 🙏"
 THANKS_DOWN = "Cảm ơn góp ý của bạn! Mình sẽ dùng nó để cải thiện câu trả lời."
 UNAVAILABLE = "Xin lỗi, phần hỏi đáp tạm thời chưa sẵn sàng. Bạn vui lòng thử lại sau."
+ANSWER_KIND = "question_answer"  # the outbox kind of a staff answer on its way to the asker
 VERIFY_NOTE = "⚠️ Một phần thông tin cần kiểm chứng với Sở Công Thương trước khi áp dụng."
 
 
@@ -213,9 +215,41 @@ async def record_staff_answer(
     await uow.outbox.enqueue(
         channel=question.channel,
         chat_id=question.chat_id,
-        kind="question_answer",
+        kind=ANSWER_KIND,
         payload={"text": f"💬 {agency.name} trả lời câu hỏi {question.code} của bạn:\n«{question.text}»\n\n{answer}"},
         now=now,
         dedupe_key=f"answer:{question.id}",
         ref=question.code,
     )
+
+
+async def answer_undelivered(uow: UnitOfWork, config: AppConfig, failures: list[Undelivered], now: datetime) -> int:
+    """The outbox sender's hook for staff answers that could not reach the asker (Zalo OA 7-day window, a
+    blocked bot, retries spent): the agency that answered is told, once per failed row."""
+    from handlers.cases import CHANNEL_NAMES, UNREACHABLE_CAUSES
+
+    agency = lead_agency_for_questions(config)
+    queued = 0
+    for failure in failures:
+        if failure.kind != ANSWER_KIND or not failure.ref:
+            continue
+        channel = CHANNEL_NAMES.get(failure.channel, failure.channel)
+        cause = UNREACHABLE_CAUSES[failure.cause].format(channel=channel)
+        text = (
+            f"⚠️ Câu trả lời cho câu hỏi {failure.ref} chưa tới được người hỏi qua {channel}: {cause}. "
+            "Câu trả lời vẫn được lưu; nếu cần, hãy liên hệ người hỏi bằng cách khác."
+        )
+        for chat_channel, chat_ids in agency.chats.items():
+            for chat_id in chat_ids:
+                row = await uow.outbox.enqueue(
+                    channel=chat_channel,
+                    chat_id=chat_id,
+                    kind="question_undelivered",
+                    payload={"text": text},
+                    now=now,
+                    dedupe_key=f"question-undelivered:{failure.row_id}:{chat_channel}:{chat_id}",
+                    ref=failure.ref,
+                )
+                queued += row is not None
+        logger.info("question %s: the answer did not reach the asker (%s)", failure.ref, failure.cause.value)
+    return queued

@@ -749,6 +749,27 @@ async def test_a_reporter_outside_the_window_is_told_to_the_lead_agency_once(cha
     assert inbox.tries["u1"] == 2
 
 
+async def test_a_staff_answer_that_cannot_reach_the_asker_is_told_to_the_agency_once(chat: ChatHarness) -> None:
+    inbox = FlakyInbox()
+    asker = chat.person("m1", name="Shop Mai")
+    await asker.say("giá vàng SJC hôm nay bao nhiêu một lượng")
+    await asker.press("gửi câu hỏi cho cán bộ")
+    await deliver_as_leader(chat, inbox)
+    [forwarded] = inbox.to(QLTM)
+    inbox.failing["m1"] = OutsideMessagingWindow("Zalo OA: error -230: the user is outside the OA's 7-day window")
+    hoa = member(chat, "qltm-1", QLTM, "Hoa")
+    await hoa.reply_to(forwarded, "Giá vàng do các ngân hàng công bố hằng ngày.")
+    assert "Đã ghi nhận" in hoa.text
+    await deliver_as_leader(chat, inbox)
+    await deliver_as_leader(chat, inbox)  # not tried again, not told twice
+
+    assert inbox.tries["m1"] == 1
+    notices = [s for s in inbox.to(QLTM) if s.text.startswith("⚠️ Câu trả lời cho câu hỏi Q1")]
+    assert len(notices) == 1 and "trong 7 ngày qua" in notices[0].text
+    [answer] = await outbox_rows(chat, "question_answer")
+    assert answer.status == "failed" and answer.last_error.startswith("unreachable")
+
+
 async def test_an_anonymous_reporter_who_blocked_the_bot_and_other_failures(chat: ChatHarness) -> None:
     inbox = FlakyInbox()
     an = chat.person("u1", name="An")
