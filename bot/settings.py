@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     zalo_oa_app_secret: SecretStr | None = Field(default=None, description="app secret key: token refresh")
     zalo_oa_access_token: SecretStr | None = None  # the initial pair; the live pair is kept in the database
     zalo_oa_refresh_token: SecretStr | None = None
+    zalo_oa_token_key: SecretStr | None = Field(
+        default=None, description="encrypts the stored token pair; empty = derived from the app secret"
+    )
     zalo_oa_api_base_url: str = "https://openapi.zalo.me"
     zalo_oa_oauth_base_url: str = "https://oauth.zaloapp.com"
     zalo_oa_webhook_path: str = "/zalo-oa"
@@ -88,5 +91,6 @@ class Settings(BaseSettings):
             self.zalo_oa_app_secret,
             self.zalo_oa_access_token,
             self.zalo_oa_refresh_token,
+            self.zalo_oa_token_key,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

@@ -2,7 +2,9 @@
 
 * ``zalo_tokens`` — the Official Account's access/refresh token pair. The refresh token is single-use and
   rotates on every refresh, so the pair lives here (not in the environment) and is replaced in the same
-  transaction that holds the refresh lock (see :meth:`ZaloRepository.lock_token`).
+  transaction that holds the refresh lock (see :meth:`ZaloRepository.lock_token`). Both tokens are stored
+  as the channel hands them over: encrypted (``fernet:v1:…``, see ``bot/channels/zalo_tokens_crypto.py``);
+  this repository neither encrypts nor decrypts, and knows no key.
 * ``zalo_seen_events`` — ids of webhook deliveries already taken, under a unique key, so a delivery Zalo
   retries (or replays after a restart, or hands to another worker) is processed once.
 * ``zalo_choices`` — the numbered options last shown in a chat (Zalo has no buttons): a reply "2" or the
@@ -24,7 +26,11 @@ from storage.models import utc_column
 
 
 class ZaloToken(SQLModel, table=True):
-    """The OA token pair. ``expires_at`` None: unknown (use until Zalo says it expired)."""
+    """The OA token pair. ``expires_at`` None: unknown (use until Zalo says it expired).
+
+    ``access_token``/``refresh_token`` hold ``fernet:v1:…`` ciphertexts (Text: a Fernet token is about 4/3 of the
+    token's length plus ~100 characters); a value without the prefix is plain text from an earlier version.
+    """
 
     __tablename__ = "zalo_tokens"
 

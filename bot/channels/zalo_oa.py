@@ -21,6 +21,10 @@ Tokens. The access token lives 25 hours; the refresh token is single-use and rot
 -216/-220, and serialises refreshes with an asyncio lock (one per process) AND a database lock held while
 the refresh call is made (PostgreSQL: advisory lock + ``SELECT … FOR UPDATE``; SQLite: the write lock), so
 two processes never both spend the same refresh token. The new pair is committed before it is used.
+Both tokens are stored encrypted (:mod:`bot.channels.zalo_tokens_crypto`, keyed by ``ZALO_OA_TOKEN_KEY`` or
+else ``ZALO_OA_APP_SECRET``): a pair stored in plain text by an earlier version is read and saved again
+encrypted at start; a pair no key opens (the secret changed) counts as missing, and the environment's pair is
+stored instead, as on a first start.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -57,11 +62,16 @@ from bot.channels.zalo_common import (
     utc_now,
     with_choices,
 )
+from bot.channels.zalo_tokens_crypto import TokenCipher, UndecryptableToken
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.types import IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database
 from storage.media import sniff
+
+if TYPE_CHECKING:
+    from storage.db import UnitOfWork
+    from storage.zalo import ZaloToken
 
 logger = logging.getLogger(__name__)
 
@@ -204,8 +214,40 @@ def _mapped_error(code: int, message: str) -> DeliveryError:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def token_cipher(settings: Settings) -> TokenCipher | None:
+    """The cipher of the stored pair: keyed by ZALO_OA_TOKEN_KEY, else by ZALO_OA_APP_SECRET; None without both.
+
+    With both set, a pair encrypted under the app secret's key (before ZALO_OA_TOKEN_KEY was set) is still read,
+    and saved again under the explicit key.
+    """
+    key, app_secret = _secret(settings.zalo_oa_token_key), _secret(settings.zalo_oa_app_secret)
+    if key:
+        return TokenCipher(key, app_secret)
+    return TokenCipher(app_secret) if app_secret else None
+
+
+@dataclass(frozen=True)
+class StoredPair:
+    """The stored pair in clear. Never written back into the ORM row: the session would flush it as it is."""
+
+    access: str
+    refresh: str
+    expires_at: datetime | None
+    stale: bool = False  # stored in plain text or under a previous key: to be saved again
+
+
+UNDECRYPTABLE = (
+    "zalo oa: the stored token pair cannot be decrypted: ZALO_OA_APP_SECRET or ZALO_OA_TOKEN_KEY changed "
+    "(or differs between processes)"
+)
+
+
 class OATokens:
-    """The OA's token pair: kept in the database, cached in memory, refreshed by one process at a time."""
+    """The OA's token pair: kept in the database (encrypted), cached in memory, refreshed by one process at a time."""
 
     def __init__(
         self,
@@ -223,6 +265,7 @@ class OATokens:
         self.app_id = settings.zalo_oa_app_id
         self.margin = timedelta(minutes=settings.zalo_oa_refresh_margin_minutes)
         self.url = settings.zalo_oa_oauth_base_url.rstrip("/") + TOKEN_PATH
+        self.cipher = token_cipher(settings)
         self.refreshes = 0  # refresh calls made by this process (for logs and tests)
         self._lock = asyncio.Lock()
         self._access: str | None = None
@@ -243,37 +286,83 @@ class OATokens:
         self._access = access or None
         self._expires = expires_at.replace(tzinfo=UTC) if expires_at and expires_at.tzinfo is None else expires_at
 
+    def _open(self, row: ZaloToken | None) -> StoredPair | None:
+        """The pair in ``row``, decrypted; raises :class:`UndecryptableToken` when no configured key opens it."""
+        if row is None:
+            return None
+        assert self.cipher is not None
+        access, refresh = self.cipher.decrypt(row.access_token), self.cipher.decrypt(row.refresh_token)
+        return StoredPair(access.value, refresh.value, row.expires_at, access.stale or refresh.stale)
+
+    async def _save(
+        self,
+        uow: UnitOfWork,
+        pair: StoredPair,
+        *,
+        seed_hash: str | None = None,
+        refreshed: bool = False,
+    ) -> None:
+        """Store ``pair`` encrypted (the caller holds the token lock and commits)."""
+        assert self.cipher is not None
+        await uow.zalo.save_token(
+            self.app_id,
+            access_token=self.cipher.encrypt(pair.access),
+            refresh_token=self.cipher.encrypt(pair.refresh),
+            expires_at=pair.expires_at,
+            now=self.now(),
+            seed_hash=seed_hash,
+            refreshed=refreshed,
+        )
+
     async def seed(self) -> None:
         """Store the pair from the environment when it is new (a different refresh token than last seeded).
 
         A pair already in the database otherwise wins: after the first refresh the environment's refresh
-        token is spent, and the live pair exists only in the database.
+        token is spent, and the live pair exists only in the database. A stored pair that cannot be decrypted
+        (the key's secret changed) counts as missing: the environment's pair replaces it, as on a first start.
+        A pair stored in plain text (by an earlier version) or under a previous key is saved again, encrypted.
         """
-        env_access = self.settings.zalo_oa_access_token.get_secret_value() if self.settings.zalo_oa_access_token else ""
-        env_refresh = (
-            self.settings.zalo_oa_refresh_token.get_secret_value() if self.settings.zalo_oa_refresh_token else ""
-        )
+        env_access = _secret(self.settings.zalo_oa_access_token)
+        env_refresh = _secret(self.settings.zalo_oa_refresh_token)
         seed_hash = self._hash(env_refresh or env_access) if (env_refresh or env_access) else None
-        now = self.now()
+        if self.cipher is None:
+            # Nothing to key the encryption with, and no app secret to refresh with: keep the pair in memory.
+            logger.warning(
+                "zalo oa: ZALO_OA_APP_SECRET is not set: the token pair is neither stored nor refreshed, "
+                "only the access token from ZALO_OA_ACCESS_TOKEN is used"
+            )
+            if not env_access:
+                logger.error("zalo oa: no token pair: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
+            self._cache(env_access, None)
+            return
         async with self.db.unit_of_work() as uow:
             await uow.lock(TOKEN_LOCK, self.app_id)
             row = await uow.zalo.lock_token(self.app_id)
-            if seed_hash is not None and (row is None or row.seed_hash != seed_hash):
-                # The age of a pasted access token is unknown: with a refresh token, refresh at first use.
-                row = await uow.zalo.save_token(
-                    self.app_id,
-                    access_token=env_access,
-                    refresh_token=env_refresh,
-                    expires_at=now if env_refresh else None,
-                    now=now,
-                    seed_hash=seed_hash,
+            try:
+                pair = self._open(row)
+            except UndecryptableToken:
+                pair = None
+                logger.warning(
+                    "%s; %s",
+                    UNDECRYPTABLE,
+                    "the pair from ZALO_OA_ACCESS_TOKEN/ZALO_OA_REFRESH_TOKEN replaces it"
+                    if seed_hash is not None
+                    else "set a new pair in ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN and restart",
                 )
+            if seed_hash is not None and (row is None or pair is None or row.seed_hash != seed_hash):
+                # The age of a pasted access token is unknown: with a refresh token, refresh at first use.
+                pair = StoredPair(env_access, env_refresh, self.now() if env_refresh else None)
+                await self._save(uow, pair, seed_hash=seed_hash)
                 await uow.commit()
                 logger.info("zalo oa: stored the token pair from the environment")
-        if row is None:
-            logger.error("zalo oa: no token pair: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
+            elif pair is not None and pair.stale:
+                await self._save(uow, pair)
+                await uow.commit()
+                logger.info("zalo oa: the stored token pair is now encrypted with the current key")
+        if pair is None:
+            logger.error("zalo oa: no usable token pair: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
             return
-        self._cache(row.access_token, row.expires_at)
+        self._cache(pair.access, pair.expires_at)
 
     async def get(self) -> str:
         """A usable access token, refreshed first when it expires within the margin."""
@@ -287,26 +376,26 @@ class OATokens:
         async with self._lock:
             if self._access and self._access != rejected and not self._due(self._expires):
                 return self._access  # another task of this process refreshed it while we waited
+            if self.cipher is None:
+                raise TokenUnavailable(0, "ZALO_OA_APP_SECRET is not set: the token cannot be refreshed")
             async with self.db.unit_of_work() as uow:
                 await uow.lock(TOKEN_LOCK, self.app_id)
                 row = await uow.zalo.lock_token(self.app_id)
-                if row is None:
+                try:
+                    pair = self._open(row)
+                except UndecryptableToken:
+                    logger.warning("%s; set the right key, or a new pair, and restart", UNDECRYPTABLE)
+                    raise TokenUnavailable(0, "the stored token pair cannot be decrypted") from None
+                if pair is None:
                     raise TokenUnavailable(0, "no token pair: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
-                if row.access_token and row.access_token != rejected and not self._due(row.expires_at):
-                    self._cache(row.access_token, row.expires_at)  # another process refreshed it
-                    return row.access_token
-                if not row.refresh_token:
+                if pair.access and pair.access != rejected and not self._due(pair.expires_at):
+                    self._cache(pair.access, pair.expires_at)  # another process refreshed it
+                    return pair.access
+                if not pair.refresh:
                     raise TokenUnavailable(0, "no refresh token: set a new ZALO_OA_REFRESH_TOKEN")
-                access, refresh, expires_at = await self._exchange(row.refresh_token)
+                access, refresh, expires_at = await self._exchange(pair.refresh)
                 # Zalo has spent the old refresh token now: the new pair must be stored before anything else.
-                await uow.zalo.save_token(
-                    self.app_id,
-                    access_token=access,
-                    refresh_token=refresh,
-                    expires_at=expires_at,
-                    now=self.now(),
-                    refreshed=True,
-                )
+                await self._save(uow, StoredPair(access, refresh, expires_at), refreshed=True)
                 await uow.commit()
             self.refreshes += 1
             self._cache(access, expires_at)
