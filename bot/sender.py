@@ -302,6 +302,8 @@ class OutboxSender:
         self._retry: list[tuple[int, str, datetime]] = []
         self._blocked: dict[str, set[str]] = {}
         self._undelivered: list[Undelivered] = []
+        self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._chat_rows: dict[tuple[str, str], int] = {}  # rows taken per chat, to drop idle locks
         self._flush_now = asyncio.Event()
         self._flush_lock = asyncio.Lock()
 
@@ -408,14 +410,24 @@ class OutboxSender:
             if self._queue.qsize() < self.options.batch // 2 or self._queue.empty():
                 self._room.set()
             self._busy += 1
+            chat = (row.channel, row.chat_id)
+            # One chat's rows go out in the order they were written (an acknowledgement before the reply that
+            # follows it): rows are queued by id, and nothing awaits between taking a row and queueing for its
+            # chat's lock, whose waiters are served first come, first served.
+            lock = self._chat_locks.setdefault(chat, asyncio.Lock())
+            self._chat_rows[chat] = self._chat_rows.get(chat, 0) + 1
             try:
-                await self._deliver_row(row)
+                async with lock:
+                    await self._deliver_row(row)
             except Exception:  # a bug must not kill the worker; the row is tried again later
                 logger.exception("sender: unexpected error on outbox row %s", row.id)
                 retry_at = self.clock.now() + self.options.backoff(row.attempts)
                 self._retry.append((row.id, "internal error", retry_at))
             finally:
                 self._busy -= 1
+                self._chat_rows[chat] -= 1
+                if not self._chat_rows[chat]:
+                    del self._chat_rows[chat], self._chat_locks[chat]
             if len(self._sent) + len(self._failed) >= self.options.flush_size:
                 self._flush_now.set()
 

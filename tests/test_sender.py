@@ -346,3 +346,28 @@ async def test_limiter_per_chat_only_for_bulk_and_group_window() -> None:
     assert clock.now == 0
     await group.acquire(-100123)  # the 21st in a minute waits for the first to leave the window
     assert clock.now == pytest.approx(60.05)
+
+
+async def test_one_chats_messages_arrive_in_the_order_they_were_written(db: Database) -> None:
+    """Several workers, a slow first message: the later ones to the same chat wait for it; other chats don't."""
+    now = datetime.now(UTC)
+    async with db.unit_of_work() as uow:
+        for i in range(6):
+            chat = "reporter" if i % 2 == 0 else f"other-{i}"
+            await uow.outbox.enqueue(
+                channel="test", chat_id=chat, kind="case_notice", payload=Reply(f"tin {i}").to_dict(), now=now
+            )
+        await uow.commit()
+    delivered: list[tuple[str, str]] = []
+    delays = {"tin 0": 0.3, "tin 2": 0.1}  # the first two to the reporter are slow to go out
+
+    async def deliver(chat_id: str, reply: Reply) -> str:
+        await asyncio.sleep(delays.get(reply.text, 0))
+        delivered.append((chat_id, reply.text))
+        return str(len(delivered))
+
+    sender = OutboxSender(db, {"test": deliver}, clock=SystemClock(), options=FAST)
+    await asyncio.wait_for(sender.run(until_empty=True), 30)
+    assert [text for chat, text in delivered if chat == "reporter"] == ["tin 0", "tin 2", "tin 4"]
+    assert delivered.index(("other-1", "tin 1")) < delivered.index(("reporter", "tin 0"))  # not held up
+    assert not sender._chat_locks and not sender._chat_rows  # idle chats keep no lock
