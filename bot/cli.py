@@ -170,7 +170,8 @@ async def run(app: App) -> int:
             app.register_downloader(channel.name, channel.download_to)
         started: list = []
         edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}  # Zalo: no edits, a new message
-        broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits)
+        pins = {c.name: c.pin for c in channels if hasattr(c, "pin")}  # Telegram: the pinned countdown post
+        broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits, pins)
         try:
             if server.paths:
                 await server.start()

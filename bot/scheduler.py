@@ -36,6 +36,7 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import NullPool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,7 @@ from handlers.buttons import ButtonCodec
 from handlers.clock import Clock
 from handlers.config import AppConfig
 from handlers.countdown import ReminderSlot, find_event, reminder_slots, reminder_text
+from handlers.countdown_post import CountdownPoster, Pin
 from handlers.subscriptions import OFF_BUTTON
 from handlers.types import Reply
 from storage.db import Database, async_url, lock_id, sync_url
@@ -56,6 +58,8 @@ logger = logging.getLogger(__name__)
 JOB_PREFIX = "reminder:"
 JOBS_TABLE = "apscheduler_jobs"
 LEADER_LOCK = "sct-assistant:leader"
+COUNTDOWN_JOBS_TABLE = "apscheduler_countdown_jobs"
+COUNTDOWN_JOB_ID = "countdown_post"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -306,6 +310,66 @@ class ReminderScheduler:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# The pinned countdown post in a Telegram channel
+# ----------------------------------------------------------------------------------------------------------
+
+_active_poster: CountdownPoster | None = None
+
+
+async def run_countdown_post() -> None:
+    """The APScheduler job (referenced by name in the job store, so it survives restarts)."""
+    poster = _active_poster
+    if poster is None:
+        logger.warning("countdown post fired with no active scheduler; ignored")
+        return
+    try:
+        await poster.run()
+    except Exception:
+        logger.exception("countdown post failed; it runs again at the next interval")
+
+
+class CountdownPostScheduler:
+    """``countdown_post.every_minutes`` as an interval job in a persistent job store of its own; also run once
+    at start (the leader just took over: the post may be out of date)."""
+
+    def __init__(self, poster: CountdownPoster, database_url: str, *, minutes: int) -> None:
+        self.poster = poster
+        self.minutes = minutes
+        url = sync_url(database_url)
+        options: dict[str, Any] = {}
+        if make_url(url).get_backend_name() == "sqlite":
+            options["connect_args"] = {"timeout": 10}
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=url, tablename=COUNTDOWN_JOBS_TABLE, engine_options=options)},
+            timezone=UTC,
+        )
+
+    async def start(self) -> None:
+        global _active_poster
+        _active_poster = self.poster
+        self.scheduler.start(paused=True)
+        self.scheduler.add_job(
+            run_countdown_post,
+            trigger=IntervalTrigger(minutes=self.minutes, timezone=UTC),
+            id=COUNTDOWN_JOB_ID,
+            name="Bài đếm ngược ghim trên kênh Telegram",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),  # once now, then every interval
+            misfire_grace_time=self.minutes * 60,
+            coalesce=True,
+            max_instances=1,
+        )
+        self.scheduler.resume()
+
+    async def stop(self) -> None:
+        global _active_poster
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if _active_poster is self.poster:
+            _active_poster = None
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Leader election
 # ----------------------------------------------------------------------------------------------------------
 
@@ -418,6 +482,7 @@ class Broadcasting:
         cases: bool = True,
         case_poll_seconds: float = 1.0,
         case_sla_seconds: float = 60.0,
+        pins: dict[str, Pin] | None = None,
     ) -> None:
         self.db = db
         self.config = config
@@ -434,6 +499,8 @@ class Broadcasting:
         self.case_poll_seconds = case_poll_seconds
         self.case_sla_seconds = case_sla_seconds
         self.case_work: Any = None  # bot.case_router.CaseWork while this process leads
+        self.pins = pins or {}
+        self.countdown: CountdownPostScheduler | None = None  # the pinned countdown post, when configured
         self.lock = LeaderLock(db.url)
         self.scheduler: ReminderScheduler | None = None
         self.sender: OutboxSender | None = None
@@ -449,6 +516,7 @@ class Broadcasting:
         delivers: dict[str, Deliver],
         limiter: RateLimiter | None,
         edits: dict[str, Edit] | None = None,
+        pins: dict[str, Pin] | None = None,
     ) -> Broadcasting:
         settings = app.settings
         options = SenderOptions(
@@ -470,6 +538,7 @@ class Broadcasting:
             media=getattr(app, "media", None),
             case_poll_seconds=settings.case_poll_seconds,
             case_sla_seconds=settings.case_sla_seconds,
+            pins=pins,
         )
 
     @property
@@ -553,9 +622,22 @@ class Broadcasting:
             service = ReminderService(self.db, self.config, self.clock, on_queued=self.sender.wake)
             self.scheduler = ReminderScheduler(service, self.db.url)
             await self.scheduler.start()
+        post = self.config.countdown_post
+        if post is not None:
+            if "telegram" in self.delivers:
+                poster = CountdownPoster(
+                    self.db, self.config, self.clock, self.pins.get("telegram"), on_queued=self.sender.wake
+                )
+                self.countdown = CountdownPostScheduler(poster, self.db.url, minutes=post.every_minutes)
+                await self.countdown.start()
+            else:
+                logger.warning("countdown_post is configured but Telegram is not: no countdown post")
         self.became_leader.set()
 
     async def _step_down(self) -> None:
+        if self.countdown is not None:
+            await self.countdown.stop()
+            self.countdown = None
         if self.case_work is not None:
             await self.case_work.stop()
             self.case_work = None

@@ -279,6 +279,28 @@ class Reminders(_Strict):
         return timedelta(minutes=self.misfire_grace_minutes)
 
 
+class CountdownPost(_Strict):
+    """Bài đếm ngược ghim trên kênh Telegram, sửa định kỳ. A pinned countdown post in a Telegram channel."""
+
+    telegram_chat: str = Field(description="Kênh hoặc nhóm Telegram: @ten_kenh hoặc id số (-100…)")
+    every_minutes: int = Field(default=15, description="Cập nhật bài mỗi chừng này phút (5 đến 1440)")
+
+    @field_validator("telegram_chat")
+    @classmethod
+    def _chat(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+", value):
+            raise ValueError(f"telegram_chat phải là @ten_kenh hoặc id số như -1001234567890, không phải '{value}'")
+        return value
+
+    @field_validator("every_minutes")
+    @classmethod
+    def _interval(cls, value: int) -> int:
+        if not 5 <= value <= 1440:
+            raise ValueError(f"every_minutes phải từ 5 đến 1440 (phút), không phải {value}")
+        return value
+
+
 class AppConfig(_Strict):
     department: Department
     campaigns: list[Campaign] = Field(min_length=1)
@@ -295,6 +317,9 @@ class AppConfig(_Strict):
     limits: Limits = Field(default_factory=Limits)
     reminders: Reminders = Field(default_factory=Reminders)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    countdown_post: CountdownPost | None = Field(
+        default=None, description="Bài đếm ngược ghim trên kênh Telegram; trống = tắt"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> AppConfig:

@@ -173,6 +173,7 @@ class UnitOfWork:
 
     def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
         from storage.cases import CaseRepository
+        from storage.channel_posts import ChannelPostRepository
         from storage.complaints import ComplaintRepository
         from storage.outbox import OutboxRepository
         from storage.questions import QuestionRepository
@@ -194,6 +195,7 @@ class UnitOfWork:
         self.cases = CaseRepository(session, is_sqlite=is_sqlite)
         self.staff = StaffRepository(session)
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
+        self.channel_posts = ChannelPostRepository(session)
 
     async def lock(self, *parts: str) -> None:
         """Serialise work on one key across processes until this transaction ends (PostgreSQL)."""

@@ -139,6 +139,11 @@ def pressed_label(message: Message | None, data: str) -> str | None:
     return None
 
 
+def chat_ref(chat_id: str) -> int | str:
+    """A chat id as the Bot API takes it: a number, or a public channel's ``@username``."""
+    return chat_id if chat_id.startswith("@") else int(chat_id)
+
+
 def retry_after_seconds(exc: RetryAfter) -> float:
     with warnings.catch_warnings():  # PTB 22 warns that the int form of retry_after is deprecated
         warnings.simplefilter("ignore")
@@ -350,7 +355,7 @@ class TelegramChannel:
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply (button payloads already signed); map failures to common terms."""
         try:
-            return await self._send_one(int(chat_id), reply, bulk=True)
+            return await self._send_one(chat_ref(chat_id), reply, bulk=True)
         except RetryAfter as exc:
             raise RateLimited(retry_after_seconds(exc)) from exc
         except Forbidden as exc:
@@ -379,7 +384,7 @@ class TelegramChannel:
         try:
             try:
                 await bot.edit_message_text(
-                    text, chat_id=int(chat_id), message_id=int(message_id), reply_markup=markup,
+                    text, chat_id=chat_ref(chat_id), message_id=int(message_id), reply_markup=markup,
                     rate_limit_args=limits,
                 )  # fmt: skip
             except BadRequest as exc:
@@ -388,11 +393,11 @@ class TelegramChannel:
                     return message_id
                 if "no text in the message" in reason:
                     await bot.edit_message_caption(
-                        chat_id=int(chat_id), message_id=int(message_id),
+                        chat_id=chat_ref(chat_id), message_id=int(message_id),
                         caption=text[: MessageLimit.CAPTION_LENGTH], reply_markup=markup, rate_limit_args=limits,
                     )  # fmt: skip
                 elif "not found" in reason or "can't be edited" in reason:
-                    return await self._send_one(int(chat_id), reply, bulk=True)
+                    return await self._send_one(chat_ref(chat_id), reply, bulk=True)
                 else:
                     raise
         except RetryAfter as exc:
@@ -404,6 +409,24 @@ class TelegramChannel:
                 raise
             raise TemporaryFailure(str(exc)) from exc
         return message_id
+
+    async def pin(self, chat_id: str, message_id: str) -> None:
+        """Pin a message the bot sent (the countdown post in a channel) without notifying anyone.
+
+        The bot must be an admin of the chat with the right to pin; failures are raised in common terms."""
+        bot = await self.bulk_bot()
+        try:
+            await bot.pin_chat_message(
+                chat_ref(chat_id), int(message_id), disable_notification=True, rate_limit_args={"bulk": True}
+            )
+        except RetryAfter as exc:
+            raise RateLimited(retry_after_seconds(exc)) from exc
+        except Forbidden as exc:
+            raise Unreachable(str(exc)) from exc
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, BadRequest):
+                raise
+            raise TemporaryFailure(str(exc)) from exc
 
     async def bulk_bot(self) -> ExtBot:
         """The bot the outbox sender sends with: same token and limiter, the aiohttp request backend."""
@@ -427,7 +450,7 @@ class TelegramChannel:
             await self._bulk_bot.shutdown()
             self._bulk_bot = None
 
-    async def _send_one(self, chat_id: int, reply: Reply, *, bulk: bool = False) -> str | None:
+    async def _send_one(self, chat_id: int | str, reply: Reply, *, bulk: bool = False) -> str | None:
         bot = await self.bulk_bot() if bulk else self.bot
         limits = {"bulk": True} if bulk else None
         one_photo = len(reply.photos) == 1 and 0 < len(reply.text) <= MessageLimit.CAPTION_LENGTH
@@ -450,7 +473,7 @@ class TelegramChannel:
         return message_id
 
     async def _send_photo(
-        self, bot: ExtBot, chat_id: int, photo: str, caption: str | None, markup: Any, limits: dict | None
+        self, bot: ExtBot, chat_id: int | str, photo: str, caption: str | None, markup: Any, limits: dict | None
     ) -> str:
         """Send one photo; a local file is uploaded once, then resent by its Telegram file id."""
         known = self._photo_ids.get(photo)
@@ -461,7 +484,9 @@ class TelegramChannel:
             self._photo_ids[photo] = message.photo[-1].file_id
         return str(message.message_id)
 
-    async def _send_photos(self, bot: ExtBot, chat_id: int, photos: list[str], limits: dict | None = None) -> None:
+    async def _send_photos(
+        self, bot: ExtBot, chat_id: int | str, photos: list[str], limits: dict | None = None
+    ) -> None:
         paths = [Path(p) for p in photos]
         if len(paths) == 1:
             await self._send_photo(bot, chat_id, photos[0], None, None, limits)

@@ -557,6 +557,8 @@ class FakeTelegramAPI:
         self._updates: deque[dict[str, Any]] = deque()
         self._next_update_id = 1
         self._message_ids: dict[Any, int] = {}
+        self.deleted: set[tuple[Any, int]] = set()  # (chat_id, message_id): editing these fails like Telegram
+        self.pinned: dict[Any, int] = {}  # chat_id -> the message pinned last (pinChatMessage)
         self._chats: dict[Any, dict[str, Any]] = {}
         self._failures: dict[str, deque[tuple[int | str, str | None]]] = {}
         self._global_window: _Window | None = None
@@ -588,6 +590,7 @@ class FakeTelegramAPI:
             ("editMessageReplyMarkup", self._edit_message_reply_markup),
             ("editMessageCaption", self._edit_message_caption),
             ("deleteMessage", self._delete_message),
+            ("pinChatMessage", self._pin_chat_message),
             ("getFile", self._get_file),
             ("setMyCommands", self._set_my_commands),
             ("getMyCommands", self._get_my_commands),
@@ -720,6 +723,12 @@ class FakeTelegramAPI:
         key = method if method in ("*", "download") else self._canonical(method)
         queue = self._failures.setdefault(key, deque())
         queue.extend(itertools.repeat((status, description), times))
+
+    def delete_message(self, chat_id: int | str, message_id: int) -> None:
+        """Someone (e.g. a channel admin) deleted a message: editing or pinning it now fails with a 400."""
+        self.deleted.add((chat_id, int(message_id)))
+        if self.pinned.get(chat_id) == int(message_id):
+            del self.pinned[chat_id]
 
     def calls_of(self, method: str) -> list[Call]:
         method = self._canonical(method)
@@ -1280,6 +1289,8 @@ class FakeTelegramAPI:
         message_id = params.get("message_id")
         if not message_id:
             raise _ApiError(400, "Bad Request: message identifier is not specified")
+        if (chat_id, message_id) in self.deleted:
+            raise _ApiError(400, "Bad Request: message to edit not found")
         now = int(time.time())
         return {
             "message_id": message_id,
@@ -1315,9 +1326,20 @@ class FakeTelegramAPI:
         return msg
 
     def _delete_message(self, params: dict[str, Any]) -> bool:
-        self._chat_id(params)
+        chat_id = self._chat_id(params)
         if not params.get("message_id"):
             raise _ApiError(400, "Bad Request: message identifier is not specified")
+        self.delete_message(chat_id, params["message_id"])
+        return True
+
+    def _pin_chat_message(self, params: dict[str, Any]) -> bool:
+        chat_id = self._chat_id(params)
+        message_id = params.get("message_id")
+        if not message_id:
+            raise _ApiError(400, "Bad Request: message identifier is not specified")
+        if (chat_id, message_id) in self.deleted:
+            raise _ApiError(400, "Bad Request: message to pin not found")
+        self.pinned[chat_id] = message_id
         return True
 
     def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
