@@ -9,10 +9,11 @@ replies and broadcasts share one budget and one 429 pause, so they never double-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,23 @@ class SharedRateLimiter(BaseRateLimiter[dict]):
         raise AssertionError("unreachable")
 
 
+@contextlib.contextmanager
+def delivery_errors() -> Iterator[None]:
+    """Map python-telegram-bot's errors on a send, edit or pin to the channels' common terms."""
+    try:
+        yield
+    except RetryAfter as exc:
+        raise RateLimited(retry_after_seconds(exc)) from exc
+    except Forbidden as exc:
+        raise Unreachable(str(exc)) from exc
+    except BadRequest as exc:  # a NetworkError too, but not a temporary one
+        if "chat not found" in str(exc).lower():
+            raise Unreachable(str(exc)) from exc
+        raise
+    except (TimedOut, NetworkError) as exc:
+        raise TemporaryFailure(str(exc)) from exc
+
+
 class AiohttpRequest(BaseRequest):
     """A python-telegram-bot request backend on aiohttp, for the outbox sender's bulk sends.
 
@@ -354,18 +372,8 @@ class TelegramChannel:
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply (button payloads already signed); map failures to common terms."""
-        try:
+        with delivery_errors():
             return await self._send_one(chat_ref(chat_id), reply, bulk=True)
-        except RetryAfter as exc:
-            raise RateLimited(retry_after_seconds(exc)) from exc
-        except Forbidden as exc:
-            raise Unreachable(str(exc)) from exc
-        except BadRequest as exc:
-            if "chat not found" in str(exc).lower():
-                raise Unreachable(str(exc)) from exc
-            raise
-        except (TimedOut, NetworkError) as exc:
-            raise TemporaryFailure(str(exc)) from exc
 
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:
@@ -381,7 +389,7 @@ class TelegramChannel:
         limits = {"bulk": True}
         markup = keyboard(reply) if reply.buttons else None
         text = split_text(reply.text)[0]
-        try:
+        with delivery_errors():
             try:
                 await bot.edit_message_text(
                     text, chat_id=chat_ref(chat_id), message_id=int(message_id), reply_markup=markup,
@@ -400,14 +408,6 @@ class TelegramChannel:
                     return await self._send_one(chat_ref(chat_id), reply, bulk=True)
                 else:
                     raise
-        except RetryAfter as exc:
-            raise RateLimited(retry_after_seconds(exc)) from exc
-        except Forbidden as exc:
-            raise Unreachable(str(exc)) from exc
-        except (TimedOut, NetworkError) as exc:
-            if isinstance(exc, BadRequest):
-                raise
-            raise TemporaryFailure(str(exc)) from exc
         return message_id
 
     async def pin(self, chat_id: str, message_id: str) -> None:
@@ -415,18 +415,10 @@ class TelegramChannel:
 
         The bot must be an admin of the chat with the right to pin; failures are raised in common terms."""
         bot = await self.bulk_bot()
-        try:
+        with delivery_errors():
             await bot.pin_chat_message(
                 chat_ref(chat_id), int(message_id), disable_notification=True, rate_limit_args={"bulk": True}
             )
-        except RetryAfter as exc:
-            raise RateLimited(retry_after_seconds(exc)) from exc
-        except Forbidden as exc:
-            raise Unreachable(str(exc)) from exc
-        except (TimedOut, NetworkError) as exc:
-            if isinstance(exc, BadRequest):
-                raise
-            raise TemporaryFailure(str(exc)) from exc
 
     async def bulk_bot(self) -> ExtBot:
         """The bot the outbox sender sends with: same token and limiter, the aiohttp request backend."""
