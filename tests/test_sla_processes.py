@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +14,7 @@ from handlers.cases import check_sla
 from storage.db import Database
 from tests.chat import ChatHarness
 from tests.conftest import DEFAULT_NOW
+from tests.racers import race
 from tests.test_cases import QLTM, QLTT, Inbox, cases_config, deliver, outbox_rows
 from tests.test_complaints import file_report
 
@@ -28,27 +27,11 @@ async def shared(db_url: str) -> AsyncIterator[ChatHarness]:
         yield harness
 
 
-async def race(db_url: str, at: str, tmp_path: Path, *, rounds: int = 5) -> list[dict[str, int]]:
+async def checks(db_url: str, at: str, tmp_path: Path, *, rounds: int = 5) -> list[dict[str, int]]:
     """Two worker processes check the deadlines at the same moment, ``rounds`` times each."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "BOT_CONFIG"))}
     env["PYTHONPATH"] = str(ROOT)
-    pipe = asyncio.subprocess.PIPE
-    command = (sys.executable, "-m", "tests.sla_worker", db_url, at, str(rounds))
-    workers = [
-        await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe, stderr=pipe, cwd=tmp_path, env=env)
-        for _ in range(2)
-    ]
-    async with asyncio.timeout(120):
-        for worker in workers:
-            line = await worker.stdout.readline()
-            assert line.strip() == b"ready", (line, await worker.stderr.read())
-        for worker in workers:
-            worker.stdin.write(b"go\n")
-            await worker.stdin.drain()
-        outputs = [await worker.communicate() for worker in workers]
-    for worker, (_out, err) in zip(workers, outputs, strict=True):
-        assert worker.returncode == 0, err.decode()[-2000:]
-    return [json.loads(out.decode().strip().splitlines()[-1]) for out, _err in outputs]
+    return await race(["tests.sla_worker", db_url, at, str(rounds)], env, tmp_path)
 
 
 def total(reports: list[dict[str, int]]) -> dict[str, int]:
@@ -69,9 +52,9 @@ async def test_two_processes_send_each_sla_step_exactly_once_in_total(
     app = shared.app
 
     shared.clock.advance(timedelta(hours=12, minutes=1))  # counterfeit goods: 12 h to acknowledge
-    assert total(await race(db_url, shared.clock.now().isoformat(), tmp_path)) == {"ack_reminder": 3}
+    assert total(await checks(db_url, shared.clock.now().isoformat(), tmp_path)) == {"ack_reminder": 3}
     shared.clock.advance(timedelta(hours=4))  # past the escalation margin
-    assert total(await race(db_url, shared.clock.now().isoformat(), tmp_path)) == {"ack_escalation": 3}
+    assert total(await checks(db_url, shared.clock.now().isoformat(), tmp_path)) == {"ack_escalation": 3}
     # A restarted (third) process finds nothing left to do.
     restarted = Database(db_url)
     try:

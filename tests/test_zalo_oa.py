@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import signal
@@ -47,6 +46,7 @@ from tests.fakes.zalo_bot_api import FakeZaloBotAPI
 from tests.fakes.zalo_bot_api import text_update as zalo_text_update
 from tests.fakes.zalo_oa_api import FakeZaloOA, image_event, now_ms, other_event, text_event
 from tests.images import jpeg, png
+from tests.racers import race
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Trong Online Friday được giảm giá tối đa bao nhiêu phần trăm?"
@@ -445,22 +445,8 @@ async def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(db_
             ZALO_OA_OAUTH_BASE_URL=fake.base_url,
             PYTHONPATH=str(ROOT),
         )
-        pipe = asyncio.subprocess.PIPE
-        command = (sys.executable, "-m", "tests.zalo_oa_worker", "10")
-        workers = [
-            await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe, stderr=pipe, cwd=tmp_path, env=env)
-            for _ in range(2)
-        ]
-        async with asyncio.timeout(60):
-            for worker in workers:
-                line = await worker.stdout.readline()
-                assert line.strip() == b"ready", (line, await worker.stderr.read())
-            for worker in workers:
-                worker.stdin.write(b"go\n")
-                await worker.stdin.drain()
-            outputs = [await worker.communicate() for worker in workers]
-        reports = [json.loads(out.decode().strip().splitlines()[-1]) for out, _err in outputs]
-        assert [r["errors"] for r in reports] == [[], []], [err.decode()[-2000:] for _out, err in outputs]
+        reports = await race(["tests.zalo_oa_worker", "10"], env, tmp_path)
+        assert [r["errors"] for r in reports] == [[], []]
         assert sum(r["delivered"] for r in reports) == 20
         assert sum(r["refreshes"] for r in reports) == 1
         assert len(fake.calls_of("refresh")) == 1 and len(fake.refreshes) == 1
