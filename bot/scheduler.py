@@ -483,6 +483,7 @@ class Broadcasting:
         case_poll_seconds: float = 1.0,
         case_sla_seconds: float = 60.0,
         pins: dict[str, Pin] | None = None,
+        housekeeping_seconds: float = 600.0,
     ) -> None:
         self.db = db
         self.config = config
@@ -507,6 +508,8 @@ class Broadcasting:
         self._sender_stop: asyncio.Event | None = None
         self._sender_task: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
+        self.housekeeping_seconds = housekeeping_seconds
+        self._housekeeping: asyncio.Task | None = None
         self.became_leader = asyncio.Event()
 
     @classmethod
@@ -632,9 +635,28 @@ class Broadcasting:
                 await self.countdown.start()
             else:
                 logger.warning("countdown_post is configured but Telegram is not: no countdown post")
+        self._housekeeping = asyncio.create_task(self._housekeep())
         self.became_leader.set()
 
+    async def _housekeep(self) -> None:
+        """Leader-only chores that may run late, or twice, without harm: close the complaint drafts left past
+        their deadline (each reporter is told through the outbox), every ``housekeeping_seconds``."""
+        from handlers.complaints import close_stale_drafts
+
+        while True:
+            try:
+                if await close_stale_drafts(self.db, self.clock.now(), config=self.config) and self.sender:
+                    self.sender.wake()
+            except Exception:  # a database hiccup: try again next round
+                logger.exception("housekeeping failed")
+            await asyncio.sleep(self.housekeeping_seconds)
+
     async def _step_down(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
         if self.countdown is not None:
             await self.countdown.stop()
             self.countdown = None

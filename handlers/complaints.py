@@ -10,7 +10,8 @@ Decisions:
 * **The draft is the conversation row.** Answers and photo references live in the flow's JSON state, whose
   deadline is ``limits.draft_hours`` after the last step, so a restart resumes at the step. A draft past its
   deadline is closed by the dispatcher when the reporter next writes (``expired_text``) and, proactively, by
-  :func:`close_stale_drafts` (an outbox message, then the draft is deleted), which a scheduler calls.
+  :func:`close_stale_drafts` (an outbox message, then the draft is deleted), which the leader runs every 10
+  minutes (:meth:`bot.scheduler.Broadcasting._housekeep`).
 * **Downloads happen before the transaction.** :meth:`ComplaintFlow.prepare` streams each photo to the
   content-addressed media store (``storage.media``) with the conversation lock held but no database
   transaction open: on SQLite the unit of work holds the one database lock, so a download inside it would

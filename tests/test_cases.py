@@ -598,6 +598,28 @@ async def test_the_leader_routes_delivers_edits_and_checks_deadlines_by_itself(s
         assert (await the_case(chat, code)).status == "in_progress"
 
 
+async def test_the_leader_closes_abandoned_drafts_and_tells_the_reporter(chat: ChatHarness) -> None:
+    inbox = Inbox()
+    an = chat.person("u1", name="An")
+    await to_photos(an)  # a report started, then left
+    later(chat, hours=25)
+    app = chat.app
+    broadcasting = Broadcasting(
+        app.db, app.config, chat.clock, {CHANNEL: inbox.deliver}, codec=app.codec, sender_options=FAST,
+        retry_seconds=0.05, reminders=False, cases=False, housekeeping_seconds=0.05,
+    )  # fmt: skip
+    await broadcasting.start()
+    try:
+        await wait_until(lambda: inbox.to("u1"))
+        await asyncio.sleep(0.2)  # a few more rounds: nothing twice
+    finally:
+        await broadcasting.stop()
+    [closed] = inbox.to("u1")
+    assert "quá 24 giờ chưa được gửi" in closed.text
+    async with app.db.unit_of_work() as uow:
+        assert await uow.conversations.get(CHANNEL, "u1", "u1") is None
+
+
 async def test_a_staff_group_that_removed_the_bot_is_reported_to_the_admins_once(chat: ChatHarness) -> None:
     class Gone(Inbox):
         async def deliver(self, chat_id: str, reply: Reply) -> str:
