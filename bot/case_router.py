@@ -23,15 +23,14 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.engine import make_url
 
+from bot.scheduler import persistent_job_store
 from handlers.cases import RouteStats, alert_lost_chats, check_sla, link_sent, route_pending
 from handlers.clock import Clock
 from handlers.config import AppConfig
-from storage.db import Database, sync_url
+from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +123,8 @@ class CaseScheduler:
     def __init__(self, service: SlaService, database_url: str, *, seconds: float = 60.0) -> None:
         self.service = service
         self.seconds = seconds
-        url = sync_url(database_url)
-        options: dict[str, Any] = {}
-        if make_url(url).get_backend_name() == "sqlite":
-            options["connect_args"] = {"timeout": 10}
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=url, tablename=JOBS_TABLE, engine_options=options)},
-            timezone=UTC,
+            jobstores={"default": persistent_job_store(database_url, JOBS_TABLE)}, timezone=UTC
         )
 
     async def start(self) -> None:

@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from bot import broadcast_cli, complaints_cli, qa_cli, report_cli, staff_cli
 from bot.app import App, create_app
@@ -149,10 +150,6 @@ async def run(app: App) -> int:
         )
         return await run_console(app, user="console-user", chat=None, name="", broadcasts=True)
 
-    from bot.scheduler import Broadcasting
-    from bot.sender import RateLimiter
-    from bot.webhooks import WebhookServer
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,18 +157,8 @@ async def run(app: App) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with app:
         assert app.dispatcher is not None
-        # One rate limiter for the bot: replies and broadcasts share the budget and every 429 pause.
-        limiter = RateLimiter.from_settings(settings)
-        channels = messenger_channels(app, limiter)
-        # Every channel's webhook on ONE server (WEBHOOK_PORT); channels in polling mode add no route.
-        server = WebhookServer(settings.webhook_listen, settings.webhook_port)
-        for channel in channels:
-            channel.attach(server)
-            app.register_downloader(channel.name, channel.download_to)
+        channels, server, broadcasting = wire_channels(app)
         started: list = []
-        edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}  # Zalo: no edits, a new message
-        pins = {c.name: c.pin for c in channels if hasattr(c, "pin")}  # Telegram: the pinned countdown post
-        broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits, pins)
         try:
             if server.paths:
                 await server.start()
@@ -188,6 +175,30 @@ async def run(app: App) -> int:
                 await channel.stop()
             await server.stop()
     return 0
+
+
+def wire_channels(app: App) -> tuple[list, Any, Any]:
+    """The messenger channels as ``run`` serves them: returns (channels, webhook server, leader's broadcasting).
+
+    One rate limiter for the bot (replies and broadcasts share the budget and every 429 pause); every channel's
+    webhook on ONE server (``WEBHOOK_PORT``; channels in polling mode add no route); each channel's downloader
+    registered; the leader's sender delivers, edits (Zalo: none, a new message) and pins (Telegram: the pinned
+    countdown post) through them."""
+    from bot.scheduler import Broadcasting
+    from bot.sender import RateLimiter
+    from bot.webhooks import WebhookServer
+
+    settings = app.settings
+    limiter = RateLimiter.from_settings(settings)
+    channels = messenger_channels(app, limiter)
+    server = WebhookServer(settings.webhook_listen, settings.webhook_port)
+    for channel in channels:
+        channel.attach(server)
+        app.register_downloader(channel.name, channel.download_to)
+    edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}
+    pins = {c.name: c.pin for c in channels if hasattr(c, "pin")}
+    broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits, pins)
+    return channels, server, broadcasting
 
 
 def messenger_channels(app: App, limiter) -> list:

@@ -221,16 +221,21 @@ class RebuildReport:
     skipped: int
 
 
+def persistent_job_store(database_url: str, tablename: str) -> SQLAlchemyJobStore:
+    """An APScheduler job store in the bot's database (its own table), as every leader job uses."""
+    url = sync_url(database_url)
+    options: dict[str, Any] = {}
+    if make_url(url).get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": 10}
+    return SQLAlchemyJobStore(url=url, tablename=tablename, engine_options=options)
+
+
 class ReminderScheduler:
     """An ``AsyncIOScheduler`` whose jobs are the reminder slots, kept in a ``SQLAlchemyJobStore``."""
 
     def __init__(self, service: ReminderService, database_url: str, *, tablename: str = JOBS_TABLE) -> None:
         self.service = service
-        url = sync_url(database_url)
-        options: dict[str, Any] = {}
-        if make_url(url).get_backend_name() == "sqlite":
-            options["connect_args"] = {"timeout": 10}
-        self.jobstore = SQLAlchemyJobStore(url=url, tablename=tablename, engine_options=options)
+        self.jobstore = persistent_job_store(database_url, tablename)
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": self.jobstore},
             job_defaults={
@@ -335,13 +340,8 @@ class CountdownPostScheduler:
     def __init__(self, poster: CountdownPoster, database_url: str, *, minutes: int) -> None:
         self.poster = poster
         self.minutes = minutes
-        url = sync_url(database_url)
-        options: dict[str, Any] = {}
-        if make_url(url).get_backend_name() == "sqlite":
-            options["connect_args"] = {"timeout": 10}
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=url, tablename=COUNTDOWN_JOBS_TABLE, engine_options=options)},
-            timezone=UTC,
+            jobstores={"default": persistent_job_store(database_url, COUNTDOWN_JOBS_TABLE)}, timezone=UTC
         )
 
     async def start(self) -> None:

@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 
 from handlers import texts
+from handlers.cases import CHANNEL_NAMES, UNREACHABLE_CAUSES
 from handlers.config import AppConfig
 from handlers.core import Context, Flow
 from handlers.staff import QUESTION_KIND, lead_agency_for_questions
@@ -226,8 +227,6 @@ async def record_staff_answer(
 async def answer_undelivered(uow: UnitOfWork, config: AppConfig, failures: list[Undelivered], now: datetime) -> int:
     """The outbox sender's hook for staff answers that could not reach the asker (Zalo OA 7-day window, a
     blocked bot, retries spent): the agency that answered is told, once per failed row."""
-    from handlers.cases import CHANNEL_NAMES, UNREACHABLE_CAUSES
-
     agency = lead_agency_for_questions(config)
     queued = 0
     for failure in failures:

@@ -1,6 +1,6 @@
 """Across features, over both Zalo channels, with staff on Telegram: one process wired like ``python -m bot run``.
 
-The rig starts the three messenger channels with the code ``run`` uses (``bot.cli.messenger_channels``, one
+The rig starts the three messenger channels with the code ``run`` uses (``bot.cli.wire_channels``, one
 webhook server, one rate limiter, the downloaders registered) against the loopback fakes of the Telegram Bot
 API, the Zalo Bot API and the Zalo OA API. The leader's work is done explicitly, one round at a time, with the
 objects the leader uses: :class:`bot.case_router.CaseWorker` routes reports and links message ids, and the
@@ -27,9 +27,8 @@ from sqlalchemy import select
 
 from bot.app import App, create_app
 from bot.case_router import CaseWorker
-from bot.cli import messenger_channels
+from bot.cli import wire_channels
 from bot.scheduler import Broadcasting, ReminderService
-from bot.sender import RateLimiter
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.clock import FixedClock
@@ -122,15 +121,7 @@ async def rig(db_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
         clock = FixedClock(DEFAULT_NOW)
         app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
         async with app:
-            # As bot.cli.run: one limiter, every channel on one webhook server, downloaders registered.
-            limiter = RateLimiter.from_settings(settings)
-            channels = messenger_channels(app, limiter)
-            server = WebhookServer(settings.webhook_listen, settings.webhook_port)
-            for channel in channels:
-                channel.attach(server)
-                app.register_downloader(channel.name, channel.download_to)
-            edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}
-            broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits)
+            channels, server, broadcasting = wire_channels(app)  # exactly as bot.cli.run
             # The settings' sender, only quicker to notice it is done.
             broadcasting.sender_options = dataclasses.replace(
                 broadcasting.sender_options, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05
