@@ -14,7 +14,8 @@ from datetime import datetime
 from handlers import texts
 from handlers.cases import CHANNEL_NAMES, UNREACHABLE_CAUSES
 from handlers.config import AppConfig
-from handlers.core import Context, Flow
+from handlers.core import Context, Flow, start
+from handlers.smalltalk import REPLIES, SmallTalk, classify
 from handlers.staff import QUESTION_KIND, lead_agency_for_questions
 from handlers.types import Button, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
@@ -83,7 +84,14 @@ def _kb(ctx: Context) -> KnowledgeBase | None:
 
 
 async def answer_question(ctx: Context, text: str) -> None:
-    """Answer a typed question (a confident answer or suggestions + staff offer)."""
+    """Answer a typed question (a confident answer or suggestions + staff offer); small talk gets a short reply."""
+    talk = classify(text)
+    if talk is SmallTalk.GREETING:
+        await start(ctx)
+        return
+    if talk is not None:
+        ctx.reply(REPLIES[talk])
+        return
     kb = _kb(ctx)
     if kb is None:
         return

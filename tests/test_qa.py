@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.config import AppConfig, load_config
+from handlers.smalltalk import classify
 from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 from storage.models import OutboxMessage
 from storage.questions import Question
@@ -83,6 +84,30 @@ async def test_an_out_of_scope_question_gets_suggestions_and_an_offer(chat: Chat
     assert an.labels[-1].startswith("📨")
     [question] = await questions(chat)
     assert question.status == "unanswered" and question.text == OUT_OF_SCOPE
+
+
+async def test_small_talk_gets_a_short_reply_and_is_not_stored_as_a_question(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say(CAP_QUESTION)
+    await an.say("cảm ơn shop nhiều nhé!")
+    assert an.text.startswith("Không có gì ạ")
+    await an.say("ok ạ")
+    assert an.text.startswith("Dạ!")
+    await an.say("👍")
+    assert an.text.startswith("Dạ!")
+    await an.say("chao ad oi")
+    assert an.text.startswith("Xin chào")  # the greeting with the menu
+    assert "Hỏi đáp về khuyến mại" in " ".join(an.labels)
+    await an.say("tạm biệt")
+    assert "Chúc bạn" in an.text
+    # Only the real question was recorded; "thanks" is not an unanswered question for staff.
+    assert [q.text for q in await questions(chat)] == [CAP_QUESTION]
+
+
+async def test_a_question_that_starts_with_thanks_is_still_answered(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say("cảm ơn, cho hỏi thêm: " + CAP_QUESTION)
+    assert "⚖️ Căn cứ:" in an.text
 
 
 async def test_a_suggested_topic_can_be_opened(chat: ChatHarness) -> None:
@@ -219,3 +244,23 @@ def test_cli_kb_check_passes_and_fails_on_a_duplicate_id(tmp_path: Path) -> None
     result = run_bot("kb", "check", str(tmp_path))
     assert result.returncode == 1
     assert source.stem in result.stdout and "ban-sao.yaml" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Cảm ơn bạn!!!", "thanks"),
+        ("ok cam on shop nha", "thanks"),
+        ("dạ vâng ạ", "ack"),
+        ("🙏🏻", "ack"),
+        ("hi shop", "greeting"),
+        ("bye ad", "goodbye"),
+        ("dạ cho em hỏi giảm giá tối đa", None),
+        ("ok vậy có phải thông báo không", None),
+        ("giảm giá", None),
+        ("1 tỷ", None),
+    ],
+)
+def test_small_talk_is_recognised_only_when_every_word_is_small_talk(text: str, kind: str | None) -> None:
+    found = classify(text)
+    assert (found.value if found else None) == kind
