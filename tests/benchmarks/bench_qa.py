@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import bm25s
 import numpy as np
+from rapidfuzz import fuzz, process, utils
 
 from knowledge.evaluate import (
     EvalItem,
@@ -31,7 +33,7 @@ from knowledge.evaluate import (
     load_eval,
     run_matcher,
 )
-from knowledge.matcher import KnowledgeBase, MatchParams
+from knowledge.matcher import KnowledgeBase, MatchParams, MatchResult, ScoredEntry
 
 MATCHERS = ("hybrid", "bm25-only", "fuzzy-only")
 
@@ -47,6 +49,56 @@ def run_benchmark(kb: KnowledgeBase, items: Sequence[EvalItem]) -> dict[str, lis
         for item in warm:
             f(item.q, 10)  # type: ignore[operator]
     return {name: run_matcher(funcs[name], items) for name in MATCHERS}  # type: ignore[arg-type]
+
+
+class OffTheShelf:
+    """The two tools as they come, without this project's Vietnamese normaliser (information only).
+
+    ``bm25s-plain``: bm25s's own tokenizer (lower case, words of 2+ characters, no stop words) and default
+    k1/b over one document per entry (title + questions). ``WRatio-plain``: rapidfuzz WRatio with its
+    ``default_process`` against every title and question, best per entry. No refusal rule, so only the
+    ranking metrics are reported. The issue's criterion is judged against the shared-normaliser baselines.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.entries = [kb.entries[i] for i in sorted(kb.entries)]
+        docs = [" ".join((e.title, *e.questions)) for e in self.entries]
+        self.index = bm25s.BM25()
+        self.index.index(bm25s.tokenize(docs, stopwords=None, show_progress=False), show_progress=False)
+        self.phrases = [(n, text) for n, e in enumerate(self.entries) for text in (e.title, *e.questions)]
+
+    def _ranked(self, scores: np.ndarray, limit: int) -> MatchResult:
+        top = np.argsort(-scores, kind="stable")[:limit]
+        return MatchResult([ScoredEntry(self.entries[i], float(scores[i])) for i in top if scores[i] > 0], False)
+
+    def bm25(self, text: str, limit: int) -> MatchResult:
+        query = bm25s.tokenize([text], stopwords=None, return_ids=False, show_progress=False)[0]
+        return self._ranked(self.index.get_scores(query), limit)
+
+    def wratio(self, text: str, limit: int) -> MatchResult:
+        best = np.zeros(len(self.entries))
+        hits = process.extract(
+            text, [t for _, t in self.phrases], scorer=fuzz.WRatio, processor=utils.default_process, limit=None
+        )
+        for _, score, k in hits:
+            n = self.phrases[k][0]
+            best[n] = max(best[n], score)
+        return self._ranked(best, limit)
+
+
+def off_the_shelf_table(kb: KnowledgeBase, items: Sequence[EvalItem]) -> str:
+    plain = OffTheShelf(kb)
+    lines = ["| matcher | split | form | n in-scope | top-1 % | top-3 % | MRR |", "|---|---|---|---:|---:|---:|---:|"]
+    for name, func in (("bm25s-plain", plain.bm25), ("WRatio-plain", plain.wratio)):
+        for split, form, m in _rank_rows(run_matcher(func, [i for i in items if i.expect is not None])):
+            lines.append(
+                f"| {name} | {split} | {form} | {m.n_in} | {100 * m.top1:.1f} | {100 * m.top3:.1f} | {m.mrr:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+def _rank_rows(outcomes: list) -> list[tuple[str, str, Metrics]]:
+    return [(split, form, m) for _, split, form, m in breakdown("", outcomes) if form == "all" or split == "heldout"]
 
 
 def report(results: dict[str, list], n_entries: int) -> tuple[str, float]:
@@ -185,23 +237,98 @@ def tune(entries_path: Path | None, eval_path: Sequence[Path] | None, min_refusa
         print(f"{name}: top1={100 * top1:.1f} threshold={t} margin={m} {stats}")
 
 
+def calibrate(entries_path: Path | None, eval_path: Sequence[Path] | None, min_refusal: float, folds: int = 5) -> None:
+    """Re-fit only the confidence rule (threshold, margin, min_terms) of the current weights on dev questions.
+
+    Prints the current rule and the best rule on the whole file, then a k-fold cross-validation (fit on
+    k-1 folds, measure the held fold) so that the gain can be judged on questions the fit did not see.
+    """
+    kb = KnowledgeBase.load(entries_path)
+    p = kb.params
+    items = [i for i in load_eval(eval_path, kb.entries) if i.split == "dev"]
+    order = sorted(kb.entries)
+    expect = [None if i.expect is None else order.index(i.expect) for i in items]
+    index = kb.index
+    feats = [index.features(i.q, p) for i in items]
+    raw = [index.combine(f, p) for f in feats]
+    known = np.array([f.known_terms for f in feats])
+    print(f"calibrating on {len(items)} dev questions ({sum(e is not None for e in expect)} in scope)")
+
+    def gated(min_terms: int, idx: Sequence[int]) -> list[np.ndarray]:
+        return [raw[k] if known[k] >= min_terms else np.zeros_like(raw[k]) for k in idx]
+
+    def stats(t: float, m: float, min_terms: int, idx: Sequence[int]) -> dict[str, float]:
+        best, s1, s2 = _decide_arrays(gated(min_terms, idx))
+        exp = np.array([-1 if expect[k] is None else expect[k] for k in idx])
+        conf = (s1 >= t) & (s1 - s2 >= m)
+        ins = exp >= 0
+        return {
+            "answered": float(conf[ins].mean()),
+            "correct": float((conf & ins & (best == exp)).sum() / max(ins.sum(), 1)),
+            "wrong": float((conf & ins & (best != exp)).sum() / max(ins.sum(), 1)),
+            "refusal": float((~conf[~ins]).mean()) if (~ins).any() else 1.0,
+        }
+
+    def fit(idx: Sequence[int]) -> tuple[float, float, int]:
+        best: tuple[float, tuple[float, float, int]] | None = None
+        for min_terms in (1, 2, 3):
+            t, m, st = tune_thresholds(gated(min_terms, idx), [expect[k] for k in idx], min_refusal)
+            if st:
+                objective = st["correct"] - 2 * st["wrong"] + 0.5 * st["refusal"]
+                if best is None or objective > best[0] + 1e-9:
+                    best = (objective, (t, m, min_terms))
+        return best[1] if best else (p.threshold, p.margin, p.min_terms)
+
+    def show(label: str, st: dict[str, float]) -> None:
+        print(f"  {label}: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in st.items()))
+
+    everything = range(len(items))
+    show(
+        f"current  threshold={p.threshold} margin={p.margin} min_terms={p.min_terms}",
+        stats(p.threshold, p.margin, p.min_terms, everything),
+    )
+    t, m, mt = fit(everything)
+    show(f"best fit threshold={t} margin={m} min_terms={mt}", stats(t, m, mt, everything))
+    rng = np.random.default_rng(0)
+    fold_of = rng.permutation(len(items)) % folds
+    cur: list[dict[str, float]] = []
+    new: list[dict[str, float]] = []
+    for k in range(folds):
+        train = [i for i in everything if fold_of[i] != k]
+        test = [i for i in everything if fold_of[i] == k]
+        ft, fm, fmt = fit(train)
+        print(f"  fold {k}: fitted threshold={ft} margin={fm} min_terms={fmt}")
+        cur.append(stats(p.threshold, p.margin, p.min_terms, test))
+        new.append(stats(ft, fm, fmt, test))
+    for label, runs in (("cross-validated, current rule", cur), ("cross-validated, refitted rule", new)):
+        show(label, {key: float(np.mean([r[key] for r in runs])) for key in runs[0]})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=Path, default=None, help="entries folder (default: knowledge/entries)")
     parser.add_argument("--eval", type=Path, nargs="+", default=None, help="evaluation files (default: dev + held-out)")
     parser.add_argument("--write-docs", action="store_true", help="print the block for docs/benchmarks.md")
     parser.add_argument("--tune", action="store_true", help="grid-search weights/thresholds on dev")
+    parser.add_argument("--calibrate", action="store_true", help="re-fit only the confidence rule on dev (k-fold)")
     parser.add_argument("--min-refusal", type=float, default=0.95, help="dev refusal floor when tuning")
     args = parser.parse_args(argv)
 
     if args.tune:
         tune(args.entries, args.eval, args.min_refusal)
         return 0
+    if args.calibrate:
+        calibrate(args.entries, args.eval, args.min_refusal)
+        return 0
 
     kb = KnowledgeBase.load(args.entries)
     items = load_eval(args.eval, kb.entries)
     results = run_benchmark(kb, items)
     text, delta = report(results, len(kb.entries))
+    text += (
+        "\n\n### off the shelf (information: the tools without this project's normaliser; ranking only)\n\n"
+        + off_the_shelf_table(kb, items)
+    )
     print(text)
     line = f"hybrid top-1 − best baseline top-1 = {delta:.1f} points (heldout)"
     print()
