@@ -4,9 +4,10 @@ Run from the repository root::
 
     python -m tests.benchmarks.bench_qa                # dev and held-out tables, latency
     python -m tests.benchmarks.bench_qa --write-docs   # also print the block for docs/benchmarks.md
-    python -m tests.benchmarks.bench_qa --tune         # grid search on the DEV split only
+    python -m tests.benchmarks.bench_qa --tune         # grid search of the weights on the DEV split only
+    python -m tests.benchmarks.bench_qa --calibrate    # fit the confidence rule on the DEV split only
 
-The held-out split is reported, never used for tuning: ``--tune`` reads only
+The held-out split is reported, never used for tuning: ``--tune`` and ``--calibrate`` read only
 ``split: dev`` items. Nothing is written to disk.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import platform
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,6 +26,7 @@ import numpy as np
 from rapidfuzz import fuzz, process, utils
 
 from knowledge.evaluate import (
+    DEFAULT_EVAL_PATHS,
     EvalItem,
     Metrics,
     breakdown,
@@ -33,7 +36,7 @@ from knowledge.evaluate import (
     load_eval,
     run_matcher,
 )
-from knowledge.matcher import KnowledgeBase, MatchParams, MatchResult, ScoredEntry
+from knowledge.matcher import LENGTH_CAP, KnowledgeBase, MatchParams, MatchResult, ScoredEntry
 
 MATCHERS = ("hybrid", "bm25-only", "fuzzy-only")
 
@@ -220,15 +223,7 @@ def tune(entries_path: Path | None, eval_path: Sequence[Path] | None, min_refusa
     print("best ranking configurations (dev):")
     for top1, mrr, p, _ in results[:15]:
         print(f"  top1={100 * top1:.1f} mrr={mrr:.3f} {p}")
-    top1, mrr, p, scores = results[0]
-    # The confidence rule also needs p.min_terms known query words: apply it before tuning.
-    index = KnowledgeBase(base.entries, params=p).index
-    known = [index.features(i.q, p).known_terms for i in items]
-    scores = [s if k >= p.min_terms else np.zeros_like(s) for s, k in zip(scores, known, strict=True)]
-    t, m, stats = tune_thresholds(scores, expect, min_refusal)
-    print(f"\nhybrid: threshold={t} margin={m} {stats}")
-    print(f"  -> {replace(p, threshold=t, margin=m)}")
-
+    print("\nthen fit the hybrid's confidence rule for the chosen weights: --calibrate")
     for name, bp in (("bm25-only", base.bm25_params), ("fuzzy-only", base.fuzzy_params)):
         index = KnowledgeBase(base.entries, params=bp).index
         scores = [index.combine(index.features(i.q, bp), bp) for i in items]
@@ -237,71 +232,90 @@ def tune(entries_path: Path | None, eval_path: Sequence[Path] | None, min_refusa
         print(f"{name}: top1={100 * top1:.1f} threshold={t} margin={m} {stats}")
 
 
-def calibrate(entries_path: Path | None, eval_path: Sequence[Path] | None, min_refusal: float, folds: int = 5) -> None:
-    """Re-fit only the confidence rule (threshold, margin, min_terms) of the current weights on dev questions.
+def _logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50) -> np.ndarray:
+    """Weights (bias first) of an L2-regularised logistic regression, by Newton's method."""
+    xb = np.c_[np.ones(len(x)), x]
+    w = np.zeros(xb.shape[1])
+    for _ in range(steps):
+        prob = 1 / (1 + np.exp(-xb @ w))
+        grad = xb.T @ (prob - y) + l2 * w
+        hess = (xb.T * (prob * (1 - prob))) @ xb + l2 * np.eye(len(w))
+        w -= np.linalg.solve(hess, grad)
+    return w
 
-    Prints the current rule and the best rule on the whole file, then a k-fold cross-validation (fit on
-    k-1 folds, measure the held fold) so that the gain can be judged on questions the fit did not see.
+
+def calibrate(
+    entries_path: Path | None,
+    eval_path: Sequence[Path] | None,
+    min_refusal: float,
+    probability: float = 0.85,
+    folds: int = 5,
+) -> None:
+    """Fit the confidence rule of the current weights on the dev questions and print it.
+
+    A logistic regression predicts "the top entry is right" from s1, s1 − s2 and ln(1 + words); a question
+    is answered when that probability reaches *probability*, which is a linear rule on the three (what
+    :func:`knowledge.matcher.decision_score` computes). Printed: the current rule, a k-fold cross-validation
+    (fit on k-1 folds, measure the held fold) of the current and the refitted rule, per evaluation file, and
+    the parameters to paste into ``DEFAULT_PARAMS``. The floor ``threshold`` and ``min_terms`` are kept.
     """
     kb = KnowledgeBase.load(entries_path)
     p = kb.params
-    items = [i for i in load_eval(eval_path, kb.entries) if i.split == "dev"]
+    files = list(eval_path) if eval_path else [Path(f) for f in DEFAULT_EVAL_PATHS]
+    items: list[EvalItem] = []
+    source: list[str] = []
+    for file in files:
+        part = [i for i in load_eval(file, kb.entries) if i.split == "dev"]
+        items += part
+        source += [Path(file).name] * len(part)
     order = sorted(kb.entries)
-    expect = [None if i.expect is None else order.index(i.expect) for i in items]
-    index = kb.index
-    feats = [index.features(i.q, p) for i in items]
-    raw = [index.combine(f, p) for f in feats]
-    known = np.array([f.known_terms for f in feats])
-    print(f"calibrating on {len(items)} dev questions ({sum(e is not None for e in expect)} in scope)")
+    x, right, in_scope, gate = [], [], [], []
+    for item in items:
+        f = kb.index.features(item.q, p)
+        scores = kb.index.combine(f, p)
+        top = np.argsort(-scores, kind="stable")
+        s1, s2 = float(scores[top[0]]), float(scores[top[1]])
+        x.append((s1, s1 - s2, math.log1p(min(len(f.query.split()), LENGTH_CAP))))
+        right.append(item.expect is not None and order[top[0]] == item.expect)
+        in_scope.append(item.expect is not None)
+        gate.append(f.known_terms >= p.min_terms and s1 >= p.threshold and s1 - s2 >= p.margin)
+    xa, ya, ins, ok = np.array(x), np.array(right, dtype=float), np.array(in_scope), np.array(gate)
+    src = np.array(source)
+    cut = math.log(probability / (1 - probability))
 
-    def gated(min_terms: int, idx: Sequence[int]) -> list[np.ndarray]:
-        return [raw[k] if known[k] >= min_terms else np.zeros_like(raw[k]) for k in idx]
+    def rule(w: np.ndarray) -> tuple[float, float, float]:
+        """(conf_margin, conf_length, decision) of the linear rule equivalent to logistic weights *w*."""
+        return w[2] / w[1], w[3] / w[1], (cut - w[0]) / w[1]
 
-    def stats(t: float, m: float, min_terms: int, idx: Sequence[int]) -> dict[str, float]:
-        best, s1, s2 = _decide_arrays(gated(min_terms, idx))
-        exp = np.array([-1 if expect[k] is None else expect[k] for k in idx])
-        conf = (s1 >= t) & (s1 - s2 >= m)
-        ins = exp >= 0
-        return {
-            "answered": float(conf[ins].mean()),
-            "correct": float((conf & ins & (best == exp)).sum() / max(ins.sum(), 1)),
-            "wrong": float((conf & ins & (best != exp)).sum() / max(ins.sum(), 1)),
-            "refusal": float((~conf[~ins]).mean()) if (~ins).any() else 1.0,
-        }
+    def confident(r: tuple[float, float, float], idx: np.ndarray) -> np.ndarray:
+        score = xa[idx, 0] + r[0] * xa[idx, 1] + r[1] * xa[idx, 2]
+        return ok[idx] & (score >= r[2])
 
-    def fit(idx: Sequence[int]) -> tuple[float, float, int]:
-        best: tuple[float, tuple[float, float, int]] | None = None
-        for min_terms in (1, 2, 3):
-            t, m, st = tune_thresholds(gated(min_terms, idx), [expect[k] for k in idx], min_refusal)
-            if st:
-                objective = st["correct"] - 2 * st["wrong"] + 0.5 * st["refusal"]
-                if best is None or objective > best[0] + 1e-9:
-                    best = (objective, (t, m, min_terms))
-        return best[1] if best else (p.threshold, p.margin, p.min_terms)
+    def stats(conf: np.ndarray, idx: np.ndarray) -> str:
+        i, y = ins[idx], ya[idx]
+        answered = conf[i].mean()
+        wrong = (conf & i & (y == 0)).sum() / max(i.sum(), 1)
+        refusal = (~conf[~i]).mean() if (~i).any() else 1.0
+        return f"answered {100 * answered:.1f} %, wrong {100 * wrong:.1f} %, OOS refusal {100 * refusal:.1f} %"
 
-    def show(label: str, st: dict[str, float]) -> None:
-        print(f"  {label}: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in st.items()))
-
-    everything = range(len(items))
-    show(
-        f"current  threshold={p.threshold} margin={p.margin} min_terms={p.min_terms}",
-        stats(p.threshold, p.margin, p.min_terms, everything),
-    )
-    t, m, mt = fit(everything)
-    show(f"best fit threshold={t} margin={m} min_terms={mt}", stats(t, m, mt, everything))
-    rng = np.random.default_rng(0)
-    fold_of = rng.permutation(len(items)) % folds
-    cur: list[dict[str, float]] = []
-    new: list[dict[str, float]] = []
+    current = (p.conf_margin, p.conf_length, p.decision)
+    print(f"calibrating on {len(items)} dev questions ({int(ins.sum())} in scope) from {', '.join(set(source))}")
+    fold_of = np.random.default_rng(0).permutation(len(items)) % folds
+    cv_conf = np.zeros(len(items), dtype=bool)
     for k in range(folds):
-        train = [i for i in everything if fold_of[i] != k]
-        test = [i for i in everything if fold_of[i] == k]
-        ft, fm, fmt = fit(train)
-        print(f"  fold {k}: fitted threshold={ft} margin={fm} min_terms={fmt}")
-        cur.append(stats(p.threshold, p.margin, p.min_terms, test))
-        new.append(stats(ft, fm, fmt, test))
-    for label, runs in (("cross-validated, current rule", cur), ("cross-validated, refitted rule", new)):
-        show(label, {key: float(np.mean([r[key] for r in runs])) for key in runs[0]})
+        train, test = (fold_of != k) & ok, fold_of == k
+        cv_conf[test] = confident(rule(_logistic(xa[train], ya[train])), np.flatnonzero(test))
+    everything = np.arange(len(items))
+    for name in [*sorted(set(source)), "all"]:
+        idx = everything if name == "all" else np.flatnonzero(src == name)
+        print(f"  {name}: current rule {stats(confident(current, idx), idx)}")
+        print(f"  {name}: refitted, {folds}-fold cross-validated {stats(cv_conf[idx], idx)}")
+    fitted = rule(_logistic(xa[ok], ya[ok]))
+    refusal = stats(confident(fitted, everything), everything)
+    print(f"fitted on all (P ≥ {probability}): {refusal}")
+    if (~ins).any() and (~confident(fitted, everything)[~ins]).mean() < min_refusal:
+        print(f"  note: OOS refusal below the floor {100 * min_refusal:.0f} %; consider a higher --probability")
+    print(f"  -> conf_margin={fitted[0]:.3f}, conf_length={fitted[1]:.3f}, decision={fitted[2]:.3f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -311,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write-docs", action="store_true", help="print the block for docs/benchmarks.md")
     parser.add_argument("--tune", action="store_true", help="grid-search weights/thresholds on dev")
     parser.add_argument("--calibrate", action="store_true", help="re-fit only the confidence rule on dev (k-fold)")
+    parser.add_argument("--probability", type=float, default=0.85, help="--calibrate: answer when P(right) ≥ this")
     parser.add_argument("--min-refusal", type=float, default=0.95, help="dev refusal floor when tuning")
     args = parser.parse_args(argv)
 
@@ -318,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tune(args.entries, args.eval, args.min_refusal)
         return 0
     if args.calibrate:
-        calibrate(args.entries, args.eval, args.min_refusal)
+        calibrate(args.entries, args.eval, args.min_refusal, args.probability)
         return 0
 
     kb = KnowledgeBase.load(args.entries)
