@@ -192,14 +192,23 @@ def test_real_kb_dev_accuracy_regression_guard(real_kb: KnowledgeBase, eval_file
 
 
 def test_eval_files_are_consistent_with_entries(real_kb: KnowledgeBase, eval_file: Path) -> None:
-    """The dev file holds only dev questions, the held-out file only held-out ones, all with known ids."""
+    """The dev files hold only dev questions, the held-out file only held-out ones, all with known ids,
+    and no question is in two files."""
     kb = real_kb
-    heldout_file = eval_file.with_name("qa_heldout_v2.yaml")
-    dev = load_eval(eval_file, kb.entries)  # raises on unknown ids or bad split/form
-    heldout = load_eval(heldout_file, kb.entries)
-    assert {i.split for i in dev} == {"dev"} and {i.split for i in heldout} == {"heldout"}
-    assert len(load_eval(None, kb.entries)) == len(dev) + len(heldout)
-    for file, items in ((eval_file, dev), (heldout_file, heldout)):
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        assert len(items) == len(data if isinstance(data, list) else data["items"])
-    assert not {i.q for i in dev} & {i.q for i in heldout}
+    files = {
+        "dev": [eval_file, eval_file.with_name("qa_dev_v3.yaml")],
+        "heldout": [eval_file.with_name("qa_heldout_v2.yaml")],
+    }
+    seen: set[str] = set()
+    total = 0
+    for split, paths in files.items():
+        for file in paths:
+            items = load_eval(file, kb.entries)  # raises on unknown ids or bad split/form
+            assert {i.split for i in items} == {split}, file.name
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            assert len(items) == len(data if isinstance(data, list) else data["items"])
+            questions = {i.q for i in items}
+            assert not questions & seen, file.name
+            seen |= questions
+            total += len(items)
+    assert len(load_eval(None, kb.entries)) == total
