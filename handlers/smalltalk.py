@@ -33,9 +33,10 @@ _LISTS = {
 _PHRASES = {kind: frozenset(phrases.split("|")) for kind, phrases in _LISTS.items()}
 # Forms of address and politeness particles that may surround small talk.
 _FILLER_WORDS = (
-    "shop|ad|admin|ban|em|anh|chi|co|chu|bac|minh|tro|ly|bot|so|a|nhe|nha|nhen|nhiu|nhieu|rat|lam|oi|vay|the"
+    "shop|ad|admin|ban|em|anh|chi|co|chu|bac|minh|tro|ly|bot|so|a|nhe|nha|nhen|nhiu|nhieu|rat|lam|oi|vay|the|"
+    "very|much|ha"
 )
-_FILLER = frozenset(f"{_FILLER_WORDS}|very|much|ha".split("|"))
+_FILLER = frozenset(_FILLER_WORDS.split("|"))
 _MAX_WORDS = 8
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _TONE_EMOJI = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f\u200d]")
