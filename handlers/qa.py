@@ -31,7 +31,8 @@ PROMPT = (
 )
 NOT_SURE = "Mình chưa chắc đã hiểu đúng câu hỏi nên không trả lời đoán. Có phải bạn muốn hỏi một trong các ý sau?"
 NO_TOPIC = "Mình chưa có thông tin về câu hỏi này."
-OFFER_STAFF = "Hoặc bạn có thể gửi câu hỏi cho cán bộ {agency} để được trả lời trực tiếp tại đây."
+OFFER_STAFF = "bạn có thể gửi câu hỏi cho cán bộ {agency} để được trả lời trực tiếp tại đây."
+NO_WORDS = "Mình chưa đọc được câu hỏi nào trong tin này. " + PROMPT
 FORWARD_LABEL = "📨 Đồng ý gửi câu hỏi cho cán bộ Sở"
 THANKS_UP = "Cảm ơn bạn đã đánh giá! 🙏"
 THANKS_DOWN = "Cảm ơn góp ý của bạn! Mình sẽ dùng nó để cải thiện câu trả lời."
@@ -92,6 +93,9 @@ async def answer_question(ctx: Context, text: str) -> None:
     if talk is not None:
         ctx.reply(REPLIES[talk])
         return
+    if not any(ch.isalnum() for ch in text):  # "???", "..." — nothing to look up or to forward to staff
+        ctx.reply(NO_WORDS)
+        return
     kb = _kb(ctx)
     if kb is None:
         return
@@ -132,8 +136,8 @@ def suggest(ctx: Context, result: MatchResult, question_id: int) -> None:
     agency = lead_agency_for_questions(ctx.config)
     rows = [[Button(f"❔ {s.entry.title}", f"qa:e:{question_id}:{entry_token(s.entry.id)}")] for s in result.ranked[:3]]
     rows.append([Button(FORWARD_LABEL, f"qa:fwd:{question_id}")])
-    intro = NOT_SURE if rows[:-1] else NO_TOPIC
-    ctx.reply(f"{intro}\n\n{OFFER_STAFF.format(agency=agency.short_name)}", rows)
+    offer = OFFER_STAFF.format(agency=agency.short_name)
+    ctx.reply(f"{NOT_SURE}\n\nHoặc {offer}" if rows[:-1] else f"{NO_TOPIC} Bạn cũng có thể {offer}", rows)
 
 
 async def on_button(ctx: Context) -> None:
@@ -165,7 +169,7 @@ async def on_button(ctx: Context) -> None:
         elif question is not None and question.status != QuestionStatus.FORWARDED.value:
             agency = lead_agency_for_questions(ctx.config)
             ctx.reply(
-                f"{THANKS_DOWN}\n{OFFER_STAFF.format(agency=agency.short_name)}",
+                f"{THANKS_DOWN}\nBạn cũng có thể {OFFER_STAFF.format(agency=agency.short_name)}",
                 [[Button(FORWARD_LABEL, f"qa:fwd:{question.id}")]],
             )
         else:

@@ -86,7 +86,7 @@ async def test_an_out_of_scope_question_gets_suggestions_and_an_offer(chat: Chat
     assert question.status == "unanswered" and question.text == OUT_OF_SCOPE
 
 
-async def test_small_talk_gets_a_short_reply_and_is_not_stored_as_a_question(chat: ChatHarness) -> None:
+async def test_small_talk_and_wordless_messages_get_a_short_reply_and_are_not_stored(chat: ChatHarness) -> None:
     an = chat.person()
     await an.say(CAP_QUESTION)
     await an.say("cảm ơn shop nhiều nhé!")
@@ -100,6 +100,8 @@ async def test_small_talk_gets_a_short_reply_and_is_not_stored_as_a_question(cha
     assert "Hỏi đáp về khuyến mại" in " ".join(an.labels)
     await an.say("tạm biệt")
     assert "Chúc bạn" in an.text
+    await an.say("???")
+    assert an.text.startswith("Mình chưa đọc được câu hỏi") and "Ví dụ" in an.text
     # Only the real question was recorded; "thanks" is not an unanswered question for staff.
     assert [q.text for q in await questions(chat)] == [CAP_QUESTION]
 
