@@ -21,7 +21,6 @@ import logging
 import random
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,20 +29,15 @@ from aiohttp import web
 from bot.channels.base import DeliveryError, RateLimited, TemporaryFailure, Unreachable
 from bot.channels.zalo_common import (
     DEFAULT_CHOICES_TTL,
-    Background,
-    Choices,
     Handle,
     Now,
-    PhotoBursts,
-    Refusals,
-    SeenEvents,
-    download_url,
+    ZaloChannelBase,
     is_url,
-    local_photos_note,
     send_replies,
     split_text,
     utc_now,
     with_choices,
+    with_photos_note,
 )
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
@@ -149,8 +143,9 @@ def _message_id(result: Any) -> str | None:
     return None
 
 
-class ZaloBotChannel:
+class ZaloBotChannel(ZaloChannelBase):
     name = CHANNEL
+    label = "zalo bot"
 
     def __init__(
         self,
@@ -165,9 +160,7 @@ class ZaloBotChannel:
     ) -> None:
         if not settings.zalo_bot_enabled or settings.zalo_bot_token is None:
             raise ValueError("ZALO_BOT_TOKEN is not set")
-        self.settings = settings
-        self.handle = handle
-        self.db = db
+        self._setup(settings, handle, db, choices_ttl=choices_ttl, now=now)
         self._token = settings.zalo_bot_token.get_secret_value()
         self.base_url = settings.zalo_bot_api_base_url.rstrip("/")
         self.poll_timeout = poll_timeout
@@ -177,17 +170,7 @@ class ZaloBotChannel:
             if settings.zalo_bot_webhook_secret and settings.zalo_bot_webhook_secret.get_secret_value()
             else secrets.token_urlsafe(32)
         )
-        self.choices = Choices(db, CHANNEL, ttl=choices_ttl, now=now)
-        self.seen = SeenEvents(db, CHANNEL, now=now)
-        self.background = Background(CHANNEL)
-        self.bursts = PhotoBursts(
-            self.background, self._answer, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
-        )
-        self.refusals = Refusals("zalo bot")
         self.bot_info: dict[str, Any] | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._server: WebhookServer | None = None
-        self._own_server = False
         self._poller: asyncio.Task | None = None
 
     @property
@@ -195,11 +178,6 @@ class ZaloBotChannel:
         return bool(self.settings.zalo_bot_webhook_url)
 
     # -- HTTP ----------------------------------------------------------------------------------------------
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0) -> Any:
         """One Bot API call; the ``result`` on ``ok``, else :class:`ZaloBotError`, :class:`RateLimited` or
@@ -238,18 +216,13 @@ class ZaloBotChannel:
     def attach(self, server: WebhookServer) -> None:
         """Serve the webhook route on the process's shared server (call before it starts); polling: nothing."""
         if self.webhook_mode:
-            server.add_post(self.settings.zalo_bot_webhook_path, self._webhook)
-            self._server = server
+            self._attach_route(server, self.settings.zalo_bot_webhook_path, self._webhook)
 
     async def start(self) -> None:
         self.bot_info = await self.call("getMe")
         name = (self.bot_info or {}).get("account_name") or (self.bot_info or {}).get("display_name") or "?"
         if self.webhook_mode:
-            if self._server is None:
-                self._server = WebhookServer(self.settings.webhook_listen, self.settings.webhook_port)
-                self._server.add_post(self.settings.zalo_bot_webhook_path, self._webhook)
-                self._own_server = True
-            await self._server.start()
+            await self._start_server(self.settings.zalo_bot_webhook_path, self._webhook)
             await self.call(
                 "setWebhook", {"url": self.settings.zalo_bot_webhook_url, "secret_token": self.webhook_secret}
             )
@@ -267,14 +240,7 @@ class ZaloBotChannel:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
-        if self._own_server and self._server is not None:
-            await self._server.stop()
-            self._server = None
-        await self.bursts.close()  # photos still waiting for the rest of their burst are answered now
-        await self.background.close()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._close()
 
     # -- receiving -----------------------------------------------------------------------------------------
 
@@ -333,22 +299,8 @@ class ZaloBotChannel:
         if incoming is None:
             logger.debug("zalo bot: ignored an update of kind %s", update.get("event_name"))
             return
-        self.background.spawn(incoming.chat_id, lambda: self._process(incoming))
-
-    async def _process(self, incoming: IncomingMessage) -> None:
-        if incoming.kind is not MessageKind.PHOTO:
-            await self.bursts.flush(incoming.chat_id, incoming.user_id)  # photos sent before this come first
-        if incoming.message_id and not await self.seen.first_sight(f"{incoming.chat_id}:{incoming.message_id}"):
-            logger.info("zalo bot: message %s was already handled", incoming.message_id)
-            return
-        if incoming.kind is MessageKind.PHOTO:
-            self.bursts.add(incoming)  # answered with the photos sent right after it
-            return
-        await self._answer(await self.choices.apply(incoming))
-
-    async def _answer(self, incoming: IncomingMessage) -> None:
-        replies = await self.handle(incoming)
-        await self.send(incoming.chat_id, replies)
+        key = f"{incoming.chat_id}:{incoming.message_id}" if incoming.message_id else None
+        self.background.spawn(incoming.chat_id, lambda: self._process(incoming, key))
 
     # -- sending -------------------------------------------------------------------------------------------
 
@@ -375,24 +327,10 @@ class ZaloBotChannel:
         urls = [photo for photo in reply.photos if is_url(photo)]
         for url in urls:
             message_id = _message_id(await self.call("sendPhoto", {"chat_id": chat_id, "photo": url})) or message_id
-        text = reply.text
-        local = len(reply.photos) - len(urls)
-        if local:
-            # The Bot API takes photos by URL only, and evidence photos are not published on the internet.
-            text = f"{text.rstrip()}\n\n{local_photos_note(local)}" if text.strip() else local_photos_note(local)
-        text = with_choices(text, reply.flat_buttons())
+        # The Bot API takes photos by URL only, and evidence photos are not published on the internet.
+        text = with_choices(with_photos_note(reply.text, len(reply.photos) - len(urls)), reply.flat_buttons())
         if text.strip():
             for part in split_text(text):
                 result = await self.call("sendMessage", {"chat_id": chat_id, "text": part})
                 message_id = _message_id(result) or message_id
         return message_id
-
-    # -- files ---------------------------------------------------------------------------------------------
-
-    async def download(self, ref: MediaRef, max_bytes: int | None = None) -> bytes:
-        """The bytes of a photo sent to the bot (by its URL), at most ``max_bytes`` (MEDIA_MAX_BYTES)."""
-        return await download_url(self._http(), ref.url or ref.file_id, max_bytes or self.settings.media_max_bytes)
-
-    async def download_to(self, ref: MediaRef, path: Path, max_bytes: int) -> None:
-        """The evidence store's downloader: stream the photo to ``path``."""
-        await download_url(self._http(), ref.url or ref.file_id, max_bytes, path)

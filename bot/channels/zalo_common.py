@@ -1,4 +1,5 @@
-"""What both Zalo channels share: text splitting, numbered choices kept in the database, URL downloads.
+"""What both Zalo channels share: text splitting, numbered choices kept in the database, URL downloads,
+and the lifecycle and receiving path of :class:`ZaloChannelBase`.
 
 Zalo has no inline buttons. A reply's buttons are appended to its text as numbered lines ("1. …"); the
 options are stored per chat (table ``zalo_choices``) before the message goes out, so a reply "1" or the
@@ -18,12 +19,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import web
 
 from bot.channels.albums import merge
 from bot.channels.base import RateLimited
+from bot.settings import Settings
+from bot.webhooks import WebhookServer
 from handlers.core import KeyedLocks
 from handlers.text import fold_text
-from handlers.types import Button, IncomingMessage, MessageKind, Reply
+from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database
 from storage.media import CHUNK, MediaTooLarge, MediaUnavailable, NotAnImage
 
@@ -415,3 +419,95 @@ async def send_replies(
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(exc.retry_after if max_wait is None else min(exc.retry_after, max_wait))
+
+
+def with_photos_note(text: str, unsent: int) -> str:
+    """*text* with the note that *unsent* photos could not go over Zalo (unchanged when there are none)."""
+    if not unsent:
+        return text
+    return f"{text.rstrip()}\n\n{local_photos_note(unsent)}" if text.strip() else local_photos_note(unsent)
+
+
+class ZaloChannelBase:
+    """What the Zalo Bot and OA channels do alike: one HTTP session, the webhook route on the process's shared
+    server (or on an own one), per-chat background work, photo bursts, replay dedupe and numbered choices.
+
+    A subclass sets ``name`` and ``label``, calls :meth:`_setup` from its ``__init__`` and implements
+    ``send``; it may extend :meth:`_process` (the OA channel first waits for its token pair).
+    """
+
+    name: str
+    label: str  # for logs and refusal notes: "zalo bot", "zalo oa"
+
+    def _setup(self, settings: Settings, handle: Handle, db: Database, *, choices_ttl: timedelta, now: Now) -> None:
+        self.settings = settings
+        self.handle = handle
+        self.db = db
+        self.choices = Choices(db, self.name, ttl=choices_ttl, now=now)
+        self.seen = SeenEvents(db, self.name, now=now)
+        self.background = Background(self.name)
+        self.bursts = PhotoBursts(
+            self.background, self._answer, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
+        )
+        self.refusals = Refusals(self.label)
+        self._session: aiohttp.ClientSession | None = None
+        self._server: WebhookServer | None = None
+        self._own_server = False
+
+    async def send(self, chat_id: str, replies: list[Reply]) -> None:
+        raise NotImplementedError
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def _attach_route(
+        self, server: WebhookServer, path: str, route: Callable[[web.Request], Awaitable[web.Response]]
+    ) -> None:
+        server.add_post(path, route)
+        self._server = server
+
+    async def _start_server(self, path: str, route: Callable[[web.Request], Awaitable[web.Response]]) -> None:
+        """Start the webhook server: the shared one given to ``attach``, else one of the channel's own."""
+        if self._server is None:
+            self._attach_route(WebhookServer(self.settings.webhook_listen, self.settings.webhook_port), path, route)
+            self._own_server = True
+        assert self._server is not None
+        await self._server.start()
+
+    async def _close(self) -> None:
+        """Stop the own server, answer photos still waiting for their burst, finish background work, close HTTP."""
+        if self._own_server and self._server is not None:
+            await self._server.stop()
+            self._server = None
+        await self.bursts.close()
+        await self.background.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _process(self, incoming: IncomingMessage, key: str | None) -> None:
+        """One message, in its chat's turn: earlier photos first, a replay (same *key*) dropped, a photo held
+        for the photos sent right after it, a numbered answer turned into the button it stands for."""
+        if incoming.kind is not MessageKind.PHOTO:
+            await self.bursts.flush(incoming.chat_id, incoming.user_id)
+        if key is not None and not await self.seen.first_sight(key):
+            logger.info("%s: message %s was already handled", self.label, key)
+            return
+        if incoming.kind is MessageKind.PHOTO:
+            self.bursts.add(incoming)
+            return
+        await self._answer(await self.choices.apply(incoming))
+
+    async def _answer(self, incoming: IncomingMessage) -> None:
+        replies = await self.handle(incoming)
+        await self.send(incoming.chat_id, replies)
+
+    async def download(self, ref: MediaRef, max_bytes: int | None = None) -> bytes:
+        """The bytes of a photo a user sent (by its URL), at most ``max_bytes`` (MEDIA_MAX_BYTES)."""
+        return await download_url(self._http(), ref.url or ref.file_id, max_bytes or self.settings.media_max_bytes)
+
+    async def download_to(self, ref: MediaRef, path: Path, max_bytes: int) -> None:
+        """The evidence store's downloader: stream the photo to ``path``."""
+        await download_url(self._http(), ref.url or ref.file_id, max_bytes, path)

@@ -47,20 +47,15 @@ from aiohttp import web
 from bot.channels.base import DeliveryError, OutsideMessagingWindow, RateLimited, TemporaryFailure
 from bot.channels.zalo_common import (
     DEFAULT_CHOICES_TTL,
-    Background,
-    Choices,
     Handle,
     Now,
-    PhotoBursts,
-    Refusals,
-    SeenEvents,
-    download_url,
+    ZaloChannelBase,
     is_url,
-    local_photos_note,
     send_replies,
     split_text,
     utc_now,
     with_choices,
+    with_photos_note,
 )
 from bot.channels.zalo_tokens_crypto import TokenCipher, UndecryptableToken
 from bot.settings import Settings
@@ -447,8 +442,9 @@ class OATokens:
 # --------------------------------------------------------------------------------------------------------
 
 
-class ZaloOAChannel:
+class ZaloOAChannel(ZaloChannelBase):
     name = CHANNEL
+    label = "zalo oa"
 
     def __init__(
         self,
@@ -463,9 +459,7 @@ class ZaloOAChannel:
     ) -> None:
         if not settings.zalo_oa_enabled or settings.zalo_oa_secret_key is None or not settings.zalo_oa_app_id:
             raise ValueError("ZALO_OA_APP_ID and ZALO_OA_SECRET_KEY are required")
-        self.settings = settings
-        self.handle = handle
-        self.db = db
+        self._setup(settings, handle, db, choices_ttl=choices_ttl, now=now)
         self.app_id = settings.zalo_oa_app_id
         self._secret_key = settings.zalo_oa_secret_key.get_secret_value()
         self.api_base = settings.zalo_oa_api_base_url.rstrip("/")
@@ -473,38 +467,18 @@ class ZaloOAChannel:
         self.wall_clock = wall_clock
         self.keepalive_seconds = keepalive_seconds
         self.tokens = OATokens(settings, db, self._http, now=now)
-        self.choices = Choices(db, CHANNEL, ttl=choices_ttl, now=now)
-        self.seen = SeenEvents(db, CHANNEL, now=now)
-        self.background = Background(CHANNEL)
-        self.bursts = PhotoBursts(
-            self.background, self._answer, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
-        )
-        self.refusals = Refusals("zalo oa")
-        self._session: aiohttp.ClientSession | None = None
-        self._server: WebhookServer | None = None
-        self._own_server = False
         self._keepalive: asyncio.Task | None = None
         self._ready = asyncio.Event()  # set once the token pair is loaded: events wait for it
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     def attach(self, server: WebhookServer) -> None:
         """Serve the webhook route on the process's shared server (call before it starts)."""
-        server.add_post(self.settings.zalo_oa_webhook_path, self._webhook)
-        self._server = server
+        self._attach_route(server, self.settings.zalo_oa_webhook_path, self._webhook)
 
     async def start(self) -> None:
         await self.tokens.seed()
-        if self._server is None:
-            self._server = WebhookServer(self.settings.webhook_listen, self.settings.webhook_port)
-            self._server.add_post(self.settings.zalo_oa_webhook_path, self._webhook)
-            self._own_server = True
-        await self._server.start()
+        await self._start_server(self.settings.zalo_oa_webhook_path, self._webhook)
         self._keepalive = asyncio.create_task(self._keep_tokens_fresh(), name="zalo-oa-tokens")
         self._ready.set()
         logger.info("zalo oa: webhook at %s", self.settings.zalo_oa_webhook_path)
@@ -514,14 +488,7 @@ class ZaloOAChannel:
             self._keepalive.cancel()
             await asyncio.gather(self._keepalive, return_exceptions=True)
             self._keepalive = None
-        if self._own_server and self._server is not None:
-            await self._server.stop()
-            self._server = None
-        await self.bursts.close()  # photos still waiting for the rest of their burst are answered now
-        await self.background.close()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._close()
 
     async def _keep_tokens_fresh(self) -> None:
         """Refresh ahead of expiry even when nobody writes: an unused refresh token dies after 3 months."""
@@ -570,21 +537,9 @@ class ZaloOAChannel:
         key = event_id(event)
         self.background.spawn(incoming.chat_id, lambda: self._process(incoming, key))
 
-    async def _process(self, incoming: IncomingMessage, key: str) -> None:
+    async def _process(self, incoming: IncomingMessage, key: str | None) -> None:
         await self._ready.wait()  # an event can arrive on the shared server before this channel started
-        if incoming.kind is not MessageKind.PHOTO:
-            await self.bursts.flush(incoming.chat_id, incoming.user_id)  # photos sent before this come first
-        if not await self.seen.first_sight(key):
-            logger.info("zalo oa: event %s was already handled", key)
-            return
-        if incoming.kind is MessageKind.PHOTO:
-            self.bursts.add(incoming)  # answered with the photos sent right after it
-            return
-        await self._answer(await self.choices.apply(incoming))
-
-    async def _answer(self, incoming: IncomingMessage) -> None:
-        replies = await self.handle(incoming)
-        await self.send(incoming.chat_id, replies)
+        await super()._process(incoming, key)
 
     # -- sending -------------------------------------------------------------------------------------------
 
@@ -611,10 +566,7 @@ class ZaloOAChannel:
                 continue
             attachment = {"type": "template", "payload": {"template_type": "media", "elements": [element]}}
             message_id = await self._post_message(chat_id, {"attachment": attachment}) or message_id
-        text = reply.text
-        if unsent:
-            text = f"{text.rstrip()}\n\n{local_photos_note(unsent)}" if text.strip() else local_photos_note(unsent)
-        text = with_choices(text, reply.flat_buttons())
+        text = with_choices(with_photos_note(reply.text, unsent), reply.flat_buttons())
         if text.strip():
             for part in split_text(text):
                 message_id = await self._post_message(chat_id, {"text": part}) or message_id
@@ -697,13 +649,3 @@ class ZaloOAChannel:
         if status >= 500 or not isinstance(data, dict):
             raise TemporaryFailure(f"Zalo OA {path}: HTTP {status}")
         return data
-
-    # -- files ---------------------------------------------------------------------------------------------
-
-    async def download(self, ref: MediaRef, max_bytes: int | None = None) -> bytes:
-        """The bytes of a photo a user sent (by its URL), at most ``max_bytes`` (MEDIA_MAX_BYTES)."""
-        return await download_url(self._http(), ref.url or ref.file_id, max_bytes or self.settings.media_max_bytes)
-
-    async def download_to(self, ref: MediaRef, path: Path, max_bytes: int) -> None:
-        """The evidence store's downloader: stream the photo to ``path``."""
-        await download_url(self._http(), ref.url or ref.file_id, max_bytes, path)
