@@ -23,7 +23,6 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bot.channels.base import DeliveryError, RateLimited, TemporaryFailure, Unreachable
@@ -33,6 +32,7 @@ from bot.channels.zalo_common import (
     Now,
     ZaloChannelBase,
     is_url,
+    post_json,
     send_replies,
     split_text,
     utc_now,
@@ -183,17 +183,9 @@ class ZaloBotChannel(ZaloChannelBase):
         """One Bot API call; the ``result`` on ``ok``, else :class:`ZaloBotError`, :class:`RateLimited` or
         :class:`TemporaryFailure` (network errors, 5xx). Messages never carry the URL (it holds the token)."""
         url = f"{self.base_url}/bot{self._token}/{method}"
-        try:
-            async with self._http().post(
-                url, json=params or {}, timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=10)
-            ) as response:
-                status = response.status
-                try:
-                    data = await response.json(content_type=None)
-                except ValueError:
-                    data = None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TemporaryFailure(f"Zalo Bot API {method}: {type(exc).__name__}") from None
+        status, data = await post_json(
+            self._http(), url, f"Zalo Bot API {method}", total=timeout, connect=10, json=params or {}
+        )
         body = data if isinstance(data, dict) else {}
         code = body.get("error_code")
         code = int(code) if isinstance(code, int | str) and str(code).lstrip("-").isdigit() else status

@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
 from bot.channels.albums import merge
-from bot.channels.base import RateLimited
+from bot.channels.base import RateLimited, TemporaryFailure
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.core import KeyedLocks
@@ -419,6 +420,23 @@ async def send_replies(
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(exc.retry_after if max_wait is None else min(exc.retry_after, max_wait))
+
+
+async def post_json(
+    session: aiohttp.ClientSession, url: str, what: str, *, total: float, connect: float, **kwargs: Any
+) -> tuple[int, Any]:
+    """POST and read a JSON answer: ``(status, parsed body or None)``; a network error or a timeout raises
+    :class:`TemporaryFailure` named by *what* (never by the URL, which may hold a token)."""
+    try:
+        async with session.post(
+            url, timeout=aiohttp.ClientTimeout(total=total, sock_connect=connect), **kwargs
+        ) as response:
+            try:
+                return response.status, await response.json(content_type=None)
+            except ValueError:
+                return response.status, None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise TemporaryFailure(f"{what}: {type(exc).__name__}") from None
 
 
 def with_photos_note(text: str, unsent: int) -> str:

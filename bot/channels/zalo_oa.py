@@ -51,6 +51,7 @@ from bot.channels.zalo_common import (
     Now,
     ZaloChannelBase,
     is_url,
+    post_json,
     send_replies,
     split_text,
     utc_now,
@@ -207,6 +208,17 @@ def _mapped_error(code: int, message: str) -> DeliveryError:
 # --------------------------------------------------------------------------------------------------------
 # Tokens
 # --------------------------------------------------------------------------------------------------------
+
+
+async def _oa_post(session: aiohttp.ClientSession, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+    """A POST to Zalo's OA or OAuth servers: the JSON body; 429 → :class:`RateLimited`, 5xx or no JSON object
+    → :class:`TemporaryFailure`. Zalo's own error codes are in the body, for the caller to read."""
+    status, data = await post_json(session, url, what, **kwargs)
+    if status == 429:
+        raise RateLimited(RATE_LIMIT_PAUSE, f"{what}: HTTP 429")
+    if status >= 500 or not isinstance(data, dict):
+        raise TemporaryFailure(f"{what}: HTTP {status}")
+    return data
 
 
 def _secret(value: Any) -> str:
@@ -402,24 +414,15 @@ class OATokens:
         if secret is None or not secret.get_secret_value():
             raise TokenUnavailable(0, "ZALO_OA_APP_SECRET is not set: the token cannot be refreshed")
         form = {"refresh_token": refresh_token, "app_id": self.app_id, "grant_type": "refresh_token"}
-        try:
-            async with self.http().post(
-                self.url,
-                data=form,
-                headers={"secret_key": secret.get_secret_value()},
-                timeout=aiohttp.ClientTimeout(total=8, sock_connect=5),
-            ) as response:
-                status = response.status
-                try:
-                    data = await response.json(content_type=None)
-                except ValueError:
-                    data = None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TemporaryFailure(f"Zalo OA token refresh: {type(exc).__name__}") from None
-        if status == 429:
-            raise RateLimited(RATE_LIMIT_PAUSE, "Zalo OA token refresh: HTTP 429")
-        if status >= 500 or not isinstance(data, dict):
-            raise TemporaryFailure(f"Zalo OA token refresh: HTTP {status}")
+        data = await _oa_post(
+            self.http(),
+            self.url,
+            "Zalo OA token refresh",
+            total=8,
+            connect=5,
+            data=form,
+            headers={"secret_key": secret.get_secret_value()},
+        )
         access, refresh = data.get("access_token"), data.get("refresh_token")
         if not access or not refresh:
             code = _error_code(data) or -1
@@ -630,22 +633,12 @@ class ZaloOAChannel(ZaloChannelBase):
         form: Callable[[], aiohttp.FormData] | None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"data": form()} if form is not None else {"json": json_body or {}}
-        try:
-            async with self._http().post(
-                self.api_base + path,
-                headers={"access_token": token},
-                timeout=aiohttp.ClientTimeout(total=30, sock_connect=10),
-                **kwargs,
-            ) as response:
-                status = response.status
-                try:
-                    data = await response.json(content_type=None)
-                except ValueError:
-                    data = None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TemporaryFailure(f"Zalo OA {path}: {type(exc).__name__}") from None
-        if status == 429:
-            raise RateLimited(RATE_LIMIT_PAUSE, f"Zalo OA {path}: HTTP 429")
-        if status >= 500 or not isinstance(data, dict):
-            raise TemporaryFailure(f"Zalo OA {path}: HTTP {status}")
-        return data
+        return await _oa_post(
+            self._http(),
+            self.api_base + path,
+            f"Zalo OA {path}",
+            total=30,
+            connect=10,
+            headers={"access_token": token},
+            **kwargs,
+        )
