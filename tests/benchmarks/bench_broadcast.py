@@ -54,44 +54,24 @@ FIRST_CHAT = 10_000_000
 
 
 async def child_main(args: argparse.Namespace) -> int:
-    from bot.channels.telegram import TelegramChannel
-    from bot.scheduler import LeaderLock
     from bot.sender import OutboxSender, RateLimiter, SenderOptions
-    from bot.settings import Settings
     from handlers.clock import SystemClock
+    from tests.benchmarks.leader_child import telegram_leader
 
-    settings = Settings(
-        _env_file=None,
-        database_url=args.db,
-        telegram_bot_token=args.token,
-        telegram_api_base_url=args.api,
-        telegram_file_base_url=args.api.replace("/bot", "/file/bot"),
-    )
-    lock = LeaderLock(args.db)
-    if not await lock.try_acquire():
-        print(json.dumps({"error": "not the leader"}), flush=True)
-        return 3
     limiter = RateLimiter(args.rate, args.per_chat_rate, 20)
-    channel = TelegramChannel(settings, _no_handle, limiter=limiter)
-    db = Database(args.db)
-    options = SenderOptions(
-        batch=args.batch, concurrency=args.concurrency, progress_interval=args.progress, backoff_base=0.5
-    )
-    sender = OutboxSender(db, {"telegram": channel.deliver}, clock=SystemClock(), limiter=limiter, options=options)
-    print(json.dumps({"started": True}), flush=True)
-    try:
+    async with telegram_leader(args.db, args.token, args.api, limiter) as leader:
+        if leader is None:
+            return 3
+        channel, db = leader
+        options = SenderOptions(
+            batch=args.batch, concurrency=args.concurrency, progress_interval=args.progress, backoff_base=0.5
+        )
+        sender = OutboxSender(db, {"telegram": channel.deliver}, clock=SystemClock(), limiter=limiter, options=options)
+        print(json.dumps({"started": True}), flush=True)
         stats = await sender.run(until_empty=True)
-    finally:
-        await channel.close_bulk()
-        await db.dispose()
-        await lock.release()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"sent": stats.sent, "failed": stats.failed, "peak_rss_kb": peak_kb, "429": stats.rate_limited}))
     return 0
-
-
-async def _no_handle(_msg):
-    return []
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -180,72 +180,57 @@ def cards_in_flight(url: str) -> int:
 
 async def child_main(args: argparse.Namespace) -> int:
     from bot.case_router import CaseWorker
-    from bot.channels.telegram import TelegramChannel
-    from bot.scheduler import LeaderLock
     from bot.sender import OutboxSender, RateLimiter, SenderOptions
-    from bot.settings import Settings
     from handlers.buttons import ButtonCodec
     from handlers.clock import SystemClock
-    from storage.db import Database
     from storage.media import MediaStore
     from storage.models import OutboxStatus
+    from tests.benchmarks.leader_child import telegram_leader
 
-    settings = Settings(
-        _env_file=None,
-        database_url=args.db,
-        telegram_bot_token=args.token,
-        telegram_api_base_url=args.api,
-        telegram_file_base_url=args.api.replace("/bot", "/file/bot"),
-    )
-    lock = LeaderLock(args.db)
-    if not await lock.try_acquire():
-        print(json.dumps({"error": "not the leader"}), flush=True)
-        return 3
     config = bench_config(args.group, digest_after=args.digest_after, digest_wait=args.digest_wait)
     limiter = RateLimiter(args.overall, 1, args.group_cap)
     limiter.group_span = args.group_span + 0.05  # the group window, compressed like the fake's (+ the margin)
-    channel = TelegramChannel(settings, _no_handle, limiter=limiter)
-    db = Database(args.db)
-    media = MediaStore(args.media) if args.media else None
-    clock = SystemClock()
-    sender = OutboxSender(
-        db,
-        {"telegram": channel.deliver},
-        edits={"telegram": channel.edit},
-        clock=clock,
-        limiter=limiter,
-        codec=ButtonCodec(b"bench-cases-signing-key"),
-        options=SenderOptions(batch=200, concurrency=16, flush_interval=0.1, idle_poll=0.1, backoff_base=0.5),
-    )
-    worker = CaseWorker(db, config, clock, media, interval=0.05, on_queued=sender.wake)
-    stop = asyncio.Event()
-    started = time.monotonic()
-    sending = asyncio.create_task(sender.run(stop))
-    routed = 0
-    routed_at = None
-    try:
-        while True:
-            stats = await worker.tick()
-            routed += stats.routed
-            async with db.unit_of_work() as uow:
-                left = await uow.session.execute(
-                    select(OutboxMessage.channel, func.count())
-                    .where(OutboxMessage.status == OutboxStatus.PENDING.value)
-                    .group_by(OutboxMessage.channel)
-                )
-                pending = dict(left.all())
-            if not pending.get("staff") and routed_at is None:
-                routed_at = time.monotonic()
-            if not pending:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # the last results flushed
-    finally:
-        stop.set()
-        await sending
-        await channel.close_bulk()
-        await db.dispose()
-        await lock.release()
+    async with telegram_leader(args.db, args.token, args.api, limiter) as leader:
+        if leader is None:
+            return 3
+        channel, db = leader
+        media = MediaStore(args.media) if args.media else None
+        clock = SystemClock()
+        sender = OutboxSender(
+            db,
+            {"telegram": channel.deliver},
+            edits={"telegram": channel.edit},
+            clock=clock,
+            limiter=limiter,
+            codec=ButtonCodec(b"bench-cases-signing-key"),
+            options=SenderOptions(batch=200, concurrency=16, flush_interval=0.1, idle_poll=0.1, backoff_base=0.5),
+        )
+        worker = CaseWorker(db, config, clock, media, interval=0.05, on_queued=sender.wake)
+        stop = asyncio.Event()
+        started = time.monotonic()
+        sending = asyncio.create_task(sender.run(stop))
+        routed = 0
+        routed_at = None
+        try:
+            while True:
+                stats = await worker.tick()
+                routed += stats.routed
+                async with db.unit_of_work() as uow:
+                    left = await uow.session.execute(
+                        select(OutboxMessage.channel, func.count())
+                        .where(OutboxMessage.status == OutboxStatus.PENDING.value)
+                        .group_by(OutboxMessage.channel)
+                    )
+                    pending = dict(left.all())
+                if not pending.get("staff") and routed_at is None:
+                    routed_at = time.monotonic()
+                if not pending:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # the last results flushed
+        finally:
+            stop.set()
+            await sending
     print(
         json.dumps(
             {
@@ -260,10 +245,6 @@ async def child_main(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
-
-
-async def _no_handle(_msg):
-    return []
 
 
 # ----------------------------------------------------------------------------------------------------------
