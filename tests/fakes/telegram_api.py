@@ -38,6 +38,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve_on_loopback
+
 DEFAULT_TOKEN = "123456:TEST-token"
 DEFAULT_BOT_USERNAME = "sct_test_bot"
 DEFAULT_USER_ID = 1001
@@ -615,12 +617,7 @@ class FakeTelegramAPI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._handle_file)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
+        self._runner, self._port = await serve_on_loopback(app, shutdown_timeout=2.0)
 
     async def stop(self) -> None:
         if self._runner is None:

@@ -21,67 +21,17 @@ import itertools
 import json
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import Call, LoopbackFake, _Failure
+from tests.fakes.loopback import Recorder as Recorder  # re-exported: tests and older imports find it here
 
 DEFAULT_TOKEN = "2024110101:zalo-TEST-token"
 MAX_TEXT = 2000
 
 _ids = itertools.count(1)
-
-
-@dataclass(slots=True)
-class Call:
-    """One request the fake received; ``status`` is the HTTP status answered (0: connection dropped)."""
-
-    method: str
-    params: dict[str, Any]
-    at: float
-    status: int = 200
-    error_code: int | None = None
-
-
-@dataclass(slots=True)
-class _Failure:
-    status: int | str  # HTTP status, or "network"
-    error_code: int | None = None
-    description: str = ""
-
-
-@dataclass
-class Recorder:
-    """Calls and a way to wait for them (shared by the Zalo fakes)."""
-
-    calls: list[Call] = field(default_factory=list)
-    _event: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def record(self, call: Call) -> Call:
-        self.calls.append(call)
-        self._event.set()
-        return call
-
-    def of(self, method: str) -> list[Call]:
-        return [c for c in self.calls if c.method == method]
-
-    async def wait_for(
-        self, method: str, count: int = 1, timeout: float = 5.0, predicate: Callable[[Call], bool] | None = None
-    ) -> list[Call]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            matched = [c for c in self.calls if c.method == method and (predicate is None or predicate(c))]
-            if len(matched) >= count:
-                return matched
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                seen = [f"{c.method} {c.status} {c.error_code or ''}" for c in self.calls[-10:]]
-                raise AssertionError(f"waited {timeout}s for {count} {method} call(s), got {len(matched)}; {seen}")
-            self._event.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), remaining)
 
 
 def _message(user_id: str, chat_id: str | None, name: str, message_id: str | None) -> dict[str, Any]:
@@ -129,65 +79,36 @@ def unsupported_update(*, user_id: str = "zu1", name: str = "Lan", message_id: s
     return {"event_name": "message.unsupported.received", "message": _message(user_id, None, name, message_id)}
 
 
-class FakeZaloBotAPI:
+class FakeZaloBotAPI(LoopbackFake):
     def __init__(self, token: str = DEFAULT_TOKEN, *, idle_after: float = 0.3) -> None:
+        super().__init__()
         self.token = token
         self.idle_after = idle_after
-        self.recorder = Recorder()
         self.webhook: dict[str, Any] | None = None
         self.blocked_chats: set[str] = set()
-        self.images: dict[str, tuple[bytes, str]] = {}
-        self.downloads: list[str] = []
         self.idle_polls = 0
         self._updates: deque[dict[str, Any]] = deque()
         self._update_event = asyncio.Event()
-        self._failures: dict[str, deque[_Failure]] = {}
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+
     async def start(self) -> None:
         self._update_event = asyncio.Event()
-        self.recorder._event = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        app.router.add_get("/images/{name}", self._image)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
+        await super().start()
 
     async def stop(self) -> None:
         if self._runner is not None:
             self._update_event.set()  # release pending long polls
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> FakeZaloBotAPI:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     @property
     def api_base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return self.base_url
 
     # -- test side -----------------------------------------------------------------------------------------
-
-    @property
-    def calls(self) -> list[Call]:
-        return self.recorder.calls
-
-    def calls_of(self, method: str) -> list[Call]:
-        return self.recorder.of(method)
-
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0, predicate=None) -> list[Call]:
-        return await self.recorder.wait_for(method, count, timeout, predicate)
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for getUpdates and wake a pending long poll."""
@@ -198,18 +119,12 @@ class FakeZaloBotAPI:
     def pending_updates(self) -> int:
         return len(self._updates)
 
-    def add_image(self, name: str, data: bytes, content_type: str = "image/jpeg") -> str:
-        """Serve ``data`` at a URL (returned), like Zalo's CDN serves the photos users send."""
-        self.images[name] = (data, content_type)
-        return f"{self.api_base_url}/images/{name}"
-
     def fail_next(
         self, method: str, status: int | str = 500, times: int = 1, *, error_code: int | None = None, description=""
     ) -> None:
         """The next ``times`` calls of ``method`` fail: HTTP ``status`` (200 with ``error_code`` for an
         ``ok: false`` envelope), or ``"network"`` (connection dropped)."""
-        queue = self._failures.setdefault(method, deque())
-        queue.extend(_Failure(status, error_code, description) for _ in range(times))
+        self._queue_failure(method, _Failure(status, error_code, description), times)
 
     def sent_texts(self, chat_id: str | None = None) -> list[str]:
         return [
@@ -220,14 +135,6 @@ class FakeZaloBotAPI:
         ]  # fmt: skip
 
     # -- server --------------------------------------------------------------------------------------------
-
-    async def _image(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self.downloads.append(name)
-        if name not in self.images:
-            return web.Response(status=404, text="not found")
-        data, content_type = self.images[name]
-        return web.Response(body=data, content_type=content_type)
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
@@ -248,15 +155,10 @@ class FakeZaloBotAPI:
         call = Call(method, params, time.monotonic())
         if request.match_info["token"] != self.token:
             return self._answer(call, 401, error_code=401, description="Unauthorized")
-        queue = self._failures.get(method)
-        if queue:
-            failure = queue.popleft()
+        failure = self._next_failure(method)
+        if failure is not None:
             if failure.status == "network":
-                call.status = 0
-                self.recorder.record(call)
-                if request.transport is not None:
-                    request.transport.abort()
-                return web.Response(status=500)  # nothing reaches the client: the connection is gone
+                return self._drop(call, request)
             assert isinstance(failure.status, int)
             return self._answer(
                 call, failure.status, error_code=failure.error_code or failure.status, description=failure.description

@@ -25,24 +25,17 @@ import hashlib
 import itertools
 import json
 import time
-from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.zalo_bot_api import Call, Recorder
+from tests.fakes.loopback import Call, LoopbackFake, _Failure
+from tests.fakes.loopback import Recorder as Recorder  # re-exported: tests and older imports find it here
 
 MAX_TEXT = 2000
 ACCESS_LIFETIME_SECONDS = 90_000  # 25 h
 
 _ids = itertools.count(1)
-
-
-@dataclass(slots=True)
-class _Failure:
-    status: int | str  # HTTP status, or "network"
-    error: int | None = None
 
 
 def now_ms() -> str:
@@ -99,7 +92,7 @@ def other_event(user_id: str, event_name: str, **fields: Any) -> dict[str, Any]:
     return event
 
 
-class FakeZaloOA:
+class FakeZaloOA(LoopbackFake):
     def __init__(
         self,
         *,
@@ -110,69 +103,29 @@ class FakeZaloOA:
         refresh_token: str = "refresh-0",
         refresh_delay: float = 0.0,
     ) -> None:
+        super().__init__()
         self.app_id = app_id
         self.oa_secret_key = oa_secret_key
         self.app_secret = app_secret
         self.initial_access = access_token
         self.initial_refresh = refresh_token
         self.refresh_delay = refresh_delay
-        self.recorder = Recorder()
         self.valid_access: set[str] = {access_token}
         self.expired_access: set[str] = set()
         self.valid_refresh: set[str] = {refresh_token}
         self.outside_window: set[str] = set()
-        self.images: dict[str, tuple[bytes, str]] = {}
         self.uploads: dict[str, bytes] = {}
-        self.downloads: list[str] = []
         self.issued: list[tuple[str, str]] = []  # (access, refresh) pairs issued by refreshes, in order
-        self._failures: dict[str, deque[_Failure]] = {}
         self._generation = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self.recorder._event = asyncio.Event()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v3.0/oa/message/cs", self._message)
         app.router.add_post("/v2.0/oa/upload/image", self._upload)
         app.router.add_post("/v4/oa/access_token", self._refresh)
-        app.router.add_get("/images/{name}", self._image)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> FakeZaloOA:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
 
     # -- test side -----------------------------------------------------------------------------------------
-
-    @property
-    def calls(self) -> list[Call]:
-        return self.recorder.calls
-
-    def calls_of(self, method: str) -> list[Call]:
-        return self.recorder.of(method)
-
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0, predicate=None) -> list[Call]:
-        return await self.recorder.wait_for(method, count, timeout, predicate)
 
     def sign(self, body: bytes, timestamp: str, *, app_id: str | None = None, secret: str | None = None) -> str:
         """The ``X-ZEvent-Signature`` Zalo would send for ``body``."""
@@ -187,10 +140,6 @@ class FakeZaloOA:
             "Content-Type": "application/json",
         }
 
-    def add_image(self, name: str, data: bytes, content_type: str = "image/jpeg") -> str:
-        self.images[name] = (data, content_type)
-        return f"{self.base_url}/images/{name}"
-
     def expire(self, access_token: str) -> None:
         """From now on ``access_token`` gets -220 (expired)."""
         self.valid_access.discard(access_token)
@@ -198,8 +147,7 @@ class FakeZaloOA:
 
     def fail_next(self, what: str, times: int = 1, *, error: int | None = None, status: int | str = 200) -> None:
         """``what`` is "message", "upload" or "refresh"."""
-        queue = self._failures.setdefault(what, deque())
-        queue.extend(_Failure(status, error) for _ in range(times))
+        self._queue_failure(what, _Failure(status, error), times)
 
     def texts(self, user_id: str | None = None) -> list[str]:
         """Texts delivered (error 0), in order."""
@@ -224,20 +172,15 @@ class FakeZaloOA:
         return web.json_response(payload, status=status)
 
     async def _injected(self, what: str, call: Call, request: web.Request) -> web.Response | None:
-        queue = self._failures.get(what)
-        if not queue:
+        failure = self._next_failure(what)
+        if failure is None:
             return None
-        failure = queue.popleft()
         if failure.status == "network":
-            call.status = 0
-            self.recorder.record(call)
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=500)
+            return self._drop(call, request)
         assert isinstance(failure.status, int)
         if failure.status != 200:
             return self._answer(call, {"error": -1, "message": f"HTTP {failure.status}"}, status=failure.status)
-        return self._answer(call, {"error": failure.error, "message": f"injected error {failure.error}"})
+        return self._answer(call, {"error": failure.error_code, "message": f"injected error {failure.error_code}"})
 
     def _token_error(self, token: str) -> dict[str, Any] | None:
         if token in self.expired_access:
@@ -330,11 +273,3 @@ class FakeZaloOA:
         return self._answer(
             call, {"access_token": access, "refresh_token": refresh, "expires_in": str(ACCESS_LIFETIME_SECONDS)}
         )
-
-    async def _image(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self.downloads.append(name)
-        if name not in self.images:
-            return web.Response(status=404, text="not found")
-        data, content_type = self.images[name]
-        return web.Response(body=data, content_type=content_type)
