@@ -89,6 +89,20 @@ REPLACEMENTS: Mapping[str, str] = {
     "gg": "giảm giá",
     "onl": "online",
     "ol": "online",
+    "of": "online friday",  # how merchants write the campaign's name in chat ("OF 2024", "dịp OF")
+    "onl fri": "online friday",
+    "fake": "giả",  # "hàng fake", "đồ fake"
+    "auth": "chính hãng",  # "hàng auth"
+    "mgg": "mã giảm giá",
+    "nsx": "nhà sản xuất",
+    "hsd": "hạn sử dụng",
+    "mst": "mã số thuế",
+    "gpkd": "giấy phép kinh doanh",
+    "đkkd": "đăng ký kinh doanh",
+    "dkkd": "đăng ký kinh doanh",
+    "ubnd": "ủy ban nhân dân",
+    "ck": "chuyển khoản",
+    "ncc": "nhà cung cấp",
     # everyday chat words
     "ko": "không",
     "k": "không",
