@@ -9,6 +9,7 @@ import yaml
 
 from knowledge import KnowledgeBase, KnowledgeError, MatchResult
 from knowledge.evaluate import compute_metrics, load_eval, run_matcher
+from knowledge.matcher import BASELINE_BM25_PARAMS, DEFAULT_PARAMS, decision_score
 
 IN_SCOPE = [
     # (question, expected entry id): accented, unaccented, abbreviated, typo
@@ -212,3 +213,16 @@ def test_eval_files_are_consistent_with_entries(real_kb: KnowledgeBase, eval_fil
             seen |= questions
             total += len(items)
     assert len(load_eval(None, kb.entries)) == total
+
+
+def test_the_confidence_rule_asks_less_of_long_questions_and_of_a_clear_lead() -> None:
+    p = DEFAULT_PARAMS
+    short, long = "giảm giá tối đa bao nhiêu", " ".join(["chữ"] * 25)
+    # The same best score: enough for a question telling a situation, not for a five-word one.
+    assert decision_score(0.45, 0.30, long, p) >= p.decision > decision_score(0.45, 0.30, short, p)
+    # The same best score and length: a clear lead over the runner-up tips it.
+    assert decision_score(0.6, 0.3, short, p) >= p.decision > decision_score(0.6, 0.58, short, p)
+    # Words beyond the cap count no more.
+    assert decision_score(0.4, 0.3, " ".join(["chữ"] * 200), p) == decision_score(0.4, 0.3, long + " x" * 5, p)
+    # The baselines keep the plain rule.
+    assert BASELINE_BM25_PARAMS.decision == 0 and BASELINE_BM25_PARAMS.conf_length == 0
