@@ -117,7 +117,7 @@ def build_router() -> Router:
     router.phrase([texts.MENU_COUNTDOWN, "đếm ngược"], countdown)
     router.phrase([texts.MENU_TRACK, "tra cứu"], track)
     router.phrase([texts.MENU_CONTACT, "liên hệ"], show_contact)
-    router.phrase(["menu", "bắt đầu", "start", "xin chào", "chào", "hello", "hi", "alo"], start)
+    router.phrase(["menu", "bắt đầu", "start"], start)  # greetings: handlers.smalltalk
     router.phrase(["help", "trợ giúp", "hướng dẫn"], show_help)
     # Free text outside any flow is a question for the knowledge base.
     router.fallback = ask

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Field, SQLModel
 
-from storage.complaints import Complaint
+from storage.complaints import Complaint, submitted_between
 from storage.db import DbSession
 from storage.models import OutboxMessage, OutboxStatus, utc_column
 
@@ -462,10 +462,7 @@ class CaseRepository:
         query = select(Case, Complaint).join(Complaint, Complaint.id == Case.complaint_id)
         if open_only:
             query = query.where(Case.status.in_(OPEN_STATUSES))
-        if since is not None:
-            query = query.where(Complaint.created_at >= since)
-        if until is not None:
-            query = query.where(Complaint.created_at < until)
+        query = submitted_between(query, since, until)
         if leads is not None:
             query = query.where(Case.lead.in_(list(leads)))
         result = await self.session.execute(query.order_by(Complaint.created_at, Case.id))

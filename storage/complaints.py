@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Text, UniqueConstraint, func, select
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Select, Text, UniqueConstraint, func, select
 from sqlmodel import Field, SQLModel
 
 from storage.db import DbSession
@@ -134,6 +134,15 @@ class CodeExhausted(RuntimeError):
     """No free tracking code after many tries: the generator is broken (or the table is absurdly full)."""
 
 
+def submitted_between(query: Select, since: datetime | None, until: datetime | None) -> Select:
+    """*query* kept to complaints submitted in ``since <= created_at < until`` (either end may be open)."""
+    if since is not None:
+        query = query.where(Complaint.created_at >= since)
+    if until is not None:
+        query = query.where(Complaint.created_at < until)
+    return query
+
+
 class ComplaintRepository:
     def __init__(self, session: DbSession) -> None:
         self.session = session
@@ -244,11 +253,7 @@ class ComplaintRepository:
         wanted = list(statuses or [])
         if wanted:
             query = query.where(Complaint.status.in_(wanted))
-        if since is not None:
-            query = query.where(Complaint.created_at >= since)
-        if until is not None:
-            query = query.where(Complaint.created_at < until)
-        query = query.order_by(Complaint.created_at, Complaint.id)
+        query = submitted_between(query, since, until).order_by(Complaint.created_at, Complaint.id)
         if limit is not None:
             query = query.limit(limit)
         return list((await self.session.execute(query)).scalars())

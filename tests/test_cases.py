@@ -727,6 +727,17 @@ async def deliver_as_leader(chat: ChatHarness, inbox: Inbox, options: SenderOpti
     return sender
 
 
+async def reporter_blocks_then_staff_acknowledge(chat: ChatHarness) -> FlakyInbox:
+    """A filed report delivered, then the reporter blocks the bot and QLTT acknowledges: one undeliverable
+    notice to the reporter is queued."""
+    inbox = FlakyInbox()
+    await file_report(chat.person("u1", name="An"))
+    await deliver_as_leader(chat, inbox)
+    inbox.failing["u1"] = Unreachable("Forbidden: bot was blocked by the user")
+    await member(chat, "qltt-1", QLTT).press_on(inbox.last(QLTT), "Tiếp nhận")
+    return inbox
+
+
 def unreachable_notices(inbox: Inbox, chat_id: str) -> list[Sent]:
     return [s for s in inbox.to(chat_id) if s.text.startswith("⚠️ Không liên lạc được với người phản ánh")]
 
@@ -829,11 +840,7 @@ async def test_the_notice_is_written_once_with_the_mark_even_when_a_flush_fails(
 
     from handlers import cases as cases_module
 
-    inbox = FlakyInbox()
-    await file_report(chat.person("u1", name="An"))
-    await deliver_as_leader(chat, inbox)
-    inbox.failing["u1"] = Unreachable("Forbidden: bot was blocked by the user")
-    await member(chat, "qltt-1", QLTT).press_on(inbox.last(QLTT), "Tiếp nhận")
+    inbox = await reporter_blocks_then_staff_acknowledge(chat)
     real = cases_module.reporter_unreachable
     calls = 0
 
@@ -854,11 +861,7 @@ async def test_the_notice_is_written_once_with_the_mark_even_when_a_flush_fails(
 
 
 async def test_a_broken_hook_never_stalls_the_sender(chat: ChatHarness, caplog) -> None:
-    inbox = FlakyInbox()
-    await file_report(chat.person("u1", name="An"))
-    await deliver_as_leader(chat, inbox)
-    inbox.failing["u1"] = Unreachable("Forbidden: bot was blocked by the user")
-    await member(chat, "qltt-1", QLTT).press_on(inbox.last(QLTT), "Tiếp nhận")
+    inbox = await reporter_blocks_then_staff_acknowledge(chat)
     app = chat.app
 
     async def broken(uow, failures, now):
