@@ -1,13 +1,13 @@
 """The leader's case work: route submitted reports to agency chats, and check the SLA on a schedule.
 
 * :class:`CaseWorker` — a tight loop next to the outbox sender (woken at once when asked, else every
-  ``CASE_POLL_SECONDS``): :func:`handlers.cases.route_pending` turns the ``staff`` pseudo-channel's rows into
+  ``CASE_POLL_SECONDS``): :func:`handlers.cases.domain.route_pending` turns the ``staff`` pseudo-channel's rows into
   cases and cards, then the platform message ids the sender recorded are copied into the case message map.
   The sender is woken as soon as new cards are queued. A staff group the bot can no longer post to (removed
   from it) is reported once to the admins and the coordinator.
 * :class:`CaseScheduler` — an APScheduler interval job ``cases:sla`` in a persistent SQLAlchemy job store (its
   own table, so the reminder scheduler never runs it), ``replace_existing``, a generous ``misfire_grace_time``,
-  coalesced: :func:`handlers.cases.check_sla` every ``CASE_SLA_SECONDS``, and once at start, so what fell due
+  coalesced: :func:`handlers.cases.domain.check_sla` every ``CASE_SLA_SECONDS``, and once at start, so what fell due
   while the bot was down is done right away. Each SLA step happens once whatever calls it how often (unique
   marks, an advisory lock per case, dedupe keys on the outbox).
 
@@ -27,7 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.scheduler import persistent_job_store
-from handlers.cases import RouteStats, alert_lost_chats, check_sla, link_sent, route_pending
+from handlers.cases.domain import RouteStats, alert_lost_chats, check_sla, link_sent, route_pending
 from handlers.clock import Clock
 from handlers.config import AppConfig
 from storage.db import Database

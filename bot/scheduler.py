@@ -1,6 +1,6 @@
 """Reminders on time, exactly once, in one process: APScheduler jobs, a slot log, and a leader lock.
 
-* **Calendar**: :func:`handlers.countdown.reminder_slots` turns the configuration into slots (campaign,
+* **Calendar**: :func:`handlers.reminders.countdown.reminder_slots` turns the configuration into slots (campaign,
   event, offset, firing time). Each slot is one APScheduler job in a persistent ``SQLAlchemyJobStore``
   on the same database (id ``reminder:<campaign>:<event>:<offset>``, ``replace_existing``), rebuilt
   idempotently from the configuration at every start: jobs no longer configured are removed, moved
@@ -46,9 +46,9 @@ from bot.sender import Deliver, Edit, OutboxSender, RateLimiter, SenderOptions
 from handlers.buttons import ButtonCodec
 from handlers.clock import Clock
 from handlers.config import AppConfig
-from handlers.countdown import ReminderSlot, find_event, reminder_slots, reminder_text
-from handlers.countdown_post import CountdownPoster, Pin
-from handlers.subscriptions import OFF_BUTTON
+from handlers.reminders.channel_post import CountdownPoster, Pin
+from handlers.reminders.countdown import ReminderSlot, find_event, reminder_slots, reminder_text
+from handlers.reminders.subscriptions import OFF_BUTTON
 from handlers.types import Reply
 from storage.db import Database, async_url, lock_id, sync_url
 from storage.subscriptions import Audience, BroadcastKind, BroadcastStatus
@@ -579,8 +579,8 @@ class Broadcasting:
     def make_sender(self) -> OutboxSender:
         """The leader's outbox sender. A message that fails for good is told to the staff who wrote it, as the
         row is marked failed: a staff answer to a merchant question (:func:`handlers.qa.answer_undelivered`)
-        and, with cases on, a message to a reporter (:func:`handlers.cases.reporter_unreachable`)."""
-        from handlers.cases import reporter_unreachable
+        and, with cases on, a message to a reporter (:func:`handlers.cases.domain.reporter_unreachable`)."""
+        from handlers.cases.domain import reporter_unreachable
         from handlers.qa import answer_undelivered
 
         config, cases = self.config, self.cases_enabled
@@ -641,7 +641,7 @@ class Broadcasting:
     async def _housekeep(self) -> None:
         """Leader-only chores that may run late, or twice, without harm: close the complaint drafts left past
         their deadline (each reporter is told through the outbox), every ``housekeeping_seconds``."""
-        from handlers.complaints import close_stale_drafts
+        from handlers.complaints.flow import close_stale_drafts
 
         while True:
             try:

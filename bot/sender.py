@@ -24,7 +24,7 @@ reply to that row's message when it is known.
 
 Every row that fails for good (unreachable, or out of attempts) is handed to the ``on_undelivered`` hook in
 the transaction that marks it failed, so what the hook queues (e.g. telling a case's agency that its
-reporter cannot be reached, :func:`handlers.cases.reporter_unreachable`) is written exactly once with the
+reporter cannot be reached, :func:`handlers.cases.domain.reporter_unreachable`) is written exactly once with the
 mark. A hook that fails for another reason than a lost database connection is logged and the rows are
 marked without it: a bug there never stalls delivery.
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from handlers import texts
 from handlers.config import AppConfig
-from handlers.core import Context, Flow
-from handlers.subscriptions import OFF_BUTTON, pick_option
-from handlers.text import fold_text
+from handlers.core import Context, Flow, Router
+from handlers.matching import fold_text
+from handlers.reminders.subscriptions import OFF_BUTTON, pick_option
 from handlers.types import MessageKind, Reply
 from storage.db import UnitOfWork
 from storage.models import Role
@@ -230,3 +230,9 @@ class AnnounceFlow(Flow):
             return
         self.goto(ctx, Step.AUDIENCE, {**data, "text": text})
         await self.reprompt(ctx)
+
+
+def register(router: Router) -> None:
+    announce = AnnounceFlow()
+    router.flow(announce)
+    router.command(["/thongbao"], announce.begin)

@@ -20,7 +20,7 @@ from handlers import texts
 from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, as_utc
 from handlers.config import AppConfig
-from handlers.text import fold_text
+from handlers.matching import fold_text
 from handlers.types import Button, ConversationKey, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database, UnitOfWork
 from storage.models import User
@@ -123,6 +123,7 @@ class Context:
 
 
 Handler = Callable[[Context], Awaitable[None]]
+Listener = Callable[[Context], Awaitable[bool]]
 
 
 class Flow:
@@ -176,6 +177,8 @@ class Router:
         self.buttons: dict[str, Handler] = {}
         self.flows: dict[str, Flow] = {}
         self.phrases: dict[str, Handler] = {}
+        self.entries: dict[str, Handler] = {}  # menu entry points by name ("qa", "report"…), for the menu
+        self.listeners: list[Listener] = []  # tried in order on free text before the fallback; True = handled
         self.fallback: Handler | None = None
 
     def command(self, names: list[str], handler: Handler, *, keeps_flow: bool = False) -> None:
@@ -187,6 +190,22 @@ class Router:
 
     def flow(self, flow: Flow) -> None:
         self.flows[flow.name] = flow
+
+    def entry(self, name: str, handler: Handler) -> None:
+        """A named entry point other features (the main menu) can reach without importing its feature."""
+        self.entries[name] = handler
+
+    def listen(self, listener: Listener) -> None:
+        """Free text outside any flow is offered to each listener in order (e.g. a "reply to" in a staff group)."""
+        self.listeners.append(listener)
+
+    async def free_text(self, ctx: Context) -> None:
+        """Free text outside any flow: the listeners first, then the fallback."""
+        for listener in self.listeners:
+            if await listener(ctx):
+                return
+        if self.fallback is not None:
+            await self.fallback(ctx)
 
     def phrase(self, phrases: list[str], handler: Handler) -> None:
         """Typed text (compared without diacritics) that acts like a menu choice."""
@@ -315,8 +334,13 @@ class Dispatcher:
         if msg.kind is not MessageKind.TEXT:
             ctx.reply(texts.kind_not_understood(msg.kind), texts.menu_buttons())
             return
-        handler = self.router.phrases.get(fold_text(text)) or self.router.fallback or start
-        await handler(ctx)
+        handler = self.router.phrases.get(fold_text(text))
+        if handler is not None:
+            await handler(ctx)
+        elif self.router.listeners or self.router.fallback is not None:
+            await self.router.free_text(ctx)
+        else:
+            await start(ctx)
 
     async def _route_button(self, ctx: Context) -> None:
         assert ctx.msg.button is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import texts
-from handlers.core import Context, start
+from handlers.core import Context, Router, start
 
 
 async def show_menu(ctx: Context) -> None:
@@ -34,3 +34,21 @@ def coming_soon(item: str):
 
 
 __all__ = ["coming_soon", "show_contact", "show_help", "show_menu", "start"]
+
+
+def register(router: Router) -> None:
+    router.command(["/start"], start)
+    router.command(["/menu"], show_menu)
+    router.command(["/help", "/trogiup"], show_help, keeps_flow=True)
+    router.command(["/lienhe"], show_contact, keeps_flow=True)
+    router.entry("contact", show_contact)
+
+    async def menu_button(ctx: Context) -> None:
+        handler = router.entries.get(ctx.arg)
+        await (handler(ctx) if handler else show_menu(ctx))
+
+    router.button("menu", menu_button)
+    # Menu labels typed by hand (or picked on a channel without buttons) act like the buttons.
+    router.phrase([texts.MENU_CONTACT, "liên hệ"], show_contact)
+    router.phrase(["menu", "bắt đầu", "start"], start)  # greetings: handlers.smalltalk
+    router.phrase(["help", "trợ giúp", "hướng dẫn"], show_help)

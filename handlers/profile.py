@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 
 from handlers import texts
-from handlers.core import Context, Flow
-from handlers.text import fold_text
+from handlers.core import Context, Flow, Router
+from handlers.matching import fold_text
 from storage.models import Role
 
 ROLES = {
@@ -128,3 +128,10 @@ class ProfileFlow(Flow):
             self.goto(ctx, Step.BUSINESS, data)
         else:
             self.goto(ctx, Step.ROLE, {})
+
+
+def register(router: Router) -> None:
+    profile = ProfileFlow()
+    router.flow(profile)
+    router.command(["/vaitro"], profile.begin)
+    router.phrase(["vai trò", "đổi vai trò"], profile.begin)

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from enum import Enum
 
-from handlers.text import fold_text
+from handlers.matching import fold_text
 
 
 class SmallTalk(Enum):

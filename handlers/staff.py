@@ -5,22 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
-
 from handlers.config import Agency, AppConfig
-from handlers.core import Context, Flow
-from handlers.types import ChatKind
+from handlers.core import Context, Router
 from storage.db import UnitOfWork
-from storage.models import OutboxMessage, Role
-from storage.questions import QuestionStatus, parse_code
+from storage.models import Role
 from storage.staff import STAFF_ROLES, StaffMember
 
 logger = logging.getLogger(__name__)
 
 NOT_STAFF = "Lệnh này chỉ dành cho cán bộ được phân công."
-QUESTION_KIND = "merchant_question"  # the outbox kind of a question forwarded to staff
-MIN_ANSWER, MAX_ANSWER = 5, 3000
-ANSWER_LENGTH = f"Câu trả lời cần từ {MIN_ANSWER} đến {MAX_ANSWER} ký tự. Bạn gửi lại giúp nhé."
 
 
 def lead_agency_for_questions(config: AppConfig) -> Agency:
@@ -119,118 +112,6 @@ def validate_staff(config: AppConfig, channel: str, agency: str, role: str) -> s
     return None
 
 
-async def answer_question_command(ctx: Context) -> None:
-    """/traloi Q12 nội dung — answer a forwarded merchant question."""
-    member = await require_staff(ctx)
-    if member is None:
-        return
-    parts = ctx.text.split(maxsplit=2)
-    question_id = parse_code(parts[1]) if len(parts) > 1 else None
-    if question_id is None or len(parts) < 3 or not parts[2].strip():
-        ctx.reply("Cú pháp: /traloi MÃ_CÂU_HỎI nội dung trả lời. Ví dụ: /traloi Q12 Anh/chị không cần thông báo…")
-        return
-    await submit_answer(ctx, member, question_id, parts[2])
-
-
-async def submit_answer(ctx: Context, member: StaffMember, question_id: int, text: str) -> bool:
-    """Record a staff member's answer to question ``question_id`` and queue it for the asker.
-
-    The one path for /traloi, the "Trả lời" button and a "reply to" the forwarded question."""
-    from handlers.qa import record_staff_answer
-
-    question = await ctx.uow.questions.get(question_id)
-    if question is None:
-        ctx.reply(f"Không tìm thấy câu hỏi Q{question_id}.")
-        return False
-    if question.status == QuestionStatus.STAFF_ANSWERED.value:
-        ctx.reply(f"Câu hỏi {question.code} đã được trả lời trước đó ({question.answered_by}).")
-        return False
-    if not valid_answer(text):
-        ctx.reply(ANSWER_LENGTH)
-        return False
-    await record_staff_answer(ctx.uow, ctx.config, question, text.strip(), member.name, ctx.now)
-    ctx.reply(f"✅ Đã ghi nhận câu trả lời cho {question.code}; người hỏi sẽ nhận được ngay.")
-    return True
-
-
-def valid_answer(text: str) -> bool:
-    return MIN_ANSWER <= len(text.strip()) <= MAX_ANSWER
-
-
-class StaffAnswerFlow(Flow):
-    """A staff member pressed "Trả lời" on a forwarded question: their next text (in that chat) is the answer."""
-
-    name = "staff_answer"
-
-    async def begin(self, ctx: Context) -> None:  # only started from the button
-        ctx.finish()
-
-    async def on_button(self, ctx: Context) -> None:
-        """The "qans:<id>" button on a forwarded question."""
-        member = await require_staff(ctx)
-        if member is None:
-            return
-        question_id = parse_code(ctx.arg)
-        question = await ctx.uow.questions.get(question_id) if question_id is not None else None
-        if question is None:
-            ctx.reply("Không tìm thấy câu hỏi này.")
-            return
-        if question.status == QuestionStatus.STAFF_ANSWERED.value:
-            ctx.reply(f"Câu hỏi {question.code} đã được trả lời trước đó ({question.answered_by}).")
-            return
-        self.goto(ctx, "text", {"question": question.id, "code": question.code, "name": member.name})
-        await self.reprompt(ctx)
-
-    async def reprompt(self, ctx: Context) -> None:
-        data = ctx.data
-        ctx.reply(
-            f"✍️ {data['name']}, bạn gửi nội dung trả lời cho câu hỏi {data['code']} trong một tin nhắn. "
-            "Câu trả lời được gửi tới người hỏi dưới tên cơ quan.",
-            [[self.button("✖️ Hủy", "cancel")]],
-        )
-
-    async def handle(self, ctx: Context) -> None:
-        data = ctx.data
-        if ctx.payload:
-            if ctx.arg == "cancel":
-                ctx.finish()
-                ctx.reply(f"Đã thôi trả lời câu hỏi {data['code']}.")
-            else:
-                await self.reprompt(ctx)
-            return
-        member = await require_staff(ctx)
-        if member is None:
-            ctx.finish()
-            return
-        if not valid_answer(ctx.text):
-            ctx.reply(ANSWER_LENGTH)  # the flow waits for a better text
-            return
-        ctx.finish()
-        await submit_answer(ctx, member, int(data["question"]), ctx.text)
-
-
-async def answer_by_reply(ctx: Context) -> bool:
-    """A platform "reply to" the forwarded question in a staff chat is the answer. True when handled."""
-    msg = ctx.msg
-    if msg.chat_kind is not ChatKind.GROUP or not msg.reply_to_message_id:
-        return False
-    code = await ctx.uow.session.scalar(
-        select(OutboxMessage.ref).where(
-            OutboxMessage.channel == msg.channel,
-            OutboxMessage.chat_id == msg.chat_id,
-            OutboxMessage.kind == QUESTION_KIND,
-            OutboxMessage.platform_message_id == msg.reply_to_message_id,
-        )
-    )
-    question_id = parse_code(code) if code else None
-    if question_id is None:
-        return False
-    member = await require_staff(ctx)
-    if member is not None:
-        await submit_answer(ctx, member, question_id, ctx.text)
-    return True
-
-
 async def reload_knowledge_command(ctx: Context) -> None:
     """/capnhatkb — reload the knowledge-base files without a restart."""
     if await require_staff(ctx, "supervisor", "admin") is None:
@@ -246,3 +127,8 @@ async def reload_knowledge_command(ctx: Context) -> None:
         ctx.reply(f"❌ Không nạp lại được: {exc}\nCơ sở tri thức cũ vẫn được dùng.")
         return
     ctx.reply(f"✅ Đã nạp lại cơ sở tri thức: {len(kb)} mục.")
+
+
+def register(router: Router) -> None:
+    router.command(["/capnhatkb"], reload_knowledge_command, keeps_flow=True)
+    router.command(["/canbo"], manage_staff_command, keeps_flow=True)

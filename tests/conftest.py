@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.chat import ChatHarness
+from tests.support.chat import ChatHarness
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 # Wednesday 27/11/2024 09:00 in Vietnam: inside the e-commerce week, before the 60 hours.

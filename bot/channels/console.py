@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from handlers.text import fold_text
+from handlers.matching import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.media import MediaUnavailable, copy_limited
 

@@ -27,7 +27,7 @@ from bot.channels.base import RateLimited, TemporaryFailure
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.core import KeyedLocks
-from handlers.text import fold_text
+from handlers.matching import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database
 from storage.media import CHUNK, MediaTooLarge, MediaUnavailable, NotAnImage

@@ -42,7 +42,7 @@ from storage.db import Database
 from storage.models import OutboxMessage
 from storage.subscriptions import Audience, BroadcastKind, Subscription
 from tests.benchmarks.bench_telegram import machine
-from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support.fakes.telegram_api import FakeTelegramAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_CHAT = 10_000_000

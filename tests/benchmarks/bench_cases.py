@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, func, select
 
 from storage.models import OutboxMessage
 from tests.benchmarks.bench_telegram import machine
-from tests.fakes.telegram_api import FakeTelegramAPI, _Window
+from tests.support.fakes.telegram_api import FakeTelegramAPI, _Window
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP = -1009990000001
@@ -90,12 +90,12 @@ def bench_config(group: int = GROUP, *, digest_after: int = 0, digest_size: int 
 
 async def prepare_reports(url: str, count: int, *, photos: int = 0, media_dir: Path | None = None) -> list[str]:
     """A fresh schema with ``count`` submitted reports waiting for routing; returns their codes."""
-    from handlers.complaints import KIND_SUBMITTED, STAFF_CHANNEL, STAFF_CHAT, photo_rows, staff_payload
+    from handlers.complaints.flow import KIND_SUBMITTED, STAFF_CHANNEL, STAFF_CHAT, photo_rows, staff_payload
     from handlers.config import load_config
     from storage.complaints import Complaint, ComplaintEvent, ComplaintStatus, EventKind
     from storage.db import Database
     from storage.media import MediaStore
-    from tests.images import jpeg
+    from tests.support.images import jpeg
 
     config = load_config()
     db = Database(url)

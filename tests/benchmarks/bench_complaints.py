@@ -44,7 +44,7 @@ from handlers.types import IncomingMessage, MediaRef, MessageKind, Reply
 from storage.complaints import Complaint, ComplaintPhoto
 from storage.models import OutboxMessage
 from tests.benchmarks.bench_telegram import machine, pct
-from tests.images import jpeg_chunks
+from tests.support.images import jpeg_chunks
 
 CHANNEL = "bench"
 PHOTOS = 3

@@ -27,7 +27,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Messa
 from bot.app import create_app
 from bot.channels.telegram import TelegramChannel
 from bot.settings import Settings
-from tests.fakes.telegram_api import FakeTelegramAPI, text_update
+from tests.support.fakes.telegram_api import FakeTelegramAPI, text_update
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY = 64

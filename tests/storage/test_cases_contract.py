@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from handlers.cases import check_sla, link_sent, route_pending
+from handlers.cases.domain import check_sla, link_sent, route_pending
 from storage.cases import Case, CaseMessage, CaseSlaMark, MessageKind, SlaStep
 from storage.db import Database
 from storage.models import OutboxMessage

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import IntegrityError
 
 from handlers.clock import as_utc
-from handlers.complaints import FLOW, close_stale_drafts
+from handlers.complaints.flow import FLOW, close_stale_drafts
 from storage.complaints import (
     CODE_ALPHABET,
     Complaint,

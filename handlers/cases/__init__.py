@@ -1,0 +1,28 @@
+"""Staff cases: every submitted report reaches the right agency's chat, is acted on, and its reporter hears back.
+
+``routing`` (who leads, who gets copies, due times), ``domain`` (cases, cards, actions, SLA), ``chat`` (card
+buttons, the text-input flow, "reply to" in a group, /viec), ``reports`` (/tonghop, /thongke, report rows).
+"""
+
+from __future__ import annotations
+
+from handlers.cases.chat import CaseInputFlow, group_message, my_cases_command
+from handlers.cases.chat import on_button as case_button
+from handlers.cases.reports import open_cases_command, period_stats_command
+from handlers.core import Context, Router
+
+
+def register(router: Router) -> None:
+    case_input = CaseInputFlow()
+    router.flow(case_input)
+
+    async def on_case_button(ctx: Context) -> None:
+        await case_button(ctx, case_input)
+
+    router.button("case", on_case_button)
+    router.command(["/viec"], my_cases_command, keeps_flow=True)
+    # Staff reports: open cases by status, age and deadlines; a period's counts and medians.
+    router.command(["/tonghop"], open_cases_command, keeps_flow=True)
+    router.command(["/thongke"], period_stats_command, keeps_flow=True)
+    # In a staff group, a "reply to" a case message goes to its reporter; other chatter is left alone.
+    router.listen(group_message)

@@ -1,0 +1,32 @@
+"""Consumer complaints: the guided report with photos (``flow``), tracking one's own reports (``tracking``)."""
+
+from __future__ import annotations
+
+from handlers import texts
+from handlers.complaints.flow import ComplaintFlow
+from handlers.complaints.tracking import TrackingFlow, track_command
+from handlers.complaints.tracking import on_button as tracking_button
+from handlers.core import Context, Router
+
+
+def register(router: Router) -> None:
+    complaint = ComplaintFlow()
+    router.flow(complaint)
+    report = complaint.begin  # offers to resume a draft in progress, so /phananh keeps the flow
+    router.command(["/phananh"], report, keeps_flow=True)
+    router.entry("report", report)
+    router.phrase([texts.MENU_REPORT, "phản ánh"], report)
+
+    tracking = TrackingFlow()
+    router.flow(tracking)
+
+    async def track(ctx: Context) -> None:
+        await track_command(ctx, tracking)
+
+    async def track_button(ctx: Context) -> None:
+        await tracking_button(ctx, tracking)
+
+    router.button("track", track_button)
+    router.command(["/tracuu"], track)
+    router.entry("track", track)
+    router.phrase([texts.MENU_TRACK, "tra cứu"], track)

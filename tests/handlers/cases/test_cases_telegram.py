@@ -1,0 +1,284 @@
+"""Cases over Telegram against the fake Bot API: the card with its album in the agency's group, staff
+buttons that change the case (edited card, alerts), "reply to" a card, and a sender killed with SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App, create_app
+from bot.channels.base import RateLimited
+from bot.channels.telegram import TelegramChannel
+from bot.sender import OutboxSender
+from handlers.cases.domain import link_sent, route_pending
+from handlers.clock import FixedClock
+from handlers.config import AppConfig, load_config
+from handlers.types import Button, Reply
+from storage.models import OutboxMessage
+from tests.bot.channels.test_telegram import make_settings
+from tests.conftest import DEFAULT_NOW
+from tests.handlers.cases.test_cases import FAST
+from tests.handlers.complaints.test_complaints_telegram import QUIET, USER, push_album, to_photos
+from tests.handlers.complaints.test_complaints_telegram import Rig as ReporterRig
+from tests.support.chat import shared_knowledge
+from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, chat_dict, text_update
+from tests.support.images import jpeg
+
+ROOT = Path(__file__).resolve().parents[3]
+GROUP = -1001234567890  # Cục QLTT's staff group
+COORDINATOR = -1005550000000  # Phòng QLTM's group (a copy)
+STAFF = 9001
+
+
+def telegram_config() -> AppConfig:
+    base = load_config().model_dump(mode="python")
+    for agency in base["agencies"]:
+        if agency["id"] == "qltt":
+            agency["chats"] = {"telegram": [str(GROUP)]}
+        if agency["id"] == "qltm":
+            agency["chats"] = {"telegram": [str(COORDINATOR)]}
+    base["staff"] = [{"channel": "telegram", "user_id": str(STAFF), "name": "Trần Văn Sơn", "agency": "qltt"}]
+    return AppConfig.model_validate(base)
+
+
+@dataclass
+class CaseRig:
+    fake: FakeTelegramAPI
+    app: App
+    channel: TelegramChannel
+    clock: FixedClock
+
+    async def deliver(self) -> None:
+        """The leader's work: route the staff rows, deliver the outbox through the Bot API, link ids."""
+        app = self.app
+        await route_pending(app.db, app.config, self.clock.now(), media=app.media)
+        sender = OutboxSender(
+            app.db,
+            {"telegram": self.channel.deliver},
+            edits={"telegram": self.channel.edit},
+            clock=self.clock,
+            codec=app.codec,
+            limiter=self.channel.limiter,
+            options=FAST,
+        )
+        await asyncio.wait_for(sender.run(until_empty=True), 30)
+        await link_sent(app.db)
+
+    def to(self, chat: int, method: str = "sendMessage") -> list[Call]:
+        return [c for c in self.fake.calls_of(method) if c.params.get("chat_id") == chat and c.status == 200]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[CaseRig]:
+    async with FakeTelegramAPI() as fake:
+        settings = make_settings(
+            fake, tmp_path, media_dir=tmp_path / "media", album_quiet_seconds=QUIET, album_max_wait_seconds=3
+        )
+        clock = FixedClock(DEFAULT_NOW)
+        app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
+        async with app:
+            channel = TelegramChannel(settings, app.dispatcher.handle)
+            app.register_downloader(channel.name, channel.download_to)
+            await channel.start()
+            try:
+                yield CaseRig(fake, app, channel, clock)
+            finally:
+                await channel.stop()
+
+
+def buttons(call: Call) -> dict[str, str]:
+    markup = call.params.get("reply_markup") or {}
+    return {b["text"]: b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row}
+
+
+def data_for(call: Call, label: str) -> str:
+    return next(data for text, data in buttons(call).items() if label in text)
+
+
+async def file_with_album(rig: CaseRig) -> tuple[str, list[bytes]]:
+    reporter = ReporterRig(rig.fake, rig.app, rig.channel)
+    await to_photos(reporter)
+    served = [jpeg(f"case-{i}", 20_000 + i) for i in range(3)]
+    push_album(reporter, served, "case-album")
+    await reporter.expect(1)
+    await reporter.press("Xong")
+    await reporter.say("Đồng Xoài")
+    await reporter.say("0912 345 678")
+    await reporter.press("Đồng ý")
+    receipt = await reporter.press("Gửi phản ánh")
+    code = receipt.split("Mã tra cứu của bạn: ")[1].split()[0]
+    return code, served
+
+
+async def press(rig: CaseRig, card: Call, label: str, user: int = STAFF) -> Call:
+    """Someone in the group presses a button of the card; returns the callback answer."""
+    before = len(rig.fake.calls_of("answerCallbackQuery"))
+    rig.fake.push_update(
+        callback_update(
+            data_for(card, label),
+            user_id=user,
+            chat_id=GROUP,
+            chat_type="supergroup",
+            first_name="Sơn",
+            message_id=await card_message_id(rig, GROUP),
+            message_text=card.params["text"],
+            reply_markup=card.params["reply_markup"],
+        )
+    )
+    answers = await rig.fake.wait_for("answerCallbackQuery", count=before + 1)
+    return answers[-1]
+
+
+async def card_message_id(rig: CaseRig, chat: int) -> int:
+    """The platform message id the sender recorded for the case card sent to ``chat``."""
+    async with rig.app.db.unit_of_work() as uow:
+        result = await uow.session.execute(
+            select(OutboxMessage.platform_message_id).where(
+                OutboxMessage.kind == "case_card", OutboxMessage.chat_id == str(chat)
+            )
+        )
+        return int(result.scalar_one())
+
+
+async def test_the_card_and_its_album_reach_the_group_and_a_press_moves_the_case(rig: CaseRig) -> None:
+    code, served = await file_with_album(rig)
+    await rig.deliver()
+    card_id = await card_message_id(rig, GROUP)
+    [album] = rig.to(GROUP, "sendMediaGroup")
+    assert [m.data for m in (item["media"] for item in album.params["media"])] == served  # the original photos
+    [card] = rig.to(GROUP)
+    assert f"PHẢN ÁNH {code} — Cục QLTT chủ trì" in card.params["text"] and "Ảnh: 3" in card.params["text"]
+    assert "09xx xxx 678" in card.params["text"] and "0912 345 678" not in card.params["text"]
+    assert {"📥 Tiếp nhận", "📞 Xem liên hệ", "✅ Hoàn tất"} <= set(buttons(card))
+    assert all(len(data.encode()) <= 64 for data in buttons(card).values())
+    [copy] = rig.to(COORDINATOR)
+    assert copy.params["text"].startswith("📋 BẢN SAO") and list(buttons(copy)) == ["👀 Đã nắm thông tin"]
+    assert rig.to(COORDINATOR, "sendMediaGroup")  # the copy has the evidence too
+
+    answer = await press(rig, card, "Tiếp nhận")
+    assert answer.params.get("show_alert") is True and f"Đã tiếp nhận {code}" in answer.params["text"]
+    assert not rig.to(GROUP, "editMessageText")  # the shared card is not touched by the press; the sender edits it
+    await rig.deliver()
+    edit = next(c for c in rig.fake.calls_of("editMessageText") if c.params["chat_id"] == GROUP)
+    assert edit.params["message_id"] == card_id
+    assert "Trạng thái: 📥 Đã tiếp nhận" in edit.params["text"] and "Tiếp nhận — Trần Văn Sơn" in edit.params["text"]
+    assert "📥 Tiếp nhận" not in buttons(edit) and "🙋 Nhận xử lý" in buttons(edit)
+    assert any(c.params["chat_id"] == COORDINATOR for c in rig.fake.calls_of("editMessageText"))
+    notice = rig.to(USER)[-1].params["text"]
+    assert f"Phản ánh {code} của bạn đã được Cục Quản lý thị trường tỉnh Bình Phước tiếp nhận" in notice
+
+    shown = await press(rig, card, "Xem liên hệ")
+    assert shown.params["show_alert"] is True and "0912 345 678" in shown.params["text"]
+    in_groups = [c for c in rig.fake.calls if c.params.get("chat_id") in (GROUP, COORDINATOR)]
+    assert not any("0912 345 678" in str(c.params.get("text", "")) for c in in_groups)  # never in a group
+
+    reply = text_update("Chúng tôi sẽ kiểm tra cửa hàng trong hôm nay.", user_id=STAFF, chat_id=GROUP)
+    reply["message"]["chat"] = chat_dict(GROUP, "supergroup")
+    reply["message"]["reply_to_message"] = {
+        "message_id": card_id,
+        "date": int(time.time()),
+        "chat": chat_dict(GROUP, "supergroup"),
+        "from": rig.fake.bot_user,
+        "text": card.params["text"],
+    }
+    rig.fake.push_update(reply)
+    [ack] = await rig.fake.wait_for(
+        "sendMessage", predicate=lambda c: c.params["chat_id"] == GROUP and "Đã gửi" in c.params["text"]
+    )
+    assert "Đã gửi trả lời tới người phản ánh" in ack.params["text"]
+    await rig.deliver()
+    answer_to_reporter = rig.to(USER)[-1].params["text"]
+    assert answer_to_reporter.startswith("💬 Cục Quản lý thị trường tỉnh Bình Phước trả lời")
+    assert "kiểm tra cửa hàng" in answer_to_reporter and "Sơn" not in answer_to_reporter
+
+    refused = await press(rig, card, "Hoàn tất", user=777)  # not staff
+    assert refused.params["show_alert"] is True and "Chỉ cán bộ" in refused.params["text"]
+
+
+# -- a sender killed with SIGKILL between submission and delivery ---------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+async def test_killed_between_submit_and_delivery_no_card_is_lost(tmp_path: Path) -> None:
+    from tests.benchmarks.bench_cases import cards_in_flight, prepare_reports
+
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    codes = await prepare_reports(url, 60)
+
+    async def spawn(fake: FakeTelegramAPI) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.benchmarks.bench_cases", "child", "--db", url,
+            "--api", fake.api_base_url, "--token", fake.token, "--group-cap", "20", "--group-span", "1",
+            "--digest-after", "0",
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def cards(fake: FakeTelegramAPI) -> Counter:
+        return Counter(
+            c.params["text"].split()[3]
+            for c in fake.calls_of("sendMessage")
+            if c.status == 200 and c.params["text"].startswith("🚨 PHẢN ÁNH")
+        )
+
+    async with FakeTelegramAPI() as fake:
+        child = await spawn(fake)
+        await fake.wait_for("sendMessage", count=15, timeout=60)
+        child.send_signal(signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+        await asyncio.sleep(0.2)
+        flying = cards_in_flight(url)
+        before = sum(cards(fake).values())
+        assert 15 <= before < len(codes)
+        child = await spawn(fake)
+        assert await asyncio.wait_for(child.wait(), 90) == 0
+        delivered = cards(fake)
+    assert set(delivered) == set(codes)  # every card reached the group
+    assert sum(delivered.values()) - len(codes) <= flying  # only what was on its way at the kill went twice
+
+
+# -- edit(): a card sent as a photo's caption, an unchanged card, a card that is gone ------------------------
+
+
+async def test_edit_falls_back_to_the_caption_or_a_new_message(tmp_path: Path) -> None:
+    async with FakeTelegramAPI() as fake:
+        settings = make_settings(fake, tmp_path)
+        channel = TelegramChannel(settings, _ignore)
+        card = Reply(
+            "🚨 PHẢN ÁNH PA-2345-67 — Cục QLTT chủ trì\nTrạng thái: 📥 Đã tiếp nhận", [[Button("✅ Hoàn tất", "x")]]
+        )
+        try:
+            assert await channel.edit(str(GROUP), "7", card) == "7"
+            [edit] = fake.calls_of("editMessageText")
+            assert edit.params["message_id"] == 7 and buttons(edit) == {"✅ Hoàn tất": "x"}
+
+            fake.fail_next("editMessageText", 400, description="Bad Request: there is no text in the message to edit")
+            assert await channel.edit(str(GROUP), "8", card) == "8"
+            [caption] = fake.calls_of("editMessageCaption")
+            assert caption.params["caption"].startswith("🚨 PHẢN ÁNH") and caption.params["message_id"] == 8
+
+            fake.fail_next("editMessageText", 400, description="Bad Request: message is not modified")
+            assert await channel.edit(str(GROUP), "9", card) == "9"
+
+            fake.fail_next("editMessageText", 400, description="Bad Request: message to edit not found")
+            new_id = await channel.edit(str(GROUP), "10", card)
+            [sent] = [c for c in fake.calls_of("sendMessage") if c.params["chat_id"] == GROUP]
+            assert new_id not in (None, "10") and sent.params["text"] == card.text
+
+            fake.fail_next("editMessageText", 429)
+            with pytest.raises(RateLimited):
+                await channel.edit(str(GROUP), "11", card)
+        finally:
+            await channel.close_bulk()
+
+
+async def _ignore(_msg):
+    return []

@@ -1,0 +1,52 @@
+"""Admins manage staff by chat command; only active staff may use staff commands."""
+
+from __future__ import annotations
+
+from tests.handlers.test_qa import OUT_OF_SCOPE, staffed  # noqa: F401 - the fixture
+from tests.support.chat import ChatHarness
+
+
+async def test_admin_adds_and_removes_staff_by_chat(staffed: ChatHarness) -> None:  # noqa: F811
+    admin = staffed.person("staff-1", name="Hoa")
+    newcomer = staffed.person("new-1", name="Lâm")
+    await newcomer.say("/canbo")
+    assert "chỉ dành cho cán bộ" in newcomer.text
+
+    await admin.say("/canbo them console new-1 khong-co-co-quan agent Trần Lâm")
+    assert "Không có cơ quan «khong-co-co-quan»" in admin.text
+    await admin.say("/canbo them console new-1 qltt sep Trần Lâm")
+    assert "Vai trò «sep» không hợp lệ" in admin.text
+    await admin.say("/canbo them console new-1 qltt agent Trần Lâm")
+    assert "Đã cập nhật cán bộ Trần Lâm" in admin.text
+    await admin.say("/canbo")
+    assert "Trần Lâm – qltt (agent) – console:new-1" in admin.text
+
+    asker = staffed.person("merchant-7")
+    await asker.say(OUT_OF_SCOPE)
+    await asker.press("gửi câu hỏi cho cán bộ")
+    await newcomer.say("/traloi Q1 Câu hỏi này không thuộc phạm vi của Sở.")
+    assert "Đã ghi nhận" in newcomer.text
+    await newcomer.say("/canbo")
+    assert "chỉ dành cho cán bộ" in newcomer.text  # an agent is not an admin
+
+    await admin.say("/canbo xoa console new-1")
+    assert "Đã ngừng quyền" in admin.text
+    await newcomer.say("/traloi Q1 lần nữa")
+    assert "chỉ dành cho cán bộ" in newcomer.text
+    async with staffed.app.db.unit_of_work() as uow:
+        user = await uow.users.get("console", "new-1")
+    assert user.role == "citizen"
+
+
+def test_staff_cli_add_list_remove(tmp_path) -> None:
+    from tests.bot.test_cli import run_cli
+
+    bad = run_cli(tmp_path, "staff", "add", "telegram", "42", "khong-co", "agent", "Lan")
+    assert bad.returncode == 2 and "Không có cơ quan" in bad.stderr
+    assert run_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "supervisor", "Lê Lan").returncode == 0
+    listing = run_cli(tmp_path, "staff", "list")
+    assert "telegram:42\tqltt\tsupervisor\tLê Lan" in listing.stdout
+    assert run_cli(tmp_path, "staff", "remove", "telegram", "42").returncode == 0
+    assert "Lê Lan" not in run_cli(tmp_path, "staff", "list").stdout
+    assert "đã ngừng" in run_cli(tmp_path, "staff", "list", "--all").stdout
+    assert run_cli(tmp_path, "staff", "remove", "telegram", "42").returncode == 1
