@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
-from bot.app import App, create_app
+from bot.app import create_app
 from bot.cli import broadcast as broadcast_cli
 from bot.cli import complaints as complaints_cli
 from bot.cli import qa as qa_cli
@@ -102,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from bot.cli.run import run, run_console
+
     if command == "chat":
         return asyncio.run(run_console(app, user=args.user, chat=args.chat, name=args.name))
     return asyncio.run(run(app))
@@ -120,106 +119,3 @@ def config_check(settings: Settings) -> int:
     if silent:
         print(f"Lưu ý: chưa khai báo nhóm chat cán bộ (agencies[].chats) cho: {', '.join(silent)}.")
     return 0
-
-
-async def run_console(app: App, *, user: str, chat: str | None, name: str, broadcasts: bool = False) -> int:
-    from bot.channels.console import CHANNEL, ConsoleChannel, download_to
-
-    async with app:
-        assert app.dispatcher is not None
-        channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name)
-        app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
-        if not (broadcasts and app.settings.scheduler_enabled):
-            return await channel.run()
-        # `run` on the console alone: reminders and announcements for console users are printed here.
-        from bot.scheduler import Broadcasting
-
-        broadcasting = Broadcasting.from_settings(
-            app, {channel.name: channel.deliver}, limiter=None, edits={channel.name: channel.edit}
-        )
-        await broadcasting.start()
-        try:
-            return await channel.run()
-        finally:
-            await broadcasting.stop()
-
-
-async def run(app: App) -> int:
-    settings = app.settings
-    if not settings.any_messenger:
-        print(
-            "Chưa cấu hình kênh nhắn tin nào (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, ZALO_OA_APP_ID trống) — "
-            f"mở trò chuyện trên console, dữ liệu lưu ở {masked(settings.database_url)}.",
-            file=sys.stderr,
-        )
-        return await run_console(app, user="console-user", chat=None, name="", broadcasts=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    async with app:
-        assert app.dispatcher is not None
-        channels, server, broadcasting = wire_channels(app)
-        started: list = []
-        try:
-            if server.paths:
-                await server.start()
-            for channel in channels:
-                await channel.start()
-                started.append(channel)
-            if settings.scheduler_enabled:
-                await broadcasting.start()
-            logger.info("running (%s); press Ctrl+C to stop", ", ".join(c.name for c in channels))
-            await stop.wait()
-        finally:
-            await broadcasting.stop()
-            for channel in reversed(started):
-                await channel.stop()
-            await server.stop()
-    return 0
-
-
-def wire_channels(app: App) -> tuple[list, Any, Any]:
-    """The messenger channels as ``run`` serves them: returns (channels, webhook server, leader's broadcasting).
-
-    One rate limiter for the bot (replies and broadcasts share the budget and every 429 pause); every channel's
-    webhook on ONE server (``WEBHOOK_PORT``; channels in polling mode add no route); each channel's downloader
-    registered; the leader's sender delivers, edits (Zalo: none, a new message) and pins (Telegram: the pinned
-    countdown post) through them."""
-    from bot.scheduler import Broadcasting
-    from bot.sender import RateLimiter
-    from bot.webhooks import WebhookServer
-
-    settings = app.settings
-    limiter = RateLimiter.from_settings(settings)
-    channels = messenger_channels(app, limiter)
-    server = WebhookServer(settings.webhook_listen, settings.webhook_port)
-    for channel in channels:
-        channel.attach(server)
-        app.register_downloader(channel.name, channel.download_to)
-    edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}
-    pins = {c.name: c.pin for c in channels if hasattr(c, "pin")}
-    broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits, pins)
-    return channels, server, broadcasting
-
-
-def messenger_channels(app: App, limiter) -> list:
-    """The configured messenger channels (Telegram, Zalo Bot, Zalo OA), in one process."""
-    assert app.dispatcher is not None
-    settings = app.settings
-    channels: list = []
-    if settings.telegram_enabled:
-        from bot.channels.telegram import TelegramChannel
-
-        channels.append(TelegramChannel(settings, app.dispatcher.handle, limiter=limiter))
-    if settings.zalo_bot_enabled:
-        from bot.channels.zalo_bot import ZaloBotChannel
-
-        channels.append(ZaloBotChannel(settings, app.dispatcher.handle, app.db))
-    if settings.zalo_oa_enabled:
-        from bot.channels.zalo_oa import ZaloOAChannel
-
-        channels.append(ZaloOAChannel(settings, app.dispatcher.handle, app.db))
-    return channels

@@ -1,6 +1,6 @@
 """Across features, over both Zalo channels, with staff on Telegram: one process wired like ``python -m bot run``.
 
-The rig starts the three messenger channels with the code ``run`` uses (``bot.cli.wire_channels``, one
+The rig starts the three messenger channels with the code ``run`` uses (``bot.cli.run.wire_channels``, one
 webhook server, one rate limiter, the downloaders registered) against the loopback fakes of the Telegram Bot
 API, the Zalo Bot API and the Zalo OA API. The leader's work is done explicitly, one round at a time, with the
 objects the leader uses: :class:`bot.case_router.CaseWorker` routes reports and links message ids, and the
@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from bot.app import App, create_app
 from bot.case_router import CaseWorker
-from bot.cli import wire_channels
+from bot.cli.run import wire_channels
 from bot.scheduler import Broadcasting, ReminderService
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
@@ -121,7 +121,7 @@ async def rig(db_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
         clock = FixedClock(DEFAULT_NOW)
         app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
         async with app:
-            channels, server, broadcasting = wire_channels(app)  # exactly as bot.cli.run
+            channels, server, broadcasting = wire_channels(app)  # exactly as bot.cli.run.run
             # The settings' sender, only quicker to notice it is done.
             broadcasting.sender_options = dataclasses.replace(
                 broadcasting.sender_options, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05
