@@ -20,8 +20,10 @@ run: $(STAMP)
 chat: $(STAMP)
 	$(PY) -m bot chat
 
+# One pytest-xdist worker per CPU (idle workers take tests from busy ones); each worker has its own PostgreSQL
+# database when TEST_DATABASE_URL is set. `-m "not processes"` leaves out the tests that start processes.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,7 @@ from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, SystemClock
 from handlers.config import AppConfig, load_config
 from handlers.core import Dispatcher, Downloader, Services
-from handlers.staff import seed_staff
+from handlers.features import load_features, on_start
 from knowledge import KnowledgeBase, KnowledgeError
 from storage.db import Database, masked
 from storage.media import MediaStore
@@ -44,7 +44,7 @@ class App:
         async with self.db.unit_of_work() as uow:
             now = self.clock.now()
             key = await uow.secrets.get_or_create("buttons", now)
-            await seed_staff(uow, self.config, now)
+            await on_start(load_features(), uow, self.config, now)
             await uow.commit()
         if self.knowledge is None:
             self.knowledge = await asyncio.to_thread(load_knowledge)

@@ -15,8 +15,8 @@ from typing import Any
 from handlers import texts
 from handlers.config import AppConfig
 from handlers.core import Context, Flow, Router
-from handlers.matching import fold_text
-from handlers.reminders.subscriptions import OFF_BUTTON, pick_option
+from handlers.matching import fold_text, pick_option
+from handlers.reminders.subscriptions import OFF_BUTTON
 from handlers.types import MessageKind, Reply
 from storage.db import UnitOfWork
 from storage.models import Role

@@ -125,7 +125,9 @@ class Agency(_Strict):
     chats: dict[ChannelName, list[str]] = Field(default_factory=dict, description="Nhóm chat của cán bộ theo kênh")
 
 
-class StaffMember(_Strict):
+class StaffEntry(_Strict):
+    """A staff member as the configuration lists them (seeded into the staff table at start)."""
+
     channel: ChannelName
     user_id: str
     name: str
@@ -310,7 +312,7 @@ class AppConfig(_Strict):
     area_committees: dict[Slug, Slug] = Field(
         default_factory=dict, description="Địa bàn → id cơ quan (UBND) nhận bản sao"
     )
-    staff: list[StaffMember] = Field(default_factory=list)
+    staff: list[StaffEntry] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(min_length=1)
     sla: list[Sla] = Field(default_factory=list)
     cases: Cases = Field(default_factory=Cases)

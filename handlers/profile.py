@@ -6,7 +6,7 @@ import enum
 
 from handlers import texts
 from handlers.core import Context, Flow, Router
-from handlers.matching import fold_text
+from handlers.matching import fold_text, pick_option
 from storage.models import Role
 
 ROLES = {
@@ -29,18 +29,6 @@ class Step(enum.StrEnum):
     ROLE = "role"
     BUSINESS = "business"
     CONFIRM = "confirm"
-
-
-def _pick(text: str, options: dict[str, str], words: dict[str, tuple[str, ...]] | None = None) -> str | None:
-    """Match typed text to an option by number, label or known words."""
-    folded = fold_text(text)
-    keys = list(options)
-    if folded.isdigit() and 1 <= int(folded) <= len(keys):
-        return keys[int(folded) - 1]
-    for key, label in options.items():
-        if folded == fold_text(label) or any(word in folded for word in (words or {}).get(key, ())):
-            return key
-    return None
 
 
 class ProfileFlow(Flow):
@@ -95,7 +83,7 @@ class ProfileFlow(Flow):
             await self.reprompt(ctx)
             return
         if step is Step.ROLE:
-            role = answer.removeprefix("role:") if answer.startswith("role:") else _pick(text, ROLES, _ROLE_WORDS)
+            role = answer.removeprefix("role:") if answer.startswith("role:") else pick_option(text, ROLES, _ROLE_WORDS)
             if role not in ROLES:
                 ctx.reply("Mình chưa rõ vai trò của bạn. Bạn chọn một trong các nút, hoặc gõ số 1 hay 2 nhé.")
                 await self.reprompt(ctx)
@@ -103,7 +91,7 @@ class ProfileFlow(Flow):
             next_step = Step.BUSINESS if role == Role.MERCHANT.value else Step.CONFIRM
             self.goto(ctx, next_step, {"role": role})
         elif step is Step.BUSINESS:
-            kind = answer.removeprefix("biz:") if answer.startswith("biz:") else _pick(text, BUSINESS_KINDS)
+            kind = answer.removeprefix("biz:") if answer.startswith("biz:") else pick_option(text, BUSINESS_KINDS)
             if kind not in BUSINESS_KINDS:
                 ctx.reply("Mình chưa rõ hình thức kinh doanh. Bạn chọn một nút hoặc gõ số 1–4 nhé.")
                 await self.reprompt(ctx)

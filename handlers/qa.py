@@ -11,18 +11,15 @@ import hashlib
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
-
 from handlers import texts
-from handlers.cases.domain import CHANNEL_NAMES, UNREACHABLE_CAUSES
 from handlers.config import AppConfig
 from handlers.core import Context, Flow, Router, start
+from handlers.delivery import channel_name, unreachable_cause
 from handlers.smalltalk import REPLIES, SmallTalk, classify
 from handlers.staff import lead_agency_for_questions, require_staff
 from handlers.types import Button, ChatKind, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
 from storage.db import UnitOfWork
-from storage.models import OutboxMessage
 from storage.outbox import Undelivered
 from storage.questions import Question, QuestionStatus, parse_code
 from storage.staff import StaffMember
@@ -251,8 +248,7 @@ async def answer_undelivered(uow: UnitOfWork, config: AppConfig, failures: list[
     for failure in failures:
         if failure.kind != ANSWER_KIND or not failure.ref:
             continue
-        channel = CHANNEL_NAMES.get(failure.channel, failure.channel)
-        cause = UNREACHABLE_CAUSES[failure.cause].format(channel=channel)
+        channel, cause = channel_name(failure.channel), unreachable_cause(failure.cause, failure.channel)
         text = (
             f"⚠️ Câu trả lời cho câu hỏi {failure.ref} chưa tới được người hỏi qua {channel}: {cause}. "
             "Câu trả lời vẫn được lưu; nếu cần, hãy liên hệ người hỏi bằng cách khác."
@@ -271,6 +267,9 @@ async def answer_undelivered(uow: UnitOfWork, config: AppConfig, failures: list[
                 queued += row is not None
         logger.info("question %s: the answer did not reach the asker (%s)", failure.ref, failure.cause.value)
     return queued
+
+
+on_undelivered = answer_undelivered  # the feature's hook in the leader's sender (see handlers.features)
 
 
 # ----- The staff half: answering a forwarded question -----
@@ -369,14 +368,7 @@ async def answer_by_reply(ctx: Context) -> bool:
     msg = ctx.msg
     if msg.chat_kind is not ChatKind.GROUP or not msg.reply_to_message_id:
         return False
-    code = await ctx.uow.session.scalar(
-        select(OutboxMessage.ref).where(
-            OutboxMessage.channel == msg.channel,
-            OutboxMessage.chat_id == msg.chat_id,
-            OutboxMessage.kind == QUESTION_KIND,
-            OutboxMessage.platform_message_id == msg.reply_to_message_id,
-        )
-    )
+    code = await ctx.uow.outbox.ref_of_message(msg.channel, msg.chat_id, QUESTION_KIND, msg.reply_to_message_id)
     question_id = parse_code(code) if code else None
     if question_id is None:
         return False

@@ -40,10 +40,29 @@ async def require_staff(ctx: Context, *roles: str) -> StaffMember | None:
     return member
 
 
-async def seed_staff(uow: UnitOfWork, config: AppConfig, now: datetime) -> int:
-    """Upsert the staff listed in the configuration (members added by admins are kept)."""
+async def save_staff(
+    uow: UnitOfWork, *, channel: str, user_id: str, name: str, agency: str, role: str, source: str, now: datetime
+) -> None:
+    """Add or update a staff member, and give their user the matching role (admin, else staff)."""
+    await uow.staff.upsert(
+        channel=channel, user_id=user_id, name=name, agency=agency, role=role, source=source, now=now
+    )
+    await uow.users.set_role(channel, user_id, Role.ADMIN if role == "admin" else Role.STAFF, now)
+
+
+async def remove_staff(uow: UnitOfWork, channel: str, user_id: str, now: datetime) -> bool:
+    """Take an active staff member's rights away (their user becomes a citizen); False if there is none."""
+    if not await uow.staff.deactivate(channel, user_id, now):
+        return False
+    await uow.users.set_role(channel, user_id, Role.CITIZEN, now)
+    return True
+
+
+async def on_start(uow: UnitOfWork, config: AppConfig, now: datetime) -> None:
+    """At start: upsert the staff listed in the configuration (members added by admins are kept)."""
     for member in config.staff:
-        await uow.staff.upsert(
+        await save_staff(
+            uow,
             channel=member.channel,
             user_id=member.user_id,
             name=member.name,
@@ -52,9 +71,6 @@ async def seed_staff(uow: UnitOfWork, config: AppConfig, now: datetime) -> int:
             source="config",
             now=now,
         )
-        role = Role.ADMIN if member.role == "admin" else Role.STAFF
-        await uow.users.set_role(member.channel, member.user_id, role, now)
-    return len(config.staff)
 
 
 STAFF_USAGE = (
@@ -84,16 +100,14 @@ async def manage_staff_command(ctx: Context) -> None:
         if problem:
             ctx.reply(f"❌ {problem}\n\n{STAFF_USAGE}")
             return
-        await ctx.uow.staff.upsert(
-            channel=channel, user_id=user_id, name=name, agency=agency, role=role, source="chat", now=ctx.now
+        await save_staff(
+            ctx.uow, channel=channel, user_id=user_id, name=name, agency=agency, role=role, source="chat", now=ctx.now
         )
-        await ctx.uow.users.set_role(channel, user_id, Role.ADMIN if role == "admin" else Role.STAFF, ctx.now)
         logger.info("staff %s:%s set to %s/%s by %s", channel, user_id, agency, role, admin.name)
         ctx.reply(f"✅ Đã cập nhật cán bộ {name} ({agency}, {role}).")
         return
     if action == "xoa" and len(parts) == 4:
-        if await ctx.uow.staff.deactivate(parts[2], parts[3], ctx.now):
-            await ctx.uow.users.set_role(parts[2], parts[3], Role.CITIZEN, ctx.now)
+        if await remove_staff(ctx.uow, parts[2], parts[3], ctx.now):
             ctx.reply(f"✅ Đã ngừng quyền cán bộ của {parts[2]}:{parts[3]}.")
         else:
             ctx.reply("Không tìm thấy cán bộ đang hoạt động với kênh và ID này.")

@@ -48,8 +48,9 @@ from knowledge.loader import (
 )
 from knowledge.matcher import DEFAULT_PARAMS, KnowledgeBase
 from knowledge.normalize import fold, normalize
+from knowledge.promotion.rules import validate as validate_rules
 
-__all__ = ["MAX_ANSWER_CHARS", "MIN_QUESTIONS", "Problem", "check_entries", "main"]
+__all__ = ["MAX_ANSWER_CHARS", "MIN_QUESTIONS", "Problem", "check_entries", "check_rules", "main"]
 
 MAX_ANSWER_CHARS = 1200
 MIN_QUESTIONS = 5
@@ -254,6 +255,13 @@ def check_entries(path: Path | None = None, *, overlap: bool = True) -> list[Pro
     return problems
 
 
+def check_rules(folder: Path) -> list[Problem]:
+    """Problems of the promotion rules in *folder* (``knowledge/rules`` beside the entries); none if absent."""
+    if not folder.is_dir():
+        return []
+    return [Problem(p.level, p.code, p.file, p.rule_id, p.message) for p in validate_rules(folder)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the problems; exit code 1 when there is at least one error."""
     parser = argparse.ArgumentParser(prog="kb check", description="Kiểm tra các tệp tri thức")
@@ -261,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-overlap", action="store_true", help="bỏ qua kiểm tra trùng lặp cách hỏi")
     parser.add_argument("--errors-only", action="store_true", help="chỉ in lỗi")
     args = parser.parse_args(argv)
-    problems = check_entries(args.path, overlap=not args.no_overlap)
+    problems = check_entries(args.path, overlap=not args.no_overlap) + check_rules(args.path.parent / "rules")
     errors = [p for p in problems if p.level == "error"]
     warnings = [p for p in problems if p.level == "warning"]
     for p in problems:

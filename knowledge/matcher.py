@@ -81,19 +81,17 @@ import logging
 import math
 import re
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 
-import bm25s
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
 
+from knowledge.bm25 import Channel, bigrams
 from knowledge.loader import DEFAULT_ENTRIES_DIR, Entry, load_entries
 from knowledge.normalize import fold, tokenize
+from knowledge.repair import repair
 
 __all__ = [
     "BASELINE_BM25_PARAMS",
@@ -118,8 +116,6 @@ _FUZZY_SCORERS: dict[str, Callable[..., float]] = {
     "partial_token_sort_ratio": fuzz.partial_token_sort_ratio,
 }
 
-_TELEX_PAIRS = (("dd", "d"), ("aa", "a"), ("aw", "a"), ("ee", "e"), ("oo", "o"), ("ow", "o"), ("uw", "u"))
-_TELEX_TONES = frozenset("sfrxj")
 _YEAR_RE = re.compile(r"(?:19|20)\d\d")
 
 
@@ -246,80 +242,6 @@ def decision_score(s1: float, s2: float, query: str, p: MatchParams) -> float:
     return s1 + p.conf_margin * (s1 - s2) + p.conf_length * math.log1p(words)
 
 
-def _bigrams(tokens: Sequence[str]) -> list[str]:
-    return [f"{a}_{c}" for a, c in pairwise(tokens)]
-
-
-def _segment(tok: str, vocab: frozenset[str], max_parts: int = 4) -> list[str] | None:
-    """Split *tok* into the fewest (≥ 2) known syllables of ≥ 2 letters, or ``None``."""
-    n = len(tok)
-    if n < 4:
-        return None
-    best: list[list[str] | None] = [None] * (n + 1)
-    best[0] = []
-    for end in range(2, n + 1):
-        for start in range(max(0, end - 7), end - 1):
-            prev = best[start]
-            piece = tok[start:end]
-            if prev is not None and len(prev) < max_parts and piece in vocab:
-                cand = [*prev, piece]
-                if best[end] is None or len(cand) < len(best[end]):  # type: ignore[arg-type]
-                    best[end] = cand
-    result = best[n]
-    return result if result is not None and len(result) >= 2 else None
-
-
-class _Channel:
-    """One bm25s index plus the statistics needed to normalise its scores."""
-
-    def __init__(self, docs: list[list[str]], k1: float, b: float) -> None:
-        self.num_docs = len(docs)
-        self.k1, self.b = k1, b
-        df: Counter[str] = Counter()
-        for doc in docs:
-            df.update(set(doc))
-        n = len(docs)
-        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-        self.max_idf = max(self.idf.values(), default=1.0)
-        self.avgdl = (sum(len(d) for d in docs) / n) if n else 1.0
-        self.df = df
-        # bm25s needs at least one token per document.
-        safe_docs = [doc if doc else ["\x00"] for doc in docs]
-        self.model = bm25s.BM25(k1=k1, b=b, method="lucene")
-        self.model.index(safe_docs, show_progress=False)
-        self.vocab: dict[str, int] = self.model.vocab_dict
-        sc = self.model.scores
-        self._data: np.ndarray = sc["data"]
-        self._indices: np.ndarray = sc["indices"]
-        self._indptr: np.ndarray = sc["indptr"]
-
-    def score(self, terms: dict[str, float]) -> np.ndarray:
-        """Weighted BM25 of every document for ``{token: query weight}``."""
-        out = np.zeros(self.num_docs, dtype=np.float32)
-        vocab, data, indices, indptr = self.vocab, self._data, self._indices, self._indptr
-        for tok, w in terms.items():
-            tid = vocab.get(tok)
-            if tid is None:
-                continue
-            s, e = indptr[tid], indptr[tid + 1]
-            out[indices[s:e]] += w * data[s:e]
-        return out
-
-    def self_score(self, terms: dict[str, float], oov_idf: float | None) -> float:
-        """Score of a document equal to the query (the normaliser).
-
-        Unknown terms count with ``oov_idf`` when given, else not at all.
-        """
-        qlen = max(len(terms), 1)
-        tfc = 1.0 / (1.0 + self.k1 * (1 - self.b + self.b * qlen / self.avgdl))
-        total = 0.0
-        for tok, w in terms.items():
-            idf = self.idf.get(tok, oov_idf)
-            if idf is not None:
-                total += w * idf
-        return total * tfc
-
-
 @dataclass(slots=True)
 class Features:
     """Per-query signals before combination (kept separate for tuning)."""
@@ -359,54 +281,28 @@ class _Index:
                 toks = tokenize(text)
                 ftoks = [fold(t) for t in toks]
                 folded_docs.append(ftoks)
-                acc_docs.append(toks + _bigrams(toks))
+                acc_docs.append(toks + bigrams(toks))
                 self.phrase_folded.append(" ".join(ftoks))
                 entry_tokens.extend(ftoks)
                 if params.entry_bigrams:
-                    entry_tokens.extend(_bigrams(ftoks))
+                    entry_tokens.extend(bigrams(ftoks))
                 years.update(t for t in ftoks if _YEAR_RE.fullmatch(t))
             entry_docs.append(entry_tokens)
             self.years.append(frozenset(years))
             answer = [fold(t) for t in tokenize(entry.answer)]
-            answer_docs.append(answer + _bigrams(answer))
+            answer_docs.append(answer + bigrams(answer))
         self.starts = np.asarray(starts, dtype=np.intp)
         self.n_phrasings = len(folded_docs)
-        self.uni = _Channel(folded_docs, k1, b)
-        self.bi = _Channel([_bigrams(d) for d in folded_docs], k1, b)
-        self.acc = _Channel(acc_docs, k1, b)
-        self.entry_ch = _Channel(entry_docs, k1, b)
-        self.answer_ch = _Channel(answer_docs, k1, b)
+        self.uni = Channel(folded_docs, k1, b)
+        self.bi = Channel([bigrams(d) for d in folded_docs], k1, b)
+        self.acc = Channel(acc_docs, k1, b)
+        self.entry_ch = Channel(entry_docs, k1, b)
+        self.answer_ch = Channel(answer_docs, k1, b)
         self.vocab = frozenset(self.uni.idf)
         # Most frequent first, so that ties in typo repair favour common words.
         self.vocab_by_df = sorted(self.uni.idf, key=lambda t: (-self.uni.df[t], t))
 
     # -- query side -------------------------------------------------------
-
-    def _repair(self, tok: str) -> list[str] | None:
-        """Map an unknown folded syllable to known ones, or ``None``."""
-        vocab = self.vocab
-        if not tok.isalpha():
-            return None
-        # Telex leftovers: doubled vowels / dd / w-marks, trailing tone key.
-        t = tok
-        for a, c in _TELEX_PAIRS:
-            t = t.replace(a, c)
-        candidates = [t]
-        if len(t) > 1 and t[-1] in _TELEX_TONES:
-            candidates.append(t[:-1])
-        for cand in candidates:
-            if cand != tok and cand in vocab:
-                return [cand]
-        # Several syllables typed without spaces ("khuyenmai", "dichvucong").
-        parts = _segment(tok, vocab)
-        if parts is not None:
-            return parts
-        # One edit (substitution, insertion, deletion or transposition).
-        if len(tok) >= 4:
-            hit = process.extractOne(tok, self.vocab_by_df, scorer=OSA.distance, processor=None, score_cutoff=1)
-            if hit is not None:
-                return [hit[0]]
-        return None
 
     def features(
         self, text: str, p: MatchParams, fuzzy_scorers: Iterable[str] = (), every_channel: bool = False
@@ -423,28 +319,14 @@ class _Index:
         def wanted(weight: float) -> bool:
             return every_channel or weight != 0
 
-        # Folded tokens with typo repair.
-        ftoks: list[str] = []
-        weights: list[float] = []
-        for tok in toks:
-            ft = fold(tok)
-            fixed = None
-            if p.repair_weight > 0 and ft not in self.vocab:
-                fixed = self._repair(ft)
-            if fixed is None:
-                ftoks.append(ft)
-                weights.append(1.0)
-            else:
-                ftoks.extend(fixed)
-                weights.extend([p.repair_weight] * len(fixed))
-
+        ftoks, weights = self.folded_terms(toks, p)
         uni_terms: dict[str, float] = {}
         for t, w in zip(ftoks, weights, strict=True):
             uni_terms[t] = max(uni_terms.get(t, 0.0), w)
-        bi_terms = dict.fromkeys(_bigrams(ftoks), 1.0)
+        bi_terms = dict.fromkeys(bigrams(ftoks), 1.0)
         oov_uni = p.oov_weight * self.uni.max_idf
 
-        def norm(ch: _Channel, terms: dict[str, float], oov: float | None) -> np.ndarray:
+        def norm(ch: Channel, terms: dict[str, float], oov: float | None) -> np.ndarray:
             denom = ch.self_score(terms, oov)
             if denom <= 0:
                 return np.zeros(ch.num_docs, dtype=np.float32)
@@ -455,7 +337,7 @@ class _Index:
         acc = zeros
         if wanted(p.w_acc):
             acc_terms = {t: 1.0 for t in toks if fold(t) != t}
-            acc_terms.update({t: 1.0 for t in _bigrams(toks) if fold(t) != t})
+            acc_terms.update({t: 1.0 for t in bigrams(toks) if fold(t) != t})
             if acc_terms:
                 acc = norm(self.acc, acc_terms, p.oov_weight * self.acc.max_idf)
         entry = ezeros
@@ -475,23 +357,42 @@ class _Index:
                     [0.0 if not ys else (1.0 if ys & qyears else -1.0) for ys in self.years],
                     dtype=np.float32,
                 )
-        fuzzy: dict[str, np.ndarray] = {}
-        names = set(fuzzy_scorers)
-        if p.w_fuzzy:
-            names.add(p.fuzzy_scorer)
-        qf = " ".join(ftoks)
-        for name in names:
-            scores = process.cdist(
-                [qf],
+        names = set(fuzzy_scorers) | ({p.fuzzy_scorer} if p.w_fuzzy else set())
+        fuzzy = self.fuzzy(" ".join(ftoks), names)
+        known = sum(1 for t in uni_terms if t.isalpha() and t in self.vocab)
+        return Features(uni, bi, acc, fuzzy, entry, answer, year, query, known_terms=known)
+
+    def folded_terms(self, toks: list[str], p: MatchParams) -> tuple[list[str], list[float]]:
+        """The folded query syllables with their weights; unknown ones repaired (``p.repair_weight`` each)."""
+        ftoks: list[str] = []
+        weights: list[float] = []
+        for tok in toks:
+            ft = fold(tok)
+            fixed = None
+            if p.repair_weight > 0 and ft not in self.vocab:
+                fixed = repair(ft, self.vocab, self.vocab_by_df)
+            if fixed is None:
+                ftoks.append(ft)
+                weights.append(1.0)
+            else:
+                ftoks.extend(fixed)
+                weights.extend([p.repair_weight] * len(fixed))
+        return ftoks, weights
+
+    def fuzzy(self, folded_query: str, scorers: Iterable[str]) -> dict[str, np.ndarray]:
+        """Similarity (0..1) of the folded query to every folded phrasing, per rapidfuzz scorer name."""
+        return {
+            name: process.cdist(
+                [folded_query],
                 self.phrase_folded,
                 scorer=_FUZZY_SCORERS[name],
                 processor=None,
                 dtype=np.float32,
                 workers=1,
-            )
-            fuzzy[name] = scores[0] / 100.0
-        known = sum(1 for t in uni_terms if t.isalpha() and t in self.vocab)
-        return Features(uni, bi, acc, fuzzy, entry, answer, year, query, known_terms=known)
+            )[0]
+            / 100.0
+            for name in scorers
+        }
 
     def phrasing_scores(self, f: Features, p: MatchParams) -> np.ndarray:
         """Phrasing-level part of the score (unnormalised)."""

@@ -26,16 +26,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    or_,
     select,
     update,
 )
-from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Field, SQLModel
 
 from storage.complaints import Complaint, submitted_between
-from storage.db import DbSession
 from storage.models import OutboxMessage, OutboxStatus, utc_column
+from storage.session import DbSession
 
 
 class CaseStatus(enum.StrEnum):
@@ -59,7 +57,7 @@ class CaseStatus(enum.StrEnum):
 OPEN_STATUSES = tuple(s.value for s in CaseStatus if s.is_open)
 
 
-class MessageKind(enum.StrEnum):
+class CaseMessageKind(enum.StrEnum):
     CARD = "card"  # the lead agency's card (edited in place)
     COPY = "copy"  # a copy agency's card, marked BẢN SAO
     DIGEST = "digest"  # several cases in one message (a long queue for one chat)
@@ -221,12 +219,50 @@ class CaseRepository:
         )
         return list(result.scalars())
 
+    # -- changes (every write to a case goes through one of these) -----------------------------------------
+
+    @staticmethod
+    def set_status(case: Case, status: CaseStatus, now: datetime, *, outcome: str | None = None) -> None:
+        """Move the case to ``status``; the first step out of "waiting to be acknowledged" is its acknowledgement,
+        a closing one its closing (with the ``outcome`` shown to the reporter)."""
+        previous = case.state
+        case.status = status.value
+        case.updated_at = now
+        if previous.unacknowledged and not status.unacknowledged and case.acknowledged_at is None:
+            case.acknowledged_at = now
+        if not status.is_open:
+            case.closed_at = now
+        if outcome is not None:
+            case.outcome = outcome
+
+    @staticmethod
+    def assign(case: Case, channel: str, user_id: str, name: str, now: datetime) -> None:
+        """Make a staff member the one who handles the case."""
+        case.assignee_channel, case.assignee_user_id, case.assignee_name = channel, user_id, name
+        case.updated_at = now
+
+    @classmethod
+    def transfer(cls, case: Case, lead: str, now: datetime, due: tuple[datetime, datetime] | None) -> None:
+        """Give the case to a new lead agency: nobody handles it yet, and a new SLA epoch with ``due`` starts."""
+        case.lead = lead
+        case.copies = [a for a in case.copies if a != lead]
+        case.assignee_channel = case.assignee_user_id = case.assignee_name = None
+        cls.set_status(case, CaseStatus.TRANSFERRED, now)
+        case.acknowledged_at = None
+        case.sla_epoch += 1
+        case.ack_due, case.resolve_due = (due[0], due[1]) if due else (None, None)
+
+    @staticmethod
+    def schedule_sla(case: Case, at: datetime | None) -> None:
+        """When the case's next SLA step is due (None: no step left)."""
+        case.sla_next_at = at
+
     # -- messages --------------------------------------------------------------------------------------
 
     async def add_message(
         self,
         case_id: int,
-        kind: MessageKind,
+        kind: CaseMessageKind,
         *,
         channel: str,
         chat_id: str,
@@ -247,7 +283,7 @@ class CaseRepository:
         await self.session.flush()
         return row
 
-    async def messages(self, case_id: int, kinds: Iterable[MessageKind] | None = None) -> list[CaseMessage]:
+    async def messages(self, case_id: int, kinds: Iterable[CaseMessageKind] | None = None) -> list[CaseMessage]:
         query = select(CaseMessage).where(CaseMessage.case_id == case_id)
         wanted = [k.value for k in kinds or []]
         if wanted:
@@ -358,93 +394,7 @@ class CaseRepository:
         self.session.add(CaseSlaMark(case_id=case_id, epoch=epoch, step=step.value, at=now))
         await self.session.flush()
 
-    # -- the outbox rows of cases ----------------------------------------------------------------------
-
-    async def outbox_row(self, row_id: int, *, lock: bool = False, skip_locked: bool = False) -> OutboxMessage | None:
-        query = select(OutboxMessage).where(OutboxMessage.id == row_id)
-        if lock and not self.is_sqlite:
-            query = query.with_for_update(skip_locked=skip_locked)
-        return (await self.session.execute(query)).scalar_one_or_none()
-
-    async def pending_ids(self, channel: str, now: datetime, limit: int) -> list[int]:
-        result = await self.session.execute(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.channel == channel,
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-                OutboxMessage.not_before <= now,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        return list(result.scalars())
-
-    async def queued_for_chat(self, channel: str, chat_id: str, kinds: Iterable[str]) -> int:
-        """How many case messages wait in the outbox for one chat (claimed by the sender or not)."""
-        from sqlalchemy import func
-
-        result = await self.session.execute(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(
-                OutboxMessage.channel == channel,
-                OutboxMessage.chat_id == chat_id,
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-                OutboxMessage.kind.in_(list(kinds)),
-            )
-        )
-        return int(result.scalar_one())
-
-    async def open_digest(self, channel: str, chat_id: str, kind: str, now: datetime) -> OutboxMessage | None:
-        """The digest row for this chat still collecting cases (pending, not yet due, not claimed)."""
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.channel == channel,
-                OutboxMessage.chat_id == chat_id,
-                OutboxMessage.kind == kind,
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-                OutboxMessage.claimed_until.is_(None),
-                OutboxMessage.not_before > now,
-            )
-            .order_by(OutboxMessage.id.desc())
-            .limit(1)
-        )
-        if not self.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        return (await self.session.execute(query)).scalar_one_or_none()
-
-    async def pending_edits(self, ref: str, kind: str, now: datetime) -> list[OutboxMessage]:
-        query = select(OutboxMessage).where(
-            OutboxMessage.ref == ref,
-            OutboxMessage.kind == kind,
-            OutboxMessage.status == OutboxStatus.PENDING.value,
-            OutboxMessage.claimed_until.is_(None),
-        )
-        if not self.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        return list((await self.session.execute(query)).scalars())
-
-    async def replace_if_unclaimed(self, row_id: int, payload: dict[str, Any], now: datetime) -> bool:
-        """Replace a pending row's payload unless a sender has claimed it (atomic; no row lock held before)."""
-        result = await self.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == row_id,
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
-            .values(payload=payload)
-            .execution_options(synchronize_session=False)
-        )
-        return (result.rowcount or 0) == 1
-
-    @staticmethod
-    def set_payload(row: OutboxMessage, payload: dict[str, Any]) -> None:
-        row.payload = dict(payload)
-        flag_modified(row, "payload")
-
-    # -- reports (appended for staff reports and evidence packs; the methods above are unchanged) --------
+    # -- reports ---------------------------------------------------------------------------------------
 
     async def with_complaints(
         self,
@@ -467,12 +417,3 @@ class CaseRepository:
             query = query.where(Case.lead.in_(list(leads)))
         result = await self.session.execute(query.order_by(Complaint.created_at, Case.id))
         return [(case, complaint) for case, complaint in result.all()]
-
-    async def outbox_for(self, code: str, kinds: Iterable[str]) -> list[OutboxMessage]:
-        """The outbox rows about one case (``ref`` = its code) of the given kinds, oldest first."""
-        result = await self.session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.ref == code, OutboxMessage.kind.in_(list(kinds)))
-            .order_by(OutboxMessage.id)
-        )
-        return list(result.scalars())

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Column, Text, select
 from sqlmodel import Field, SQLModel
 
-from storage.db import DbSession
 from storage.models import utc_column
+from storage.session import DbSession
 
 
 class ChannelPost(SQLModel, table=True):

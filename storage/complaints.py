@@ -16,8 +16,8 @@ from datetime import date, datetime
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Select, Text, UniqueConstraint, func, select
 from sqlmodel import Field, SQLModel
 
-from storage.db import DbSession
 from storage.models import Conversation, utc_column
+from storage.session import DbSession
 
 # No 0/O, 1/I/L: a code read over the phone or typed from a screenshot cannot be misread.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -213,12 +213,20 @@ class ComplaintRepository:
         return event
 
     async def set_status(
-        self, complaint: Complaint, status: ComplaintStatus, note: str, now: datetime, *, actor: str = "staff"
+        self,
+        complaint: Complaint,
+        status: ComplaintStatus,
+        note: str,
+        now: datetime,
+        *,
+        actor: str = "staff",
+        detail: str | None = None,
     ) -> ComplaintEvent:
         complaint.status = status.value
-        return await self.add_event(
-            complaint, ComplaintEvent(at=now, kind=EventKind.STATUS.value, status=status.value, note=note, actor=actor)
+        event = ComplaintEvent(
+            at=now, kind=EventKind.STATUS.value, status=status.value, note=note, detail=detail, actor=actor
         )
+        return await self.add_event(complaint, event)
 
     async def count_since(self, channel: str, user_id: str, since: datetime) -> int:
         result = await self.session.execute(

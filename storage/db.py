@@ -7,19 +7,34 @@ so a step's effects and the conversation state are saved together or not at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+
+from storage.cases import CaseRepository
+from storage.channel_posts import ChannelPostRepository
+from storage.complaints import ComplaintRepository
+from storage.outbox import OutboxRepository
+from storage.questions import QuestionRepository
+from storage.repositories import ConversationRepository, SecretRepository, UserRepository
+from storage.session import DbSession, SyncSession
+from storage.staff import StaffRepository
+from storage.subscriptions import BroadcastRepository, SubscriptionRepository
+from storage.zalo import ZaloRepository
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +126,12 @@ class Database:
                 raise
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply Alembic migrations (synchronously; call before the event loop work starts)."""
+        """Apply Alembic migrations (synchronously; call before the event loop work starts). A database already
+        at the head costs one query: the app and every command call this at start, and Alembic costs far more."""
+        if revision == "head" and applied_revisions(self.url) == migration_heads():
+            return
+        from alembic import command  # Alembic's runtime is loaded only when there is something to migrate
+
         command.upgrade(alembic_config(self.url), revision)
 
     async def dispose(self) -> None:
@@ -121,45 +141,33 @@ class Database:
             self.sync_engine.dispose()
 
 
-class SyncSession:
-    """The part of ``AsyncSession``'s interface the repositories use, over a synchronous ``Session``."""
-
-    def __init__(self, session: Session) -> None:
-        self.sync_session = session
-
-    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
-        return self.sync_session.execute(statement, params, **kwargs)
-
-    async def scalar(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
-        return self.sync_session.scalar(statement, params, **kwargs)
-
-    async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
-        return self.sync_session.get(entity, ident, **kwargs)
-
-    def add(self, instance: Any) -> None:
-        self.sync_session.add(instance)
-
-    async def delete(self, instance: Any) -> None:
-        self.sync_session.delete(instance)
-
-    async def flush(self) -> None:
-        self.sync_session.flush()
-
-    async def commit(self) -> None:
-        self.sync_session.commit()
-
-    async def rollback(self) -> None:
-        self.sync_session.rollback()
-
-
-DbSession = AsyncSession | SyncSession
-
-
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
     return config
+
+
+@functools.cache
+def migration_heads() -> frozenset[str]:
+    """The revisions ``alembic_version`` holds in a fully migrated database."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def applied_revisions(url: str) -> frozenset[str]:
+    """The revisions ``alembic_version`` holds in ``url`` (none when it has no such table)."""
+    engine = create_engine(sync_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return frozenset(conn.scalars(text("SELECT version_num FROM alembic_version")))
+    except DBAPIError:
+        return frozenset()
+    finally:
+        engine.dispose()
 
 
 def lock_id(*parts: str) -> int:
@@ -172,16 +180,6 @@ class UnitOfWork:
     """One transaction with the repositories that work inside it."""
 
     def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
-        from storage.cases import CaseRepository
-        from storage.channel_posts import ChannelPostRepository
-        from storage.complaints import ComplaintRepository
-        from storage.outbox import OutboxRepository
-        from storage.questions import QuestionRepository
-        from storage.repositories import ConversationRepository, SecretRepository, UserRepository
-        from storage.staff import StaffRepository
-        from storage.subscriptions import BroadcastRepository, SubscriptionRepository
-        from storage.zalo import ZaloRepository
-
         self.session = session
         self.is_sqlite = is_sqlite
         self.users = UserRepository(session)

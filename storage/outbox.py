@@ -1,16 +1,19 @@
-"""Outbox repository: enqueue in the caller's transaction; claim, mark sent or failed from the sender."""
+"""Outbox repository: enqueue in the caller's transaction; claim, mark sent or failed from the sender; and the
+queries the features make of their own rows (a chat's queue, a digest still collecting, pending edits)."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm.attributes import flag_modified
 
-from storage.db import DbSession
 from storage.models import OutboxMessage, OutboxStatus
+from storage.session import DbSession
 
 
 class FailureCause(enum.StrEnum):
@@ -138,3 +141,128 @@ class OutboxRepository:
 
     async def get(self, row_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, row_id)
+
+    async def row(self, row_id: int, *, lock: bool = False, skip_locked: bool = False) -> OutboxMessage | None:
+        """Read one row afresh; ``lock`` takes a row lock on PostgreSQL (``skip_locked``: none if another has it)."""
+        query = select(OutboxMessage).where(OutboxMessage.id == row_id)
+        if lock and not self.is_sqlite:
+            query = query.with_for_update(skip_locked=skip_locked)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def pending_ids(self, channel: str, now: datetime, limit: int) -> list[int]:
+        """Ids of the rows of ``channel`` due at ``now``, oldest first."""
+        result = await self.session.execute(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.not_before <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    @staticmethod
+    def add_attempt(row: OutboxMessage) -> int:
+        """Count one more attempt at a row (one not delivered by the sender); returns the count."""
+        row.attempts += 1
+        return row.attempts
+
+    async def queued_for_chat(self, channel: str, chat_id: str, kinds: Iterable[str]) -> int:
+        """How many rows of ``kinds`` wait for one chat (claimed by the sender or not)."""
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.kind.in_(list(kinds)),
+            )
+        )
+        return int(result.scalar_one())
+
+    async def open_digest(self, channel: str, chat_id: str, kind: str, now: datetime) -> OutboxMessage | None:
+        """The digest row for this chat still collecting (pending, not yet due, not claimed)."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.kind == kind,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.claimed_until.is_(None),
+                OutboxMessage.not_before > now,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def pending_edits(self, ref: str, kind: str, now: datetime) -> list[OutboxMessage]:
+        """The rows of ``kind`` about ``ref`` not yet claimed by the sender (locked on PostgreSQL)."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.ref == ref,
+            OutboxMessage.kind == kind,
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.claimed_until.is_(None),
+        )
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        return list((await self.session.execute(query)).scalars())
+
+    async def replace_if_unclaimed(self, row_id: int, payload: dict[str, Any], now: datetime) -> bool:
+        """Replace a pending row's payload unless a sender has claimed it (atomic; no row lock held before)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row_id,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .values(payload=payload)
+            .execution_options(synchronize_session=False)
+        )
+        return (result.rowcount or 0) == 1
+
+    @staticmethod
+    def set_payload(row: OutboxMessage, payload: dict[str, Any]) -> None:
+        """Replace the payload of a row this transaction holds (locked, or still collecting)."""
+        row.payload = dict(payload)
+        flag_modified(row, "payload")
+
+    async def by_ref(self, ref: str, kinds: Iterable[str]) -> list[OutboxMessage]:
+        """The rows about ``ref`` (a case's code) of the given kinds, oldest first."""
+        result = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.ref == ref, OutboxMessage.kind.in_(list(kinds)))
+            .order_by(OutboxMessage.id)
+        )
+        return list(result.scalars())
+
+    async def ref_of_message(self, channel: str, chat_id: str, kind: str, platform_message_id: str) -> str | None:
+        """The ``ref`` of the row of ``kind`` delivered as that platform message in that chat."""
+        return await self.session.scalar(
+            select(OutboxMessage.ref).where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.kind == kind,
+                OutboxMessage.platform_message_id == platform_message_id,
+            )
+        )
+
+    async def unreachable_chats(self, kinds: Iterable[str]) -> list[tuple[str, str]]:
+        """The chats (channel, chat id) where a row of ``kinds`` failed for good because the chat was gone."""
+        result = await self.session.execute(
+            select(OutboxMessage.channel, OutboxMessage.chat_id)
+            .where(
+                OutboxMessage.status == OutboxStatus.FAILED.value,
+                OutboxMessage.kind.in_(list(kinds)),
+                OutboxMessage.last_error.like("unreachable%"),
+            )
+            .distinct()
+        )
+        return [(channel, chat_id) for channel, chat_id in result.all()]

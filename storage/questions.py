@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, select
 from sqlmodel import Field, SQLModel
 
-from storage.db import DbSession
+from storage.session import DbSession
 
 
 class QuestionStatus(enum.StrEnum):

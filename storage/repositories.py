@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from storage.db import DbSession
 from storage.models import AppSecret, Conversation, Role, User
+from storage.session import DbSession
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=10)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, UniqueConstraint, select
 from sqlmodel import Field, SQLModel
 
-from storage.db import DbSession
+from storage.session import DbSession
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
@@ -36,6 +36,9 @@ class StaffRepository:
             select(StaffMember).where(StaffMember.channel == channel, StaffMember.user_id == user_id)
         )
         return result.scalar_one_or_none()
+
+    async def by_id(self, member_id: int) -> StaffMember | None:
+        return await self.session.get(StaffMember, member_id)
 
     async def active(self, channel: str, user_id: str) -> StaffMember | None:
         member = await self.get(channel, user_id)

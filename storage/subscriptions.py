@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
-from storage.db import DbSession
 from storage.models import OutboxMessage, OutboxStatus, utc_column
+from storage.session import DbSession
 
 
 class Audience(enum.StrEnum):

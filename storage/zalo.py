@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
-from storage.db import DbSession
 from storage.models import utc_column
+from storage.session import DbSession
 
 
 class ZaloToken(SQLModel, table=True):

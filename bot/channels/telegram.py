@@ -2,7 +2,7 @@
 
 Long polling by default; webhook mode on an aiohttp server that checks the secret header first, queues
 the update and answers at once. Every outgoing call goes through :class:`SharedRateLimiter`, a PTB rate
-limiter over the bot's one :class:`bot.sender.RateLimiter`, which the outbox sender's bulk sends use too:
+limiter over the bot's one :class:`bot.ratelimit.RateLimiter`, which the outbox sender's bulk sends use too:
 replies and broadcasts share one budget and one 429 pause, so they never double-limit or fight.
 """
 
@@ -38,7 +38,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.channels.albums import AlbumCollector
 from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
-from bot.sender import RateLimiter
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind, Reply

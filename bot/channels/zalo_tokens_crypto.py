@@ -4,7 +4,7 @@ A database dump must not hand out a usable OA token, so both values are stored a
 ``fernet:v1:<Fernet token>``: Fernet (AES-128-CBC + HMAC-SHA256, authenticated) from the ``cryptography``
 package. The 32-byte Fernet key is derived with HKDF-SHA256 (no salt, ``info`` = :data:`HKDF_INFO`) from a
 secret that never enters the database: ``ZALO_OA_TOKEN_KEY`` when it is set, else ``ZALO_OA_APP_SECRET`` (which
-the refresh needs anyway). The channel chooses the secret (:func:`bot.channels.zalo_oa.token_cipher`); this
+the refresh needs anyway). The channel chooses the secret (:func:`bot.channels.zalo_oa_tokens.token_cipher`); this
 module knows nothing of settings and the repository (``storage/zalo.py``) nothing of encryption.
 
 * A value without the prefix is a pair stored in plain text by an earlier version: it is read as it is and

@@ -1,30 +1,44 @@
 """Command line: ``python -m bot run | chat | db upgrade | config check | countdown | broadcast | announce |
-report | case pack`` (and the staff, knowledge-base and complaint commands)."""
+report | case pack`` (and the staff, knowledge-base and complaint commands).
+
+This module is the parser and the dispatch only. Each command is a function ``(args, settings) -> exit code``
+in a thin module of this package, named in :data:`COMMANDS` and imported when that command runs: ``ask`` never
+loads the report's spreadsheet code, ``report`` never loads the channels.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import importlib
 import sys
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-from bot.app import create_app
-from bot.cli import broadcast as broadcast_cli
-from bot.cli import complaints as complaints_cli
-from bot.cli import qa as qa_cli
-from bot.cli import report as report_cli
-from bot.cli import staff as staff_cli
 from bot.logs import setup_logging
 from bot.settings import Settings
-from handlers.config import ConfigError, load_config
-from storage.db import Database, masked
+from handlers.config import ConfigError
+from storage.complaints import ComplaintStatus
+from storage.subscriptions import Audience
 
-logger = logging.getLogger(__name__)
-
+COMMANDS: dict[str, str] = {  # command -> "module:function"
+    "db": "bot.cli.deploy:run_db",
+    "config": "bot.cli.deploy:run_config",
+    "ask": "bot.cli.qa:run_ask",
+    "kb": "bot.cli.qa:run_kb",
+    "staff": "bot.cli.staff:run_staff",
+    "countdown": "bot.cli.broadcast:run_countdown",
+    "broadcast": "bot.cli.broadcast:run_broadcast",
+    "announce": "bot.cli.broadcast:run_announce",
+    "complaints": "bot.cli.complaints:run_complaints",
+    "report": "bot.cli.report:run_report",
+    "case": "bot.cli.report:run_report",
+}
 QUIET_COMMANDS = frozenset(
     {"chat", "ask", "kb", "staff", "countdown", "broadcast", "announce", "complaints", "report", "case"}
 )
+COMPLAINT_STATUSES = [s.value for s in ComplaintStatus]
 
 
 def package_version() -> str:
@@ -53,11 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="áp dụng các migration Alembic")
 
-    qa_cli.add_parsers(sub)
-    staff_cli.add_parsers(sub)
-    broadcast_cli.add_parsers(sub)
-    complaints_cli.add_parsers(sub)
-    report_cli.add_parsers(sub)
+    _qa_parsers(sub)
+    _staff_parsers(sub)
+    _broadcast_parsers(sub)
+    _complaints_parsers(sub)
+    _report_parsers(sub)
 
     config = sub.add_parser("config", help="tệp cấu hình YAML")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -65,57 +79,126 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _qa_parsers(sub) -> None:
+    ask = sub.add_parser("ask", help="hỏi cơ sở tri thức một câu (hoặc '-' để đọc từng dòng từ stdin)")
+    ask.add_argument("question", help="câu hỏi, hoặc '-' để đọc mỗi dòng một câu từ stdin")
+    ask.add_argument("--json", action="store_true", help="in một đối tượng JSON mỗi câu hỏi")
+
+    kb = sub.add_parser("kb", help="cơ sở tri thức")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
+    check = kb_sub.add_parser("check", help="kiểm tra các tệp tri thức (lỗi → mã thoát 1)")
+    check.add_argument("path", nargs="?", help="thư mục tri thức (mặc định: knowledge/entries)")
+    check.add_argument("--errors-only", action="store_true", help="chỉ in lỗi")
+    kb_sub.add_parser("unanswered", help="liệt kê câu hỏi chưa có câu trả lời / đã chuyển cán bộ")
+    answer = kb_sub.add_parser("answer", help="cán bộ trả lời một câu hỏi đã chuyển (gửi tới người hỏi)")
+    answer.add_argument("code", help="mã câu hỏi, ví dụ Q12")
+    answer.add_argument("text", help="nội dung trả lời")
+    answer.add_argument("--by", default="Cán bộ Sở Công Thương", help="tên người trả lời (lưu để tra cứu)")
+
+
+def _staff_parsers(sub) -> None:
+    staff = sub.add_parser("staff", help="quản lý cán bộ")
+    staff_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
+    listing = staff_sub.add_parser("list", help="danh sách cán bộ")
+    listing.add_argument("--all", action="store_true", help="cả cán bộ đã ngừng quyền")
+    add = staff_sub.add_parser("add", help="thêm hoặc sửa cán bộ")
+    add.add_argument("channel", help="telegram, zalo_bot, zalo_oa hoặc console")
+    add.add_argument("user_id")
+    add.add_argument("agency", help="mã cơ quan trong tệp cấu hình, ví dụ qltm")
+    add.add_argument("role", choices=["agent", "supervisor", "admin"])
+    add.add_argument("name", help="họ tên")
+    remove = staff_sub.add_parser("remove", help="ngừng quyền cán bộ")
+    remove.add_argument("channel")
+    remove.add_argument("user_id")
+
+
+def _broadcast_parsers(sub) -> None:
+    countdown = sub.add_parser("countdown", help="đếm ngược Online Friday (bây giờ, hoặc tại --at)")
+    countdown.add_argument(
+        "--at", help="thời điểm ISO 8601, ví dụ 2024-11-28T12:00:00+07:00 (không ghi múi giờ = giờ Việt Nam)"
+    )
+
+    broadcast = sub.add_parser("broadcast", help="tin gửi hàng loạt: nhắc lịch và thông báo")
+    broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", metavar="ACTION", required=True)
+    status = broadcast_sub.add_parser("status", help="tiến độ: đã gửi / lỗi / đang chờ, tốc độ, thời gian còn lại")
+    status.add_argument("--limit", type=int, default=10, help="số đợt gửi gần nhất (mặc định 10)")
+
+    announce = sub.add_parser("announce", help="gửi thông báo đến người đăng ký: xem trước, số người nhận, xác nhận")
+    announce.add_argument("--text", required=True, help="nội dung thông báo (tối đa 2.000 ký tự)")
+    announce.add_argument("--photo", type=Path, default=None, help="đường dẫn ảnh kèm theo (tùy chọn)")
+    announce.add_argument(
+        "--audience", choices=[a.value for a in Audience], default="all", help="người nhận: all, merchant, consumer"
+    )
+    announce.add_argument("--yes", action="store_true", help="gửi luôn, không hỏi xác nhận")
+
+
+def _complaints_parsers(sub) -> None:
+    complaints = sub.add_parser("complaints", help="phản ánh của người tiêu dùng (cho cán bộ)")
+    actions = complaints.add_subparsers(dest="complaints_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="liệt kê phản ánh (mới nhất trước)")
+    listing.add_argument("--status", action="append", choices=COMPLAINT_STATUSES, help="lọc theo trạng thái (lặp được)")
+    listing.add_argument("--limit", type=int, default=100, help="tối đa bao nhiêu dòng (mặc định 100)")
+    listing.add_argument("--json", action="store_true", help="in JSON, mỗi dòng một phản ánh")
+    show = actions.add_parser("show", help="xem đầy đủ một phản ánh")
+    show.add_argument("code", help="mã phản ánh, ví dụ PA-7K3Q-9M")
+    export = actions.add_parser("export", help="xuất phản ánh ra CSV hoặc JSON")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--from", dest="date_from", type=date.fromisoformat, help="từ ngày (YYYY-MM-DD, giờ VN)")
+    export.add_argument("--to", dest="date_to", type=date.fromisoformat, help="đến hết ngày (YYYY-MM-DD, giờ VN)")
+    export.add_argument("--status", action="append", choices=COMPLAINT_STATUSES, help="lọc theo trạng thái (lặp được)")
+    export.add_argument("--output", "-o", help="ghi ra tệp thay vì stdout (CSV kèm BOM để Excel đọc đúng dấu)")
+    export.add_argument("--with-phone", action="store_true", help="ghi số điện thoại đầy đủ thay vì che bớt")
+
+
+def _report_parsers(sub) -> None:
+    report = sub.add_parser("report", help="báo cáo phản ánh theo khoảng thời gian (CSV hoặc Excel .xlsx)")
+    since = "từ ngày (theo múi giờ của chiến dịch); bỏ trống cả --from và --to: như /thongke không tham số"
+    report.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help=since)
+    report.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="đến hết ngày (mặc định: hôm nay)")
+    report.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="csv (mặc định) hoặc xlsx")
+    report.add_argument(
+        "--out", "-o", metavar="FILE", help="tệp kết quả (CSV: mặc định in ra stdout; xlsx: bao-cao-phan-anh_….xlsx)"
+    )
+
+    case = sub.add_parser("case", help="một phản ánh: gói chứng cứ")
+    actions = case.add_subparsers(dest="case_command", metavar="ACTION", required=True)
+    pack = actions.add_parser(
+        "pack",
+        help="gói chứng cứ .zip: ảnh gốc, record.json, manifest.sha256",
+        description="Gói chứng cứ của một phản ánh. Mã thoát: 0 đủ ảnh; 1 không tìm thấy phản ánh; 3 đã tạo gói "
+        "nhưng thiếu ảnh trong kho (hoặc ảnh không khớp mã băm).",
+    )
+    pack.add_argument("code", help="mã phản ánh, ví dụ PA-7K3Q-9M")
+    pack.add_argument("--out", "-o", metavar="FILE", help="tệp .zip (mặc định MÃ.zip trong thư mục hiện tại)")
+    pack.add_argument(
+        "--with-contact", action="store_true", help="ghi số điện thoại đầy đủ (lượt xuất được ghi vào nhật ký phản ánh)"
+    )
+
+
+def command(name: str):
+    """The function of command ``name``, its module imported now."""
+    module, _, function = COMMANDS[name].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    command = args.command or "run"
+    name = args.command or "run"
     # The console chat shares the terminal with the log, and the reports print for people: keep it to warnings.
-    quiet = command in QUIET_COMMANDS or (command == "run" and not settings.any_messenger)
+    quiet = name in QUIET_COMMANDS or (name == "run" and not settings.any_messenger)
     setup_logging("WARNING" if quiet and settings.log_level == "INFO" else settings.log_level, settings.secrets())
     try:
-        if command == "db":
-            Database(settings.database_url).upgrade()
-            print(f"Đã cập nhật cơ sở dữ liệu: {masked(settings.database_url)}")
-            return 0
-        if command == "config":
-            return config_check(settings)
-        if command == "ask":
-            return qa_cli.run_ask(args.question, args.json)
-        if command == "kb":
-            return qa_cli.run_kb(args, settings)
-        if command == "staff":
-            return staff_cli.run_staff(args, settings)
-        if command == "countdown":
-            return broadcast_cli.run_countdown(args, settings)
-        if command == "broadcast":
-            return broadcast_cli.run_broadcast(args, settings)
-        if command == "announce":
-            return broadcast_cli.run_announce(args, settings)
-        if command == "complaints":
-            return complaints_cli.run_complaints(args, settings)
-        if command in ("report", "case"):
-            return report_cli.run_report_cli(args, settings)
+        if name in COMMANDS:
+            return command(name)(args, settings)
+        from bot.app import create_app
+
         app = create_app(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     from bot.cli.run import run, run_console
 
-    if command == "chat":
+    if name == "chat":
         return asyncio.run(run_console(app, user=args.user, chat=args.chat, name=args.name))
     return asyncio.run(run(app))
-
-
-def config_check(settings: Settings) -> int:
-    config = load_config(settings.bot_config)
-    print(
-        f"Cấu hình hợp lệ: {len(config.campaigns)} chiến dịch, {len(config.areas)} địa bàn, "
-        f"{len(config.agencies)} cơ quan, {len(config.staff)} cán bộ, {len(config.routing)} quy tắc chuyển."
-    )
-    # Agencies the routing rules send reports to, but with no staff chat to post them in.
-    named = {rule.lead for rule in config.routing if rule.kind == "consumer_report"}
-    named |= {copy for rule in config.routing if rule.kind == "consumer_report" for copy in rule.copies}
-    silent = sorted(a for a in named if (agency := config.agency(a)) is not None and not agency.chats)
-    if silent:
-        print(f"Lưu ý: chưa khai báo nhóm chat cán bộ (agencies[].chats) cho: {', '.join(silent)}.")
-    return 0

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from bot.sender import format_eta
 from bot.settings import Settings
@@ -18,26 +17,6 @@ from storage.db import Database
 from storage.models import OutboxStatus
 
 YES = {"c", "co", "có", "y", "yes", "ok", "gui", "gửi"}
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    countdown = sub.add_parser("countdown", help="đếm ngược Online Friday (bây giờ, hoặc tại --at)")
-    countdown.add_argument(
-        "--at", help="thời điểm ISO 8601, ví dụ 2024-11-28T12:00:00+07:00 (không ghi múi giờ = giờ Việt Nam)"
-    )
-
-    broadcast = sub.add_parser("broadcast", help="tin gửi hàng loạt: nhắc lịch và thông báo")
-    broadcast_sub = broadcast.add_subparsers(dest="broadcast_command", metavar="ACTION", required=True)
-    status = broadcast_sub.add_parser("status", help="tiến độ: đã gửi / lỗi / đang chờ, tốc độ, thời gian còn lại")
-    status.add_argument("--limit", type=int, default=10, help="số đợt gửi gần nhất (mặc định 10)")
-
-    announce = sub.add_parser("announce", help="gửi thông báo đến người đăng ký: xem trước, số người nhận, xác nhận")
-    announce.add_argument("--text", required=True, help="nội dung thông báo (tối đa 2.000 ký tự)")
-    announce.add_argument("--photo", type=Path, default=None, help="đường dẫn ảnh kèm theo (tùy chọn)")
-    announce.add_argument(
-        "--audience", choices=list(AUDIENCE_LABELS), default="all", help="người nhận: all, merchant, consumer"
-    )
-    announce.add_argument("--yes", action="store_true", help="gửi luôn, không hỏi xác nhận")
 
 
 def parse_moment(value: str) -> datetime:
@@ -163,6 +142,3 @@ def run_announce(args: argparse.Namespace, settings: Settings) -> int:
             await db.dispose()
 
     return asyncio.run(main())
-
-
-__all__ = ["add_parsers", "broadcast_status", "parse_moment", "run_announce", "run_broadcast", "run_countdown"]

@@ -17,23 +17,6 @@ from storage.db import Database
 from storage.questions import QuestionStatus, parse_code
 
 
-def add_parsers(sub) -> None:
-    ask = sub.add_parser("ask", help="hỏi cơ sở tri thức một câu (hoặc '-' để đọc từng dòng từ stdin)")
-    ask.add_argument("question", help="câu hỏi, hoặc '-' để đọc mỗi dòng một câu từ stdin")
-    ask.add_argument("--json", action="store_true", help="in một đối tượng JSON mỗi câu hỏi")
-
-    kb = sub.add_parser("kb", help="cơ sở tri thức")
-    kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
-    check = kb_sub.add_parser("check", help="kiểm tra các tệp tri thức (lỗi → mã thoát 1)")
-    check.add_argument("path", nargs="?", help="thư mục tri thức (mặc định: knowledge/entries)")
-    check.add_argument("--errors-only", action="store_true", help="chỉ in lỗi")
-    kb_sub.add_parser("unanswered", help="liệt kê câu hỏi chưa có câu trả lời / đã chuyển cán bộ")
-    answer = kb_sub.add_parser("answer", help="cán bộ trả lời một câu hỏi đã chuyển (gửi tới người hỏi)")
-    answer.add_argument("code", help="mã câu hỏi, ví dụ Q12")
-    answer.add_argument("text", help="nội dung trả lời")
-    answer.add_argument("--by", default="Cán bộ Sở Công Thương", help="tên người trả lời (lưu để tra cứu)")
-
-
 def as_json(result: MatchResult) -> dict:
     best = result.best
     return {
@@ -55,15 +38,16 @@ def as_text(result: MatchResult) -> str:
     return "\n".join(lines)
 
 
-def run_ask(question: str, as_json_output: bool, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+def run_ask(args, settings: Settings, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """One question (or one a line from stdin with ``-``): the answer, or the nearest topics."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     kb = KnowledgeBase.load()
-    questions = (line.strip() for line in stdin) if question == "-" else iter([question])
+    questions = (line.strip() for line in stdin) if args.question == "-" else iter([args.question])
     for text in questions:
         if not text:
             continue
         result = kb.match(text)
-        if as_json_output:
+        if args.json:
             print(json.dumps(as_json(result), ensure_ascii=False), file=stdout)
         else:
             print(as_text(result), file=stdout)

@@ -25,16 +25,14 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
         if not (broadcasts and app.settings.scheduler_enabled):
             return await channel.run()
         # `run` on the console alone: reminders and announcements for console users are printed here.
-        from bot.scheduler import Broadcasting
+        from bot.leader import Leader
 
-        broadcasting = Broadcasting.from_settings(
-            app, {channel.name: channel.deliver}, limiter=None, edits={channel.name: channel.edit}
-        )
-        await broadcasting.start()
+        leader = Leader(app, {channel.name: channel.deliver}, edits={channel.name: channel.edit})
+        await leader.start()
         try:
             return await channel.run()
         finally:
-            await broadcasting.stop()
+            await leader.stop()
 
 
 async def run(app: App) -> int:
@@ -54,7 +52,7 @@ async def run(app: App) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with app:
         assert app.dispatcher is not None
-        channels, server, broadcasting = wire_channels(app)
+        channels, server, leader = wire_channels(app)
         started: list = []
         try:
             if server.paths:
@@ -63,11 +61,11 @@ async def run(app: App) -> int:
                 await channel.start()
                 started.append(channel)
             if settings.scheduler_enabled:
-                await broadcasting.start()
+                await leader.start()
             logger.info("running (%s); press Ctrl+C to stop", ", ".join(c.name for c in channels))
             await stop.wait()
         finally:
-            await broadcasting.stop()
+            await leader.stop()
             for channel in reversed(started):
                 await channel.stop()
             await server.stop()
@@ -75,14 +73,14 @@ async def run(app: App) -> int:
 
 
 def wire_channels(app: App) -> tuple[list, Any, Any]:
-    """The messenger channels as ``run`` serves them: returns (channels, webhook server, leader's broadcasting).
+    """The messenger channels as ``run`` serves them: returns (channels, webhook server, leader).
 
     One rate limiter for the bot (replies and broadcasts share the budget and every 429 pause); every channel's
     webhook on ONE server (``WEBHOOK_PORT``; channels in polling mode add no route); each channel's downloader
     registered; the leader's sender delivers, edits (Zalo: none, a new message) and pins (Telegram: the pinned
     countdown post) through them."""
-    from bot.scheduler import Broadcasting
-    from bot.sender import RateLimiter
+    from bot.leader import Leader
+    from bot.ratelimit import RateLimiter
     from bot.webhooks import WebhookServer
 
     settings = app.settings
@@ -94,8 +92,8 @@ def wire_channels(app: App) -> tuple[list, Any, Any]:
         app.register_downloader(channel.name, channel.download_to)
     edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}
     pins = {c.name: c.pin for c in channels if hasattr(c, "pin")}
-    broadcasting = Broadcasting.from_settings(app, {c.name: c.deliver for c in channels}, limiter, edits, pins)
-    return channels, server, broadcasting
+    leader = Leader(app, {c.name: c.deliver for c in channels}, edits=edits, pins=pins, limiter=limiter)
+    return channels, server, leader
 
 
 def messenger_channels(app: App, limiter) -> list:

@@ -8,25 +8,8 @@ from datetime import UTC, datetime
 
 from bot.settings import Settings
 from handlers.config import load_config
-from handlers.staff import validate_staff
+from handlers.staff import remove_staff, save_staff, validate_staff
 from storage.db import Database
-from storage.models import Role
-
-
-def add_parsers(sub) -> None:
-    staff = sub.add_parser("staff", help="quản lý cán bộ")
-    staff_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
-    listing = staff_sub.add_parser("list", help="danh sách cán bộ")
-    listing.add_argument("--all", action="store_true", help="cả cán bộ đã ngừng quyền")
-    add = staff_sub.add_parser("add", help="thêm hoặc sửa cán bộ")
-    add.add_argument("channel", help="telegram, zalo_bot, zalo_oa hoặc console")
-    add.add_argument("user_id")
-    add.add_argument("agency", help="mã cơ quan trong tệp cấu hình, ví dụ qltm")
-    add.add_argument("role", choices=["agent", "supervisor", "admin"])
-    add.add_argument("name", help="họ tên")
-    remove = staff_sub.add_parser("remove", help="ngừng quyền cán bộ")
-    remove.add_argument("channel")
-    remove.add_argument("user_id")
 
 
 def run_staff(args, settings: Settings) -> int:
@@ -50,7 +33,8 @@ async def _run(args, settings: Settings) -> int:
                 if problem:
                     print(problem, file=sys.stderr)
                     return 2
-                await uow.staff.upsert(
+                await save_staff(
+                    uow,
                     channel=args.channel,
                     user_id=args.user_id,
                     name=args.name,
@@ -59,16 +43,12 @@ async def _run(args, settings: Settings) -> int:
                     source="cli",
                     now=now,
                 )
-                await uow.users.set_role(
-                    args.channel, args.user_id, Role.ADMIN if args.role == "admin" else Role.STAFF, now
-                )
                 await uow.commit()
                 print(f"Đã cập nhật cán bộ {args.name} ({args.agency}, {args.role}).")
                 return 0
-            if not await uow.staff.deactivate(args.channel, args.user_id, now):
+            if not await remove_staff(uow, args.channel, args.user_id, now):
                 print("Không tìm thấy cán bộ đang hoạt động với kênh và ID này.", file=sys.stderr)
                 return 1
-            await uow.users.set_role(args.channel, args.user_id, Role.CITIZEN, now)
             await uow.commit()
             print(f"Đã ngừng quyền cán bộ của {args.channel}:{args.user_id}.")
             return 0

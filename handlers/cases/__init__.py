@@ -1,7 +1,10 @@
 """Staff cases: every submitted report reaches the right agency's chat, is acted on, and its reporter hears back.
 
-``routing`` (who leads, who gets copies, due times), ``domain`` (cases, cards, actions, SLA), ``chat`` (card
-buttons, the text-input flow, "reply to" in a group, /viec), ``reports`` (/tonghop, /thongke, report rows).
+``routing`` (who leads, who gets copies, due times, agency chats), ``actions`` (the one table of staff actions
+and their handlers), ``cards`` (what a card shows), ``posting`` (cards, copies, digests and edits in agency
+chats), ``intake`` (submitted reports become cases), ``sla`` (reminders and escalations), ``unreachable`` (a
+reporter who cannot be reached), ``worker`` (the leader's routing loop and SLA job), ``chat`` (card buttons,
+the text-input flow, "reply to" in a group, /viec), ``reports`` (/tonghop, /thongke, report rows).
 """
 
 from __future__ import annotations
@@ -9,7 +12,11 @@ from __future__ import annotations
 from handlers.cases.chat import CaseInputFlow, group_message, my_cases_command
 from handlers.cases.chat import on_button as case_button
 from handlers.cases.reports import open_cases_command, period_stats_command
+from handlers.cases.unreachable import reporter_unreachable as on_undelivered
+from handlers.cases.worker import jobs
 from handlers.core import Context, Router
+
+__all__ = ["jobs", "on_undelivered", "register"]  # what the leader runs: the worker's jobs, the sender's hook
 
 
 def register(router: Router) -> None:

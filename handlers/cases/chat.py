@@ -1,8 +1,9 @@
 """The staff side in chat: case buttons, the text-input flow, "reply to" a card in a group, /viec.
 
-Buttons are ``case:ACTION:CASE_ID[:ARG]`` (signed like every payload; a forged one never gets here). Every
-press is checked here: only active staff, only for their agency's case (the lead agency; a copy agency may
-only mark its copy as seen), supervisors and admins wider:
+Buttons are ``case:ACTION:CASE_ID[:ARG]`` (signed like every payload; a forged one never gets here), ACTION one
+of the action table (:mod:`handlers.cases.actions`). Every press is checked here against the action's ``who``:
+only active staff, only for their agency's case (the lead agency; a copy agency may only mark its copy as seen),
+supervisors and admins wider:
 
 * **agent**: every action on cases its agency leads, except Phân công;
 * **supervisor**: the same and Phân công; a supervisor of the coordinating agency may also transfer any case;
@@ -17,18 +18,23 @@ from __future__ import annotations
 
 import logging
 
-from handlers.cases import domain as service
+from handlers.cases.actions import ACTIONS, Act, Action, Who
+from handlers.cases.posting import post_card, post_cards, refresh_cards
+from handlers.cases.routing import agency_name, coordinator, is_staff_chat
+from handlers.cases.sla import reschedule
+from handlers.cases.view import CaseView, load_view
+from handlers.cases.vocabulary import CASE_STATUS_LABELS, Audit, CaseError
+from handlers.clock import as_utc
+from handlers.complaints.vocabulary import local_text
 from handlers.core import Context, Flow
 from handlers.matching import fold_text
-from handlers.types import Button, ChatKind, MessageKind, Reply
-from storage.cases import Case
-from storage.cases import MessageKind as CaseMessageKind
+from handlers.types import ChatKind, MessageKind, Reply
+from storage.cases import Case, CaseMessageKind
 from storage.staff import StaffMember
 
 logger = logging.getLogger(__name__)
 
 FLOW = "caseinput"
-ALERT_CHANNELS = frozenset({"telegram", "console"})  # platforms that can show a pressed button's answer privately
 MIN_TEXT = 3
 MAX_TEXT = 2000
 
@@ -36,16 +42,6 @@ NOT_STAFF = "⛔ Chỉ cán bộ được phân công mới thao tác được t
 LEAD_ONLY = "⛔ Phản ánh {code} do {lead} chủ trì; cơ quan của bạn không thao tác được trên phản ánh này."
 ASSIGN_ONLY = "⛔ Chỉ lãnh đạo (supervisor) hoặc quản trị viên mới phân công được."
 STALE = "Thẻ này không còn tương ứng với phản ánh nào."
-
-# action -> (needs text, prompt)
-PROMPTS = {
-    "more": "📝 {name}, bạn nhập nội dung cần người phản ánh bổ sung cho {code}.",
-    "reply": "💬 {name}, bạn nhập nội dung trả lời người phản ánh {code}. Nội dung được gửi dưới tên {agency}, "
-    "không kèm tên của bạn.",
-    "done": "✅ {name}, bạn nhập kết quả xử lý {code} (sẽ gửi cho người phản ánh).",
-    "rej": "⛔ {name}, bạn nhập lý do từ chối {code} (sẽ gửi cho người phản ánh).",
-    "to": "🔁 {name}, chuyển {code} cho {target}: bạn nhập lý do chuyển (ghi vào nhật ký), hoặc bấm «Bỏ qua».",
-}
 HOW_TO_ANSWER = "Bạn trả lời (reply) vào tin nhắn này; gõ «hủy» để thôi."
 NOT_RELAYED = (
     "Trợ lý không gửi được tin tới người phản ánh {code} nên không chuyển nội dung này. Bạn liên hệ người phản "
@@ -58,7 +54,7 @@ def alert(ctx: Context, text: str) -> None:
     ctx.replies.append(Reply(text, alert=ctx.msg.kind is MessageKind.BUTTON))
 
 
-def refuse(ctx: Context, text: str, case: Case | None = None, member: StaffMember | None = None) -> None:
+def refuse(ctx: Context, text: str) -> None:
     logger.warning(
         "refused case action %r by %s/%s in chat %s: %s",
         ctx.payload or ctx.text[:40],
@@ -70,46 +66,46 @@ def refuse(ctx: Context, text: str, case: Case | None = None, member: StaffMembe
     alert(ctx, text)
 
 
-async def audit_refusal(ctx: Context, case: Case, action: str, member: StaffMember | None, reason: str) -> None:
+async def audit_refusal(ctx: Context, case: Case, code: str, member: StaffMember | None, reason: str) -> None:
     await ctx.uow.cases.record(
         case,
-        "refused",
+        Audit.REFUSED,
         ctx.now,
         actor=member,
         role=member.role if member else "none",
         actor_channel=ctx.msg.channel,
         actor_user_id=ctx.msg.user_id,
         actor_name=ctx.msg.display_name or None,
-        note=f"{action}: {reason}",
+        note=f"{code}: {reason}",
     )
 
 
-async def authorize(ctx: Context, case: Case, action: str) -> StaffMember | None:
-    """The staff member allowed to do ``action`` on ``case``, or None (refused, logged, audited)."""
-    member = await ctx.uow.staff.active(ctx.msg.channel, ctx.msg.user_id)
-    reason = None
-    if member is None:
-        reason = NOT_STAFF
-    elif member.role == "admin":
-        return member
-    elif action in ("seen", "open"):
-        if member.agency != case.lead and member.agency not in case.copies:
-            reason = LEAD_ONLY.format(code=case.code, lead=service.agency_name(ctx.config, case.lead))
-    elif action in ("xfer", "to") and member.role == "supervisor" and member.agency == coordinator_id(ctx):
-        return member
-    elif member.agency != case.lead:
-        reason = LEAD_ONLY.format(code=case.code, lead=service.agency_name(ctx.config, case.lead))
-    elif action in ("assign", "asg") and member.role != "supervisor":
-        reason = ASSIGN_ONLY
-    if reason is None:
-        return member
-    refuse(ctx, reason)
-    await audit_refusal(ctx, case, action, member, reason)
+def refusal(ctx: Context, who: Who, member: StaffMember, case: Case) -> str | None:
+    """Why ``member`` (not an admin) may not do an action open to ``who`` on ``case``; None when they may."""
+    lead_only = LEAD_ONLY.format(code=case.code, lead=agency_name(ctx.config, case.lead))
+    if who is Who.LEAD_OR_COPY:
+        return None if member.agency == case.lead or member.agency in case.copies else lead_only
+    if who is Who.TRANSFER and member.role == "supervisor" and member.agency == coordinator(ctx.config).id:
+        return None
+    if member.agency != case.lead:
+        return lead_only
+    if who is Who.SUPERVISOR and member.role != "supervisor":
+        return ASSIGN_ONLY
     return None
 
 
-def coordinator_id(ctx: Context) -> str:
-    return service.coordinator(ctx.config).id
+async def authorize(ctx: Context, case: Case, code: str) -> StaffMember | None:
+    """The staff member allowed to do action ``code`` on ``case``, or None (refused, logged, audited)."""
+    member = await ctx.uow.staff.active(ctx.msg.channel, ctx.msg.user_id)
+    if member is not None and member.role == "admin":
+        return member
+    action = ACTIONS.get(code)
+    reason = NOT_STAFF if member is None else refusal(ctx, action.who if action else Who.LEAD, member, case)
+    if reason is None:
+        return member
+    refuse(ctx, reason)
+    await audit_refusal(ctx, case, code, member, reason)
+    return None
 
 
 async def load(ctx: Context, raw_id: str) -> Case | None:
@@ -120,137 +116,71 @@ async def load(ctx: Context, raw_id: str) -> Case | None:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Buttons
+# Doing an action
 # ----------------------------------------------------------------------------------------------------------
 
 
 async def on_button(ctx: Context, flow: CaseInputFlow) -> None:
     """``case:ACTION:ID[:ARG]`` from a card, a copy, a digest or a list of choices."""
-    action, _, rest = ctx.arg.partition(":")
-    raw_id, _, extra = rest.partition(":")
+    code, _, rest = ctx.arg.partition(":")
+    raw_id, _, arg = rest.partition(":")
     case = await load(ctx, raw_id)
     if case is None:
         return
-    member = await authorize(ctx, case, action)
+    member = await authorize(ctx, case, code)
     if member is None:
         return
-    try:
-        await _act(ctx, flow, case, member, action, extra)
-    except service.CaseError as exc:
-        alert(ctx, str(exc))
-
-
-async def _act(ctx: Context, flow: CaseInputFlow, case: Case, member: StaffMember, action: str, extra: str) -> None:
-    uow, config, now = ctx.uow, ctx.config, ctx.now
-    if action == "contact":
-        await reveal_contact(ctx, case, member)
-        return
-    if action == "open":
-        await open_card(ctx, case)
-        return
-    view = await service.load_view(uow, case)
-    if action == "ack":
-        alert(ctx, await service.acknowledge(uow, config, view, member, now))
-    elif action == "take":
-        alert(ctx, await service.take(uow, config, view, member, now))
-    elif action == "seen":
-        alert(ctx, await service.copy_seen(uow, config, view, member, now))
-    elif action == "assign":
-        await offer_assignees(ctx, case)
-    elif action == "asg":
-        assignee = await _staff_by_id(ctx, extra)
-        if assignee is None or assignee.agency != case.lead or not assignee.active:
-            alert(ctx, "Cán bộ này không còn hoạt động trong cơ quan chủ trì.")
-            return
-        alert(ctx, await service.take(uow, config, view, member, now, assignee=assignee))
-    elif action == "xfer":
-        offer_agencies(ctx, case)
-    elif action == "to":
-        target = config.agency(extra)
-        if target is None or target.id == case.lead:
-            alert(ctx, "Cơ quan này không hợp lệ để chuyển.")
-            return
-        if not case.open:
-            alert(ctx, f"Phản ánh {case.code} đã đóng.")
-            return
-        await flow.start(ctx, case, "to", member, target=target.id)
-    elif action in ("more", "reply", "done", "rej"):
-        if not case.open:
-            alert(ctx, f"Phản ánh {case.code} đã đóng.")
-            return
-        await flow.start(ctx, case, action, member)
+    action = ACTIONS.get(code)
+    if action is None:
+        refuse(ctx, STALE)
+    elif action.prompt:
+        await ask(ctx, flow, case, member, action, arg)
     else:
-        refuse(ctx, STALE)
+        said = await perform(ctx, action, case, member, arg=arg)
+        if said:
+            alert(ctx, said)
 
 
-async def _staff_by_id(ctx: Context, raw: str) -> StaffMember | None:
-    if not raw.isdigit():
-        return None
-    return await ctx.uow.session.get(StaffMember, int(raw))
+async def ask(ctx: Context, flow: CaseInputFlow, case: Case, member: StaffMember, action: Action, arg: str) -> None:
+    """An action that needs a text: check its choice and the case, then ask the staff member for the text."""
+    problem = action.check(ctx.config, case, arg) if action.check is not None else None
+    if problem is not None:
+        alert(ctx, problem)
+    elif case.state not in action.statuses:
+        alert(ctx, f"Phản ánh {case.code} đã đóng.")
+    else:
+        await flow.start(ctx, case, action.code, member, target=arg or None)
 
 
-async def offer_assignees(ctx: Context, case: Case) -> None:
-    members = [m for m in await ctx.uow.staff.list(agency=case.lead) if m.channel == ctx.msg.channel]
-    if not members:
-        alert(ctx, "Cơ quan chủ trì chưa có cán bộ nào trên kênh này.")
-        return
-    buttons = [Button(f"👤 {m.name}", f"case:asg:{case.id}:{m.id}") for m in members[:20]]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    ctx.reply(f"👥 Phân công {case.code} cho:", rows)
+async def perform(
+    ctx: Context, action: Action, case: Case, member: StaffMember, *, text: str = "", arg: str = ""
+) -> str | None:
+    """Do the action (the case locked, the member allowed), then show the new state on every card. Returns
+    what the staff member is told (None: the action answered itself)."""
+    try:
+        view = await load_view(ctx.uow, case)
+        lead = case.lead
+        act = Act(ctx, action, view, member, text=text, arg=arg)
+        said = await action.run(act)
+        if act.recorded:
+            await after(ctx, view, lead)
+        if act.card_for is not None:
+            await post_card(
+                ctx.uow, ctx.config, ctx.services.media, view, act.card_for, ctx.msg.channel, ctx.msg.chat_id,
+                ctx.now, copy=act.card_for.id != case.lead, allow_digest=False,
+            )  # fmt: skip
+    except CaseError as exc:
+        return str(exc)
+    return said
 
 
-def offer_agencies(ctx: Context, case: Case) -> None:
-    agencies = [a for a in ctx.config.agencies if a.id != case.lead]
-    buttons = [Button(a.short_name, f"case:to:{case.id}:{a.id}") for a in agencies]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    ctx.reply(f"🔁 Chuyển {case.code} cho cơ quan nào?", rows)
-
-
-async def reveal_contact(ctx: Context, case: Case, member: StaffMember) -> None:
-    """The phone, only to the person who asked (an alert, or a private message), and recorded."""
-    complaint = await ctx.uow.complaints.get(case.code)
-    if complaint is None:
-        refuse(ctx, STALE)
-        return
-    text = service.contact_text(complaint)
-    await ctx.uow.cases.record(case, "contact_viewed", ctx.now, actor=member, note=f"in {ctx.msg.chat_id}")
-    private = ctx.msg.chat_kind is ChatKind.PRIVATE
-    if private or (ctx.msg.channel in ALERT_CHANNELS and ctx.msg.kind is MessageKind.BUTTON):
-        ctx.replies.append(Reply(text, alert=not private))
-        return
-    await ctx.uow.outbox.enqueue(
-        channel=ctx.msg.channel,
-        chat_id=ctx.msg.user_id,
-        kind=service.KIND_CONTACT,
-        payload=Reply(text).to_dict(),
-        now=ctx.now,
-        ref=case.code,
-    )
-    ctx.reply("📩 Đã gửi số liên hệ vào tin nhắn riêng của bạn với trợ lý.")
-
-
-async def open_card(ctx: Context, case: Case) -> None:
-    """From a digest: post the case's full card (or copy) in this chat, once."""
-    agency = service.agency_for_chat(ctx.config, ctx.msg.channel, ctx.msg.chat_id)
-    if agency is None:
-        alert(ctx, "Thẻ phản ánh chỉ mở được trong nhóm của cơ quan.")
-        return
-    assert case.id is not None
-    existing = [
-        m
-        for m in await ctx.uow.cases.messages(case.id, [CaseMessageKind.CARD, CaseMessageKind.COPY])
-        if m.channel == ctx.msg.channel and m.chat_id == ctx.msg.chat_id
-    ]
-    if existing:
-        alert(ctx, f"Thẻ {case.code} đã được gửi trong nhóm này; bạn tìm tin nhắn «PHẢN ÁNH {case.code}».")
-        return
-    view = await service.load_view(ctx.uow, case)
-    copy = agency.id != case.lead
-    await service.post_card(
-        ctx.uow, ctx.config, ctx.services.media, view, agency, ctx.msg.channel, ctx.msg.chat_id, ctx.now,
-        copy=copy, allow_digest=False,
-    )  # fmt: skip
-    alert(ctx, f"📋 Đang gửi thẻ {case.code}…")
+async def after(ctx: Context, view: CaseView, lead: str) -> None:
+    """After a change the cards list: the next SLA step, every card re-rendered, and a new lead (a transfer)
+    gets its cards (the old lead's card now says where the case went)."""
+    await reschedule(ctx.uow, ctx.config, view.case)
+    await refresh_cards(ctx.uow, ctx.config, view, ctx.now)
+    if view.case.lead != lead:
+        await post_cards(ctx.uow, ctx.config, ctx.services.media, view, ctx.now, copies=False)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -278,16 +208,16 @@ class CaseInputFlow(Flow):
     async def reprompt(self, ctx: Context, member_name: str | None = None) -> None:
         data = ctx.data
         config = ctx.config
+        action = ACTIONS[data["action"]]
         case = await ctx.uow.cases.get(int(data["case"]))
-        lead = service.agency_name(config, case.lead) if case else ""
-        text = PROMPTS[data["action"]].format(
+        text = action.prompt.format(
             name=member_name or ctx.msg.display_name or "Bạn",
             code=data["code"],
-            agency=lead,
-            target=service.agency_name(config, data.get("target", "")),
+            agency=agency_name(config, case.lead) if case else "",
+            target=agency_name(config, data.get("target", "")),
         )
         buttons = [[self.button("✖️ Hủy", "cancel")]]
-        if data["action"] == "to":
+        if action.skippable:
             buttons[0].insert(0, self.button("⏭ Bỏ qua", "skip"))
         ctx.reply(f"{text}\n{HOW_TO_ANSWER}", buttons)
 
@@ -298,21 +228,8 @@ class CaseInputFlow(Flow):
             ctx.finish()
             ctx.reply(f"Đã thôi thao tác trên {data['code']}.")
             return
-        if ctx.msg.kind is not MessageKind.TEXT and answer != "skip":
-            ctx.reply("Ở bước này mình cần một tin nhắn chữ.")
-            await self.reprompt(ctx)
-            return
-        text = "" if answer == "skip" else ctx.text.strip()
-        if answer == "skip" and data["action"] != "to":
-            await self.reprompt(ctx)
-            return
-        if answer != "skip" and len(fold_text(text)) < MIN_TEXT:
-            ctx.reply("Nội dung ngắn quá; bạn viết rõ hơn nhé.")
-            await self.reprompt(ctx)
-            return
-        if len(text) > MAX_TEXT:
-            ctx.reply(f"Nội dung dài quá (tối đa {MAX_TEXT} ký tự); bạn rút gọn giúp mình nhé.")
-            await self.reprompt(ctx)
+        text = await self.typed(ctx, answer)
+        if text is None:
             return
         ctx.finish()
         case = await ctx.uow.cases.get(int(data["case"]), for_update=True)
@@ -322,24 +239,28 @@ class CaseInputFlow(Flow):
         member = await authorize(ctx, case, data["action"])  # still staff, still their case?
         if member is None:
             return
-        uow, config, now = ctx.uow, ctx.config, ctx.now
-        try:
-            view = await service.load_view(uow, case)
-            action = data["action"]
-            if action == "more":
-                done = await service.request_more(uow, config, view, member, text, now)
-            elif action == "reply":
-                done = await service.reply_reporter(uow, config, view, member, text, now)
-            elif action in ("done", "rej"):
-                done = await service.close(uow, config, view, member, text, now, resolved=action == "done")
+        said = await perform(ctx, ACTIONS[data["action"]], case, member, text=text, arg=data.get("target", ""))
+        if said:
+            ctx.reply(said)
+
+    async def typed(self, ctx: Context, answer: str) -> str | None:
+        """The text typed (or "" when skipped), or None after asking again."""
+        skippable = ACTIONS[ctx.data["action"]].skippable
+        if ctx.msg.kind is not MessageKind.TEXT and answer != "skip":
+            ctx.reply("Ở bước này mình cần một tin nhắn chữ.")
+        elif answer == "skip":
+            if skippable:
+                return ""
+        else:
+            text = ctx.text.strip()
+            if len(fold_text(text)) < MIN_TEXT:
+                ctx.reply("Nội dung ngắn quá; bạn viết rõ hơn nhé.")
+            elif len(text) > MAX_TEXT:
+                ctx.reply(f"Nội dung dài quá (tối đa {MAX_TEXT} ký tự); bạn rút gọn giúp mình nhé.")
             else:
-                done = await service.transfer(
-                    uow, config, ctx.services.media, view, member, data["target"], text or None, now
-                )
-        except service.CaseError as exc:
-            ctx.reply(str(exc))
-            return
-        ctx.reply(done)
+                return text
+        await self.reprompt(ctx)
+        return None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -369,7 +290,7 @@ async def group_message(ctx: Context) -> bool:
         if rows:
             await reply_in_thread(ctx, rows)
             return True
-    return service.is_staff_chat(ctx.config, msg.channel, msg.chat_id)
+    return is_staff_chat(ctx.config, msg.channel, msg.chat_id)
 
 
 async def reply_in_thread(ctx: Context, rows: list) -> None:
@@ -394,11 +315,9 @@ async def reply_in_thread(ctx: Context, rows: list) -> None:
     if len(fold_text(text)) < MIN_TEXT or len(text) > MAX_TEXT:
         ctx.reply(f"Nội dung trả lời cần từ {MIN_TEXT} đến {MAX_TEXT} ký tự.")
         return
-    try:
-        view = await service.load_view(ctx.uow, case)
-        ctx.reply(await service.reply_reporter(ctx.uow, ctx.config, view, member, text, ctx.now))
-    except service.CaseError as exc:
-        ctx.reply(str(exc))
+    said = await perform(ctx, ACTIONS["reply"], case, member, text=text)
+    if said:
+        ctx.reply(said)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -414,7 +333,7 @@ async def my_cases_command(ctx: Context) -> None:
         return
     mine = await ctx.uow.cases.open_for(assignee=(member.channel, member.user_id))
     agency = [c for c in await ctx.uow.cases.open_for(agency=member.agency) if c.assignee_user_id is None]
-    lines = [f"📋 Việc của {member.name} ({service.agency_name(ctx.config, member.agency, short=True)})"]
+    lines = [f"📋 Việc của {member.name} ({agency_name(ctx.config, member.agency, short=True)})"]
     lines.append(f"Đang phụ trách: {len(mine)}")
     lines += [_case_line(c, ctx) for c in mine[:20]]
     lines.append(f"Chưa ai nhận trong cơ quan: {len(agency)}")
@@ -424,6 +343,6 @@ async def my_cases_command(ctx: Context) -> None:
 
 def _case_line(case: Case, ctx: Context) -> str:
     due = case.ack_due if case.state.unacknowledged else case.resolve_due
-    late = " ⚠️ quá hạn" if due is not None and service.as_utc(due) <= ctx.now else ""
-    deadline = f" — hạn {service.local_text(due)}" if due is not None else ""
-    return f"• {case.code} · {service.STATUS_LABELS[case.state]}{deadline}{late}"
+    late = " ⚠️ quá hạn" if due is not None and as_utc(due) <= ctx.now else ""
+    deadline = f" — hạn {local_text(due)}" if due is not None else ""
+    return f"• {case.code} · {CASE_STATUS_LABELS[case.state]}{deadline}{late}"

@@ -1,7 +1,7 @@
 """Staff reports on cases: open cases now (``/tonghop``), a period's figures (``/thongke``), report rows.
 
 The figures are computed here once, from (case, complaint) pairs, and used by the chat commands and by
-``python -m bot report`` (``bot/report_cli.py``) alike: the same rows, counts and medians everywhere.
+``python -m bot report`` (``handlers/cases/report_files.py``) alike: the same rows, counts and medians everywhere.
 
 Definitions:
 
@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.cases import domain as service
+from handlers.cases.routing import agency_name, coordinator
+from handlers.cases.vocabulary import CASE_STATUS_LABELS
 from handlers.clock import as_utc
-from handlers.complaints.flow import PLATFORMS, area_name, category_name, contact_text
+from handlers.complaints.records import complaint_fields
+from handlers.complaints.vocabulary import PLATFORMS, area_name, category_name, contact_text
 from handlers.config import AppConfig, Campaign
 from handlers.core import Context
 from handlers.matching import fold_text
@@ -215,10 +217,10 @@ EVERYTHING = Scope("tất cả các cơ quan")
 
 
 def scope_for(config: AppConfig, member: StaffMember) -> Scope:
-    short = service.agency_name(config, member.agency, short=True)
+    short = agency_name(config, member.agency, short=True)
     if member.role == "admin":
         return EVERYTHING
-    if member.role == "supervisor" and member.agency == service.coordinator(config).id:
+    if member.role == "supervisor" and member.agency == coordinator(config).id:
         return Scope(f"tất cả các cơ quan ({short} điều phối)")
     if member.role == "supervisor":
         return Scope(f"{short} chủ trì hoặc nhận bản sao", frozenset({member.agency}), frozenset({member.agency}))
@@ -242,7 +244,7 @@ def span_text(delta: timedelta | None) -> str:
 
 def status_name(status: str) -> str:
     """The case status as words, without the card's emoji: ``Mới — chờ tiếp nhận``."""
-    label = service.STATUS_LABELS.get(CaseStatus(status), status)
+    label = CASE_STATUS_LABELS.get(CaseStatus(status), status)
     return label.split(" ", 1)[1] if " " in label else label
 
 
@@ -287,6 +289,7 @@ class CaseRow:
     def record(self, config: AppConfig, zone: ZoneInfo) -> dict[str, object]:
         """The report's row (``COLUMNS``): names from the configuration, times in ``zone``, contact masked."""
         case, c = self.case, self.complaint
+        fields = complaint_fields(config, c)
 
         def at(value: datetime | None) -> datetime | None:
             return value.astimezone(zone) if value else None
@@ -294,13 +297,13 @@ class CaseRow:
         return {
             "code": case.code,
             "created_at": at(self.submitted),
-            "category": category_name(config, c.category),
-            "area": area_name(config, c.area),
-            "platform": PLATFORMS.get(c.platform, c.platform),
+            "category": fields["category_name"],
+            "area": fields["area_name"],
+            "platform": fields["platform_name"],
             "seller": c.seller,
             "product": c.product,
-            "lead_agency": service.agency_name(config, case.lead),
-            "copies": "; ".join(service.agency_name(config, a) for a in case.copies),
+            "lead_agency": agency_name(config, case.lead),
+            "copies": "; ".join(agency_name(config, a) for a in case.copies),
             "status": status_name(case.status),
             "assignee": case.assignee_name or "",
             "acknowledged_at": at(self.acknowledged),
@@ -344,9 +347,7 @@ def _by_status(rows: list[CaseRow]) -> Counts:
 
 
 def _by_lead(rows: list[CaseRow], config: AppConfig) -> Counts:
-    return _counted(
-        (r.case.lead for r in rows), [a.id for a in config.agencies], lambda a: service.agency_name(config, a)
-    )
+    return _counted((r.case.lead for r in rows), [a.id for a in config.agencies], lambda a: agency_name(config, a))
 
 
 def median(values: list[timedelta]) -> timedelta | None:

@@ -1,11 +1,13 @@
-"""Which agency leads a case and who gets copies, and when it is due — from the configuration."""
+"""Which agency leads a case and who gets copies, when it is due, and where an agency's staff read — from the
+configuration."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from handlers.config import AppConfig, Sla
+from handlers.config import Agency, AppConfig, Sla
+from handlers.staff import lead_agency_for_questions
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,7 @@ def route(config: AppConfig, *, kind: str, category: str | None = None, area: st
             if committee != rule.lead and committee not in copies:
                 copies.append(committee)
         return Route(rule.lead, tuple(copies))
-    coordinator = next((r.lead for r in config.routing if r.kind == "merchant_question"), config.agencies[0].id)
-    return Route(coordinator, ())
+    return Route(lead_agency_for_questions(config).id, ())
 
 
 def in_main_window(config: AppConfig, at: datetime) -> bool:
@@ -57,3 +58,34 @@ def due_times(config: AppConfig, category: str, submitted_at: datetime) -> tuple
     ack = (sla.in_window_acknowledge_hours if window else None) or sla.acknowledge_hours
     resolve = (sla.in_window_resolve_hours if window else None) or sla.resolve_hours
     return submitted_at + timedelta(hours=ack), submitted_at + timedelta(hours=resolve)
+
+
+def agency_name(config: AppConfig, agency_id: str, *, short: bool = False) -> str:
+    agency = config.agency(agency_id)
+    if agency is None:
+        return agency_id
+    return agency.short_name if short else agency.name
+
+
+def coordinator(config: AppConfig) -> Agency:
+    """The agency that coordinates (gets escalations): ``cases.coordinator``, else the merchant-question lead."""
+    if config.cases.coordinator:
+        agency = config.agency(config.cases.coordinator)
+        if agency is not None:
+            return agency
+    return lead_agency_for_questions(config)
+
+
+def agency_chats(config: AppConfig, agency_id: str) -> list[tuple[str, str]]:
+    agency = config.agency(agency_id)
+    if agency is None:
+        return []
+    return [(channel, str(chat)) for channel, chats in agency.chats.items() for chat in chats]
+
+
+def agency_for_chat(config: AppConfig, channel: str, chat_id: str) -> Agency | None:
+    return next((a for a in config.agencies if chat_id in a.chats.get(channel, [])), None)
+
+
+def is_staff_chat(config: AppConfig, channel: str, chat_id: str) -> bool:
+    return agency_for_chat(config, channel, chat_id) is not None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from handlers import texts
+from handlers.complaints.drafts import close_stale_drafts
 from handlers.complaints.flow import ComplaintFlow
 from handlers.complaints.tracking import TrackingFlow, track_command
 from handlers.complaints.tracking import on_button as tracking_button
 from handlers.core import Context, Router
+from handlers.jobs import Interval, LeaderContext
 
 
 def register(router: Router) -> None:
@@ -30,3 +32,14 @@ def register(router: Router) -> None:
     router.command(["/tracuu"], track)
     router.entry("track", track)
     router.phrase([texts.MENU_TRACK, "tra cứu"], track)
+
+
+async def jobs(ctx: LeaderContext) -> list[Interval]:
+    """Housekeeping: drafts left past their deadline are closed (each reporter is told through the outbox); it
+    may run late, or twice, without harm."""
+
+    async def close_drafts() -> int:
+        return await close_stale_drafts(ctx.db, ctx.clock.now(), config=ctx.config)
+
+    name = "Đóng phản ánh nháp quá hạn"
+    return [Interval("complaints:stale_drafts", name, ctx.intervals.housekeeping, ctx.waking(close_drafts))]

@@ -13,21 +13,16 @@ import re
 from typing import Any
 
 from handlers import texts
-from handlers.complaints.flow import (
+from handlers.complaints.photos import MAX_PHOTOS, NO_FILE, fetch_media, media_refs, photo_rows, take_photos
+from handlers.complaints.vocabulary import (
     KIND_UPDATED,
-    MAX_PHOTOS,
-    NO_FILE,
     PLATFORMS,
     STAFF_CHANNEL,
     STAFF_CHAT,
     category_name,
     date_text,
-    fetch_media,
     local_text,
-    media_refs,
-    photo_rows,
     status_label,
-    take_photos,
 )
 from handlers.core import Context, Flow, FlowState, Services
 from handlers.matching import fold_text

@@ -1,8 +1,8 @@
 """The pinned countdown post in a Telegram channel (``countdown_post`` in the configuration).
 
-Run by the leader on a schedule (``bot/scheduler.py``, :class:`bot.scheduler.CountdownPostScheduler`). Each
-run computes :func:`handlers.reminders.countdown.countdown_text` for the clock's moment — the text ``/demnguoc`` gives —
-and, through the outbox:
+Run by the leader every ``countdown_post.every_minutes`` and once when a process takes the lead (:func:`jobs`,
+job ``countdown_post``). Each run computes :func:`handlers.reminders.countdown.countdown_text` for the clock's
+moment — the text ``/demnguoc`` gives — and, through the outbox:
 
 * the first time, queues a post to the channel and, once it is delivered, pins it (silently);
 * later, queues an edit of that post (``edit_of``) only when the text changed since the last version queued,
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from handlers.clock import Clock
 from handlers.config import AppConfig
+from handlers.jobs import Interval, LeaderContext, Pin
 from handlers.reminders.countdown import countdown_text
 from handlers.types import Reply
 from storage.channel_posts import ChannelPost
@@ -36,8 +37,7 @@ logger = logging.getLogger(__name__)
 KEY = "countdown"
 KIND = "countdown_post"
 CHANNEL = "telegram"
-
-Pin = Callable[[str, str], Awaitable[object]]  # (chat_id, message_id): pin that message silently
+JOB_ID = "countdown_post"
 
 
 @dataclass(frozen=True)
@@ -181,3 +181,17 @@ class CountdownPoster:
                 await uow.channel_posts.save(stored)
                 await uow.commit()
         return True
+
+
+async def jobs(ctx: LeaderContext) -> list[Interval]:
+    """The post's job when it is configured and the leader delivers to Telegram."""
+    settings = ctx.config.countdown_post
+    if settings is None:
+        return []
+    if CHANNEL not in ctx.channels:
+        logger.warning("countdown_post is configured but Telegram is not: no countdown post")
+        return []
+    poster = CountdownPoster(ctx.db, ctx.config, ctx.clock, ctx.pins.get(CHANNEL), on_queued=ctx.wake)
+    minutes = settings.every_minutes
+    name = "Bài đếm ngược ghim trên kênh Telegram"
+    return [Interval(JOB_ID, name, minutes * 60, poster.run, misfire_grace=minutes * 60)]

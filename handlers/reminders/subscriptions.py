@@ -11,7 +11,7 @@ import enum
 
 from handlers import texts
 from handlers.core import Context, Flow
-from handlers.matching import fold_text
+from handlers.matching import pick_option
 from handlers.reminders.countdown import countdown_text
 from handlers.types import Button, ChatKind
 from storage.models import Role
@@ -38,18 +38,6 @@ ALREADY_SUBSCRIBED = "Bạn đã bật nhắc lịch rồi{who}. Gõ /huynhacnho
 UNSUBSCRIBED = "🔕 Đã tắt nhắc lịch. Bạn có thể bật lại bất cứ lúc nào bằng /nhacnho."
 NOT_SUBSCRIBED = "Bạn chưa bật nhắc lịch nên không cần tắt. Gõ /nhacnho để bật."
 PRIVATE_ONLY = "Để nhận nhắc lịch, bạn nhắn riêng cho mình và gõ /nhacnho nhé."
-
-
-def pick_option(text: str, options: dict[str, str], words: dict[str, tuple[str, ...]]) -> str | None:
-    """Match a typed answer to an option by its number, its label or a known word (without diacritics)."""
-    folded = fold_text(text)
-    keys = list(options)
-    if folded.isdigit() and 1 <= int(folded) <= len(keys):
-        return keys[int(folded) - 1]
-    for key, label in options.items():
-        if folded == fold_text(label) or any(word in folded for word in words.get(key, ())):
-            return key
-    return None
 
 
 def _who(audience: str) -> str:

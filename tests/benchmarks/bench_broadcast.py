@@ -54,7 +54,8 @@ FIRST_CHAT = 10_000_000
 
 
 async def child_main(args: argparse.Namespace) -> int:
-    from bot.sender import OutboxSender, RateLimiter, SenderOptions
+    from bot.ratelimit import RateLimiter
+    from bot.sender import OutboxSender, SenderOptions
     from handlers.clock import SystemClock
     from tests.benchmarks.leader_child import telegram_leader
 

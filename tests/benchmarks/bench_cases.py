@@ -90,7 +90,9 @@ def bench_config(group: int = GROUP, *, digest_after: int = 0, digest_size: int 
 
 async def prepare_reports(url: str, count: int, *, photos: int = 0, media_dir: Path | None = None) -> list[str]:
     """A fresh schema with ``count`` submitted reports waiting for routing; returns their codes."""
-    from handlers.complaints.flow import KIND_SUBMITTED, STAFF_CHANNEL, STAFF_CHAT, photo_rows, staff_payload
+    from handlers.complaints.photos import photo_rows
+    from handlers.complaints.submit import staff_payload
+    from handlers.complaints.vocabulary import KIND_SUBMITTED, STAFF_CHANNEL, STAFF_CHAT
     from handlers.config import load_config
     from storage.complaints import Complaint, ComplaintEvent, ComplaintStatus, EventKind
     from storage.db import Database
@@ -179,9 +181,10 @@ def cards_in_flight(url: str) -> int:
 
 
 async def child_main(args: argparse.Namespace) -> int:
-    from bot.case_router import CaseWorker
-    from bot.sender import OutboxSender, RateLimiter, SenderOptions
+    from bot.ratelimit import RateLimiter
+    from bot.sender import OutboxSender, SenderOptions
     from handlers.buttons import ButtonCodec
+    from handlers.cases.worker import CaseWorker
     from handlers.clock import SystemClock
     from storage.media import MediaStore
     from storage.models import OutboxStatus
@@ -205,7 +208,7 @@ async def child_main(args: argparse.Namespace) -> int:
             codec=ButtonCodec(b"bench-cases-signing-key"),
             options=SenderOptions(batch=200, concurrency=16, flush_interval=0.1, idle_poll=0.1, backoff_base=0.5),
         )
-        worker = CaseWorker(db, config, clock, media, interval=0.05, on_queued=sender.wake)
+        worker = CaseWorker(db, config, clock, media, on_queued=sender.wake)
         stop = asyncio.Event()
         started = time.monotonic()
         sending = asyncio.create_task(sender.run(stop))

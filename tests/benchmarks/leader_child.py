@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.channels.telegram import TelegramChannel
-from bot.scheduler import LeaderLock
-from bot.sender import RateLimiter
+from bot.leader import LeaderLock
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from storage.db import Database
 

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.telegram import TelegramChannel
-from bot.sender import OutboxSender, RateLimiter, SenderOptions
+from bot.ratelimit import RateLimiter
+from bot.sender import OutboxSender, SenderOptions
 from bot.settings import Settings
 from handlers.buttons import ButtonCodec
 from handlers.clock import FixedClock, SystemClock, as_utc
@@ -27,10 +28,11 @@ from handlers.types import Reply
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.subscriptions import Audience, BroadcastKind, Subscription
+from tests.support.databases import migrated_sqlite
 from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.processes import ROOT, checkout_env
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-ROOT = Path(__file__).resolve().parents[2]
 FAST = SenderOptions(batch=50, concurrency=8, flush_interval=0.05, idle_poll=0.05, backoff_base=0.05)
 
 
@@ -266,11 +268,12 @@ async def test_a_stale_reminder_is_skipped_and_announcements_wait_out_quiet_hour
     assert delivered[-1] == ("c", "Thông báo")
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 async def test_killed_with_sigkill_and_restarted_nothing_lost_duplicates_only_in_flight(tmp_path: Path) -> None:
     from tests.benchmarks.bench_broadcast import FIRST_CHAT, in_flight, prepare_db
 
-    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    url = migrated_sqlite(tmp_path / "kill.db")
     n = 150
     blocked, queued = await prepare_db(url, n, blocked_every=50)
     assert queued == n
@@ -279,7 +282,8 @@ async def test_killed_with_sigkill_and_restarted_nothing_lost_duplicates_only_in
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.benchmarks.bench_broadcast", "child", "--db", url,
             "--api", fake.api_base_url, "--token", fake.token, "--rate", "50", "--batch", "40",
-            "--concurrency", "8", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            "--concurrency", "8",
+            cwd=ROOT, env=checkout_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
 
     async with FakeTelegramAPI(blocked_chats=blocked) as fake:

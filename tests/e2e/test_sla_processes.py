@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from handlers.cases.domain import check_sla
+from handlers.cases.sla import check_sla
 from storage.db import Database
-from tests.conftest import DEFAULT_NOW
-from tests.handlers.cases.test_cases import QLTM, QLTT, Inbox, cases_config, deliver, outbox_rows
-from tests.handlers.complaints.test_flow import file_report
-from tests.support.chat import ChatHarness
+from tests.support.cases import QLTM, QLTT, Inbox, cases_config, deliver, outbox_rows
+from tests.support.chat import DEFAULT_NOW, ChatHarness
+from tests.support.complaints import file_report
 from tests.support.racers import race
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.processes
 
 
 @pytest.fixture
@@ -30,7 +29,6 @@ async def shared(db_url: str) -> AsyncIterator[ChatHarness]:
 async def checks(db_url: str, at: str, tmp_path: Path, *, rounds: int = 5) -> list[dict[str, int]]:
     """Two worker processes check the deadlines at the same moment, ``rounds`` times each."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "BOT_CONFIG"))}
-    env["PYTHONPATH"] = str(ROOT)
     return await race(["tests.support.sla_worker", db_url, at, str(rounds)], env, tmp_path)
 
 

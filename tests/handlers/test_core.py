@@ -6,8 +6,7 @@ import logging
 from datetime import timedelta
 
 from handlers.types import MediaRef, MessageKind
-from tests.conftest import DEFAULT_NOW
-from tests.support.chat import ChatHarness
+from tests.support.chat import DEFAULT_NOW, ChatHarness
 
 MENU = [
     "Hỏi đáp về khuyến mại",

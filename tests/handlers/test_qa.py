@@ -10,32 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from handlers.config import AppConfig, load_config
 from handlers.smalltalk import classify
 from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 from storage.models import OutboxMessage
 from storage.questions import Question
-from tests.conftest import DEFAULT_NOW
 from tests.support.chat import ChatHarness
+from tests.support.processes import checkout_env
+from tests.support.qa import OUT_OF_SCOPE
 
 CAP_QUESTION = "Trong Online Friday được giảm giá tối đa bao nhiêu phần trăm?"
 CAP_FOLDED = "trong online friday duoc giam gia toi da bao nhieu phan tram"
-OUT_OF_SCOPE = "giá vàng SJC hôm nay bao nhiêu một lượng"
-
-
-def config_with_staff() -> AppConfig:
-    base = load_config().model_dump(mode="python")
-    for agency in base["agencies"]:
-        if agency["id"] == "qltm":
-            agency["chats"] = {"console": ["-500"]}
-    base["staff"] = [{"channel": "console", "user_id": "staff-1", "name": "Chị Hoa", "agency": "qltm", "role": "admin"}]
-    return AppConfig.model_validate(base)
-
-
-@pytest.fixture
-async def staffed(sqlite_url: str):
-    async with ChatHarness.create(sqlite_url, now=DEFAULT_NOW, config=config_with_staff()) as harness:
-        yield harness
 
 
 async def questions(chat: ChatHarness) -> list[Question]:
@@ -217,10 +201,16 @@ async def test_staff_can_reload_the_knowledge_base(staffed: ChatHarness) -> None
 
 def run_bot(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=checkout_env(),
+        timeout=120,
     )
 
 
+@pytest.mark.processes
 def test_cli_ask_prints_an_answer_and_json() -> None:
     plain = run_bot("ask", CAP_QUESTION)
     assert plain.returncode == 0 and "100%" in plain.stdout
@@ -230,6 +220,7 @@ def test_cli_ask_prints_an_answer_and_json() -> None:
     assert all(set(s) == {"entry_id", "title", "score"} for s in result["suggestions"])
 
 
+@pytest.mark.processes
 def test_cli_ask_reads_one_question_per_line() -> None:
     out = run_bot("ask", "--json", "-", stdin=f"{CAP_QUESTION}\n\n{OUT_OF_SCOPE}\n").stdout.splitlines()
     first, second = (json.loads(line) for line in out)
@@ -237,6 +228,7 @@ def test_cli_ask_reads_one_question_per_line() -> None:
     assert second["confident"] is False and second["answer"] is None
 
 
+@pytest.mark.processes
 def test_cli_kb_check_passes_and_fails_on_a_duplicate_id(tmp_path: Path) -> None:
     assert run_bot("kb", "check", "--errors-only").returncode == 0
     source = next((Path(__file__).parents[2] / "knowledge" / "entries").glob("*.yaml"))

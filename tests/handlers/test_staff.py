@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tests.handlers.test_qa import OUT_OF_SCOPE, staffed  # noqa: F401 - the fixture
 from tests.support.chat import ChatHarness
+from tests.support.processes import call_cli
+from tests.support.qa import OUT_OF_SCOPE
 
 
-async def test_admin_adds_and_removes_staff_by_chat(staffed: ChatHarness) -> None:  # noqa: F811
+async def test_admin_adds_and_removes_staff_by_chat(staffed: ChatHarness) -> None:
     admin = staffed.person("staff-1", name="Hoa")
     newcomer = staffed.person("new-1", name="Lâm")
     await newcomer.say("/canbo")
@@ -39,14 +40,12 @@ async def test_admin_adds_and_removes_staff_by_chat(staffed: ChatHarness) -> Non
 
 
 def test_staff_cli_add_list_remove(tmp_path) -> None:
-    from tests.bot.test_cli import run_cli
-
-    bad = run_cli(tmp_path, "staff", "add", "telegram", "42", "khong-co", "agent", "Lan")
+    bad = call_cli(tmp_path, "staff", "add", "telegram", "42", "khong-co", "agent", "Lan")
     assert bad.returncode == 2 and "Không có cơ quan" in bad.stderr
-    assert run_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "supervisor", "Lê Lan").returncode == 0
-    listing = run_cli(tmp_path, "staff", "list")
+    assert call_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "supervisor", "Lê Lan").returncode == 0
+    listing = call_cli(tmp_path, "staff", "list")
     assert "telegram:42\tqltt\tsupervisor\tLê Lan" in listing.stdout
-    assert run_cli(tmp_path, "staff", "remove", "telegram", "42").returncode == 0
-    assert "Lê Lan" not in run_cli(tmp_path, "staff", "list").stdout
-    assert "đã ngừng" in run_cli(tmp_path, "staff", "list", "--all").stdout
-    assert run_cli(tmp_path, "staff", "remove", "telegram", "42").returncode == 1
+    assert call_cli(tmp_path, "staff", "remove", "telegram", "42").returncode == 0
+    assert "Lê Lan" not in call_cli(tmp_path, "staff", "list").stdout
+    assert "đã ngừng" in call_cli(tmp_path, "staff", "list", "--all").stdout
+    assert call_cli(tmp_path, "staff", "remove", "telegram", "42").returncode == 1

@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from handlers.cases.domain import check_sla, link_sent, route_pending
-from storage.cases import Case, CaseMessage, CaseSlaMark, MessageKind, SlaStep
+from handlers.cases.intake import route_pending
+from handlers.cases.posting import link_sent
+from handlers.cases.sla import check_sla
+from storage.cases import Case, CaseMessage, CaseMessageKind, CaseSlaMark, SlaStep
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.benchmarks.bench_cases import GROUP, SUBMITTED_AT, bench_config, prepare_reports
@@ -113,7 +115,7 @@ async def test_the_message_map_finds_a_case_by_its_platform_message(db_url: str)
             await uow.commit()
         async with db.unit_of_work() as uow:  # delivered, not linked yet: found through the outbox
             [found] = await uow.cases.by_message("telegram", str(GROUP), "4242")
-            assert found.kind == MessageKind.CARD.value and found.outbox_id == card.id
+            assert found.kind == CaseMessageKind.CARD.value and found.outbox_id == card.id
             assert await uow.cases.by_message("telegram", "-1", "4242") == []
             assert await uow.cases.by_message("telegram", str(GROUP), "4243") == []
         assert await link_sent(db) == 1

@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import IntegrityError
 
 from handlers.clock import as_utc
-from handlers.complaints.flow import FLOW, close_stale_drafts
+from handlers.complaints.drafts import close_stale_drafts
+from handlers.complaints.flow import FLOW
 from storage.complaints import (
     CODE_ALPHABET,
     Complaint,

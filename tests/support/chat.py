@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.app import App, create_app
@@ -21,6 +21,8 @@ from knowledge import KnowledgeBase
 from storage.media import MediaUnavailable
 
 CHANNEL = "console"  # the test channel stands in for the console channel
+# Wednesday 27/11/2024 09:00 in Vietnam: inside the e-commerce week, before the 60 hours.
+DEFAULT_NOW = datetime(2024, 11, 27, 2, 0, tzinfo=UTC)
 
 
 @functools.cache

@@ -9,14 +9,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.support.processes import checkout_env
+
 
 async def race(module_args: list[str], env: Mapping[str, str], cwd: Path, *, workers: int = 2) -> list[Any]:
-    """``python -m MODULE ARGS…`` ``workers`` times; each prints "ready", waits for a line on stdin, does its
-    work and prints one JSON line last. Returns the parsed lines, one per worker, in start order."""
+    """``python -m MODULE ARGS…`` of this checkout ``workers`` times; each prints "ready", waits for a line on
+    stdin, does its work and prints one JSON line last. Returns the parsed lines, one per worker, in start order."""
     pipe = asyncio.subprocess.PIPE
     command = (sys.executable, "-m", *module_args)
+    child_env = checkout_env(env)
     processes = [
-        await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe, stderr=pipe, cwd=cwd, env=dict(env))
+        await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe, stderr=pipe, cwd=cwd, env=child_env)
         for _ in range(workers)
     ]
     async with asyncio.timeout(120):

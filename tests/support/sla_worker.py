@@ -12,9 +12,9 @@ import json
 import sys
 from datetime import datetime
 
-from handlers.cases.domain import check_sla
+from handlers.cases.sla import check_sla
 from storage.db import Database
-from tests.handlers.cases.test_cases import cases_config
+from tests.support.cases import cases_config
 
 
 async def main(url: str, at: str, rounds: int) -> int:

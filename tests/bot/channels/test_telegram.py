@@ -15,12 +15,11 @@ import pytest
 from bot.app import App, create_app
 from bot.channels.telegram import SECRET_HEADER, TelegramChannel, split_text
 from bot.logs import setup_logging
-from bot.settings import Settings
 from handlers.clock import FixedClock
 from handlers.types import MediaRef
-from tests.conftest import DEFAULT_NOW
-from tests.support.chat import shared_knowledge
+from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.fakes.telegram_api import FakeTelegramAPI, callback_update, photo_update, text_update
+from tests.support.telegram import make_settings
 
 USER = 1001
 
@@ -36,17 +35,6 @@ class Rig:
     fake: FakeTelegramAPI
     app: App
     channel: TelegramChannel
-
-
-def make_settings(fake: FakeTelegramAPI, tmp_path: Path, **extra) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=f"sqlite:///{tmp_path / 'tg.db'}",
-        telegram_bot_token=fake.token,
-        telegram_api_base_url=fake.api_base_url,
-        telegram_file_base_url=fake.file_base_url,
-        **extra,
-    )
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from handlers.types import Button, MediaRef, MessageKind, Reply
 from storage.media import MediaTooLarge, NotAnImage
 from storage.models import Conversation, User
 from storage.zalo import ZaloChoices, ZaloSeenEvent
-from tests.conftest import DEFAULT_NOW
-from tests.support.chat import shared_knowledge
+from tests.support.chat import DEFAULT_NOW, shared_knowledge
+from tests.support.databases import migrated_sqlite
 from tests.support.fakes.zalo_bot_api import (
     FakeZaloBotAPI,
     image_update,
@@ -50,7 +50,7 @@ class Rig:
 def make_settings(fake: FakeZaloBotAPI, tmp_path: Path, **extra) -> Settings:
     return Settings(
         _env_file=None,
-        database_url=f"sqlite:///{tmp_path / 'zalo.db'}",
+        database_url=migrated_sqlite(tmp_path / "zalo.db"),
         media_dir=tmp_path / "media",
         zalo_bot_token=fake.token,
         zalo_bot_api_base_url=fake.api_base_url,

@@ -3,8 +3,8 @@
 The rig starts the three messenger channels with the code ``run`` uses (``bot.cli.run.wire_channels``, one
 webhook server, one rate limiter, the downloaders registered) against the loopback fakes of the Telegram Bot
 API, the Zalo Bot API and the Zalo OA API. The leader's work is done explicitly, one round at a time, with the
-objects the leader uses: :class:`bot.case_router.CaseWorker` routes reports and links message ids, and the
-outbox sender is the one :meth:`bot.scheduler.Broadcasting.make_sender` builds. Time is the injected clock.
+objects the leader uses: :class:`handlers.cases.worker.CaseWorker` routes reports and links message ids, and the
+outbox sender is the one :meth:`bot.leader.Leader.make_sender` builds. Time is the injected clock.
 
 Each test runs over the Zalo Bot channel (long polling) and the Zalo OA channel (signed webhook), on SQLite and,
 with TEST_DATABASE_URL, on PostgreSQL: a reporter answers numbered choices by number; the staff of Cục QLTT press
@@ -26,24 +26,24 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, create_app
-from bot.case_router import CaseWorker
 from bot.cli.run import wire_channels
-from bot.scheduler import Broadcasting, ReminderService
+from bot.leader import Leader
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
+from handlers.cases.worker import CaseWorker
 from handlers.clock import FixedClock
 from handlers.matching import fold_text
 from handlers.reminders.countdown import reminder_slots
+from handlers.reminders.firing import ReminderService
 from storage.models import OutboxMessage
-from tests.conftest import DEFAULT_NOW
-from tests.handlers.cases.test_cases_telegram import COORDINATOR, GROUP, STAFF, telegram_config
-from tests.support.chat import shared_knowledge
+from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, chat_dict
 from tests.support.fakes.telegram_api import text_update as tg_text_update
 from tests.support.fakes.zalo_bot_api import FakeZaloBotAPI, image_update
 from tests.support.fakes.zalo_bot_api import text_update as zb_text_update
 from tests.support.fakes.zalo_oa_api import FakeZaloOA, image_event, text_event
 from tests.support.images import jpeg
+from tests.support.telegram import COORDINATOR, GROUP, STAFF, telegram_config
 
 CODE = re.compile(r"PA-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{2}")
 OPTION = re.compile(r"^(\d{1,2})\. (.+)$", re.MULTILINE)
@@ -67,14 +67,14 @@ class Rig:
     oa: FakeZaloOA
     channels: dict
     server: WebhookServer
-    broadcasting: Broadcasting
+    leader: Leader
     worker: CaseWorker
 
     async def lead(self) -> None:
         """One round of the leader's work: route reports, deliver the outbox (through the leader's sender, with
         its hook for reporters who cannot be reached), and link the platform message ids."""
         await self.worker.tick()
-        sender = self.broadcasting.make_sender()
+        sender = self.leader.make_sender()
         await asyncio.wait_for(sender.run(until_empty=True), 30)
         await self.worker.tick()
 
@@ -121,11 +121,10 @@ async def rig(db_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
         clock = FixedClock(DEFAULT_NOW)
         app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
         async with app:
-            channels, server, broadcasting = wire_channels(app)  # exactly as bot.cli.run.run
+            channels, server, leader = wire_channels(app)  # exactly as bot.cli.run.run
             # The settings' sender, only quicker to notice it is done.
-            broadcasting.sender_options = dataclasses.replace(
-                broadcasting.sender_options, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05
-            )
+            quick = dataclasses.replace(leader.timing.sender, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05)
+            leader.timing = dataclasses.replace(leader.timing, sender=quick)
             worker = CaseWorker(app.db, app.config, clock, app.media)
             started = []
             try:
@@ -133,9 +132,7 @@ async def rig(db_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
                 for channel in channels:
                     await channel.start()
                     started.append(channel)
-                yield Rig(
-                    app, clock, telegram, zalo_bot, oa, {c.name: c for c in channels}, server, broadcasting, worker
-                )
+                yield Rig(app, clock, telegram, zalo_bot, oa, {c.name: c for c in channels}, server, leader, worker)
             finally:
                 for channel in reversed(started):
                     await channel.stop()

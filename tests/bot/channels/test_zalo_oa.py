@@ -38,17 +38,17 @@ from handlers.types import Button, MediaRef, MessageKind, Reply
 from storage.db import Database
 from storage.models import Conversation, User
 from storage.zalo import ZaloChoices, ZaloSeenEvent, ZaloToken
-from tests.conftest import DEFAULT_NOW
-from tests.support.chat import shared_knowledge
+from tests.support.chat import DEFAULT_NOW, shared_knowledge
+from tests.support.databases import migrated_sqlite
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.telegram_api import text_update as tg_text_update
 from tests.support.fakes.zalo_bot_api import FakeZaloBotAPI
 from tests.support.fakes.zalo_bot_api import text_update as zalo_text_update
 from tests.support.fakes.zalo_oa_api import FakeZaloOA, image_event, now_ms, other_event, text_event
 from tests.support.images import jpeg, png
+from tests.support.processes import checkout_env
 from tests.support.racers import race
 
-ROOT = Path(__file__).resolve().parents[3]
 QUESTION = "Trong Online Friday được giảm giá tối đa bao nhiêu phần trăm?"
 
 
@@ -78,7 +78,7 @@ class Rig:
 
 def make_settings(fake: FakeZaloOA, tmp_path: Path, **extra) -> Settings:
     values = {
-        "database_url": f"sqlite:///{tmp_path / 'oa.db'}",
+        "database_url": migrated_sqlite(tmp_path / "oa.db"),
         "media_dir": tmp_path / "media",
         "zalo_oa_app_id": fake.app_id,
         "zalo_oa_secret_key": fake.oa_secret_key,
@@ -419,6 +419,7 @@ async def test_a_refused_refresh_token_is_reported(rig: Rig) -> None:
     assert not rig.fake.calls_of("message")
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="subprocesses with stdin pipes")
 async def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(db_url: str, tmp_path: Path) -> None:
     async with FakeZaloOA(refresh_delay=0.5) as fake:
@@ -443,7 +444,6 @@ async def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(db_
             ZALO_OA_APP_SECRET=fake.app_secret,
             ZALO_OA_API_BASE_URL=fake.base_url,
             ZALO_OA_OAUTH_BASE_URL=fake.base_url,
-            PYTHONPATH=str(ROOT),
         )
         reports = await race(["tests.support.zalo_oa_worker", "10"], env, tmp_path)
         assert [r["errors"] for r in reports] == [[], []]
@@ -556,6 +556,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
 async def test_run_serves_telegram_zalo_bot_and_zalo_oa_webhooks_in_one_process(tmp_path: Path) -> None:
     port = free_port()
@@ -563,7 +564,7 @@ async def test_run_serves_telegram_zalo_bot_and_zalo_oa_webhooks_in_one_process(
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_", "DATABASE_URL"))}
         env.update(
             PYTHONUNBUFFERED="1",
-            DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
+            DATABASE_URL=migrated_sqlite(tmp_path / "run.db"),
             MEDIA_DIR=str(tmp_path / "media"),
             WEBHOOK_LISTEN="127.0.0.1",
             WEBHOOK_PORT=str(port),
@@ -587,7 +588,7 @@ async def test_run_serves_telegram_zalo_bot_and_zalo_oa_webhooks_in_one_process(
         log_path = tmp_path / "run.log"
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+                sys.executable, "-m", "bot", "run", cwd=tmp_path, env=checkout_env(env),
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
         try:

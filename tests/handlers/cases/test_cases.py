@@ -1,179 +1,51 @@
 """Staff routing and case handling through the test channel: reporters and staff in one conversation.
 
-The rig: a staffed configuration (agency groups on the test channel), an inbox that plays the channel's part
-for the real outbox sender (numbered messages, edits in place), and staff members who write in a group chat.
+The rig (tests/support/cases.py): a staffed configuration (agency groups on the test channel), an inbox that plays
+the channel's part for the real outbox sender (numbered messages, edits in place), and staff members who write in
+a group chat.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
+import handlers.cases
+import handlers.complaints
 from bot.channels.base import OutsideMessagingWindow, TemporaryFailure, Unreachable
-from bot.scheduler import Broadcasting
+from bot.leader import Leader, Timing
 from bot.sender import OutboxSender, SenderOptions
-from handlers.cases.domain import alert_lost_chats, check_sla, link_sent, route_pending
+from handlers.cases.intake import route_pending
+from handlers.cases.posting import alert_lost_chats, link_sent
+from handlers.cases.sla import check_sla
 from handlers.clock import as_utc
-from handlers.config import AppConfig, load_config
-from handlers.matching import fold_text
-from handlers.types import Button, ChatKind, IncomingMessage, Reply
-from handlers.types import MessageKind as Kind
-from storage.cases import Case, CaseAction, MessageKind
+from handlers.features import load_features
+from handlers.jobs import Intervals
+from handlers.types import Reply
+from storage.cases import CaseMessageKind
 from storage.db import Database
-from storage.models import OutboxMessage
-from tests.conftest import DEFAULT_NOW
-from tests.handlers.complaints.test_flow import file_report, submit, to_photos
-from tests.support.chat import CHANNEL, ChatHarness, Person
+from tests.support.cases import (
+    FAST,
+    HOI,
+    QLTM,
+    QLTT,
+    TTS,
+    Inbox,
+    Sent,
+    audit,
+    cases_config,
+    deliver,
+    member,
+    outbox_rows,
+    the_case,
+)
+from tests.support.chat import CHANNEL, DEFAULT_NOW, ChatHarness
+from tests.support.complaints import file_report, submit, to_photos
 from tests.support.images import jpeg
-
-QLTT, QLTM, TTS, HOI = "-100", "-500", "-300", "-600"
-FAST = SenderOptions(batch=50, concurrency=4, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05)
-
-
-def cases_config(**cases) -> AppConfig:
-    """The default configuration with staff groups on the test channel and staff of three agencies."""
-    base = load_config().model_dump(mode="python")
-    chats = {"qltt": QLTT, "qltm": QLTM, "thanh-tra-so": TTS, "hoi-bvntd": HOI}
-    for agency in base["agencies"]:
-        if agency["id"] in chats:
-            agency["chats"] = {CHANNEL: [chats[agency["id"]]]}
-    base["staff"] = [
-        {"channel": CHANNEL, "user_id": "qltt-1", "name": "Trần Văn Sơn", "agency": "qltt", "role": "agent"},
-        {"channel": CHANNEL, "user_id": "qltt-2", "name": "Lê Thị Cúc", "agency": "qltt", "role": "supervisor"},
-        {"channel": CHANNEL, "user_id": "qltm-1", "name": "Nguyễn Thị Hoa", "agency": "qltm", "role": "admin"},
-        {"channel": CHANNEL, "user_id": "qltm-2", "name": "Phạm Văn Dũng", "agency": "qltm", "role": "agent"},
-        {"channel": CHANNEL, "user_id": "tts-1", "name": "Võ Minh Em", "agency": "thanh-tra-so", "role": "agent"},
-    ]
-    base["cases"] = {**base["cases"], **cases}
-    return AppConfig.model_validate(base)
-
-
-@dataclass
-class Sent:
-    """One message the outbox sender delivered to the test channel, with its later edits."""
-
-    chat_id: str
-    message_id: str
-    reply: Reply
-    kind: str = ""
-    edits: list[Reply] = field(default_factory=list)
-
-    @property
-    def current(self) -> Reply:
-        return self.edits[-1] if self.edits else self.reply
-
-    @property
-    def text(self) -> str:
-        return self.current.text
-
-    @property
-    def labels(self) -> list[str]:
-        return [b.label for b in self.current.flat_buttons()]
-
-    def button(self, label: str) -> Button:
-        wanted = fold_text(label)
-        found = [b for b in self.current.flat_buttons() if wanted in fold_text(b.label)]
-        assert found, f"no button like {label!r} among {self.labels}"
-        return found[0]
-
-
-class Inbox:
-    """Deliver and edit for the outbox sender, recording every message by chat."""
-
-    def __init__(self) -> None:
-        self.sent: list[Sent] = []
-        self.by_id: dict[tuple[str, str], Sent] = {}
-        self._ids = itertools.count(1)
-        self.edit_calls = 0
-
-    async def deliver(self, chat_id: str, reply: Reply) -> str:
-        message_id = str(next(self._ids))
-        sent = Sent(chat_id, message_id, reply)
-        self.sent.append(sent)
-        self.by_id[(chat_id, message_id)] = sent
-        return message_id
-
-    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> str:
-        self.edit_calls += 1
-        self.by_id[(chat_id, message_id)].edits.append(reply)
-        return message_id
-
-    def to(self, chat_id: str) -> list[Sent]:
-        return [s for s in self.sent if s.chat_id == chat_id]
-
-    def last(self, chat_id: str) -> Sent:
-        mine = self.to(chat_id)
-        assert mine, f"nothing was sent to {chat_id}"
-        return mine[-1]
-
-    def texts(self, chat_id: str) -> list[str]:
-        return [s.reply.text for s in self.to(chat_id)]
-
-
-@dataclass
-class Member(Person):
-    """A staff member (or anyone) writing in a group chat of the test channel."""
-
-    def _msg(self, **fields) -> IncomingMessage:
-        fields.setdefault("chat_kind", ChatKind.GROUP)
-        return IncomingMessage(
-            channel=CHANNEL, chat_id=self.chat_id, user_id=self.user_id, display_name=self.name, **fields
-        )
-
-    async def press_on(self, sent: Sent, label: str) -> list[Reply]:
-        return await self.send(self._msg(kind=Kind.BUTTON, button=sent.button(label).payload))
-
-    async def reply_to(self, sent: Sent, text: str) -> list[Reply]:
-        return await self.send(self._msg(kind=Kind.TEXT, text=text, reply_to_message_id=sent.message_id))
-
-
-def member(chat: ChatHarness, user_id: str, chat_id: str, name: str = "") -> Member:
-    return Member(chat, user_id, name or user_id, chat_id)
-
-
-async def deliver(chat: ChatHarness, inbox: Inbox, *, route: bool = True) -> None:
-    """What the leader's case worker and sender do: route staff rows, deliver the outbox, link message ids."""
-    app = chat.app
-    if route:
-        await route_pending(app.db, app.config, chat.clock.now(), media=app.media)
-    sender = OutboxSender(
-        app.db,
-        {CHANNEL: inbox.deliver},
-        edits={CHANNEL: inbox.edit},
-        clock=chat.clock,
-        codec=app.codec,
-        options=FAST,
-    )
-    await sender.run(until_empty=True)
-    await link_sent(app.db)
-
-
-async def the_case(chat: ChatHarness, code: str) -> Case:
-    async with chat.app.db.unit_of_work() as uow:
-        case = await uow.cases.by_code(code)
-        assert case is not None
-        return case
-
-
-async def audit(chat: ChatHarness, code: str) -> list[CaseAction]:
-    case = await the_case(chat, code)
-    async with chat.app.db.unit_of_work() as uow:
-        return await uow.cases.actions(case.id)
-
-
-async def outbox_rows(chat: ChatHarness, kind: str | None = None) -> list[OutboxMessage]:
-    async with chat.app.db.unit_of_work() as uow:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)
-        if kind is not None:
-            query = query.where(OutboxMessage.kind == kind)
-        return list((await uow.session.execute(query)).scalars())
 
 
 def later(chat: ChatHarness, **delta) -> None:
@@ -521,7 +393,7 @@ async def test_a_long_queue_is_folded_into_digests_and_a_card_can_be_opened(sqli
 
 
 async def test_routing_is_all_or_nothing_and_happens_once(chat: ChatHarness, monkeypatch) -> None:
-    import handlers.cases.domain as cases_module
+    import handlers.cases.posting as cases_module
 
     code = await file_report(chat.person("u1"))
     app = chat.app
@@ -570,12 +442,10 @@ async def test_the_leader_routes_delivers_edits_and_checks_deadlines_by_itself(s
     async with ChatHarness.create(sqlite_url, now=DEFAULT_NOW, config=config) as chat:
         inbox = Inbox()
         app = chat.app
-        broadcasting = Broadcasting(
-            app.db, config, chat.clock, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, codec=app.codec,
-            media=app.media, sender_options=FAST, retry_seconds=0.05, reminders=False, case_poll_seconds=0.05,
-            case_sla_seconds=0.2,
-        )  # fmt: skip
-        await broadcasting.start()
+        timing = Timing(retry_seconds=0.05, sender=FAST, intervals=Intervals(case_poll=0.05, case_sla=0.2))
+        features = [f for f in load_features() if f.__name__ != "handlers.reminders"]
+        leader = Leader(app, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, features=features, timing=timing)
+        await leader.start()
         try:
             code = await file_report(chat.person("u1"))
             await wait_until(lambda: inbox.to(QLTT) and inbox.to("u1") == [])
@@ -583,7 +453,7 @@ async def test_the_leader_routes_delivers_edits_and_checks_deadlines_by_itself(s
             assert code in card.text
             for _ in range(500):  # the worker links the delivered card to its platform message id
                 async with app.db.unit_of_work() as uow:
-                    [mapped] = await uow.cases.messages((await uow.cases.by_code(code)).id, [MessageKind.CARD])
+                    [mapped] = await uow.cases.messages((await uow.cases.by_code(code)).id, [CaseMessageKind.CARD])
                 if mapped.message_id == card.message_id:
                     break
                 await asyncio.sleep(0.02)
@@ -594,7 +464,7 @@ async def test_the_leader_routes_delivers_edits_and_checks_deadlines_by_itself(s
             await wait_until(lambda: any("Quá hạn xử lý" in s.text for s in inbox.to(QLTM)))
             assert sum("Quá hạn xử lý" in s.text for s in inbox.to(QLTT)) == 1
         finally:
-            await broadcasting.stop()
+            await leader.stop()
         assert (await the_case(chat, code)).status == "in_progress"
 
 
@@ -604,16 +474,14 @@ async def test_the_leader_closes_abandoned_drafts_and_tells_the_reporter(chat: C
     await to_photos(an)  # a report started, then left
     later(chat, hours=25)
     app = chat.app
-    broadcasting = Broadcasting(
-        app.db, app.config, chat.clock, {CHANNEL: inbox.deliver}, codec=app.codec, sender_options=FAST,
-        retry_seconds=0.05, reminders=False, cases=False, housekeeping_seconds=0.05,
-    )  # fmt: skip
-    await broadcasting.start()
+    timing = Timing(retry_seconds=0.05, sender=FAST, intervals=Intervals(housekeeping=0.05))
+    leader = Leader(app, {CHANNEL: inbox.deliver}, features=[handlers.complaints], timing=timing)
+    await leader.start()
     try:
         await wait_until(lambda: inbox.to("u1"))
         await asyncio.sleep(0.2)  # a few more rounds: nothing twice
     finally:
-        await broadcasting.stop()
+        await leader.stop()
     [closed] = inbox.to("u1")
     assert "quá 24 giờ chưa được gửi" in closed.text
     async with app.db.unit_of_work() as uow:
@@ -710,12 +578,8 @@ class FlakyInbox(Inbox):
 
 def leader_sender(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
     """The outbox sender exactly as the leader builds it (with the unreachable-reporter hook)."""
-    app = chat.app
-    broadcasting = Broadcasting(
-        app.db, app.config, chat.clock, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, codec=app.codec,
-        sender_options=options,
-    )  # fmt: skip
-    return broadcasting.make_sender()
+    leader = Leader(chat.app, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, timing=Timing(sender=options))
+    return leader.make_sender()
 
 
 async def deliver_as_leader(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
@@ -770,7 +634,7 @@ async def test_a_reporter_outside_the_window_is_told_to_the_lead_agency_once(cha
     assert sorted(r.dedupe_key for r in rows) == sorted(f"unreachable:{r.id}:console:{QLTT}" for r in failed)
     case = await the_case(chat, code)
     async with chat.app.db.unit_of_work() as uow:
-        mapped = await uow.cases.messages(case.id, [MessageKind.UNREACHABLE])
+        mapped = await uow.cases.messages(case.id, [CaseMessageKind.UNREACHABLE])
     assert sorted(m.outbox_id for m in mapped) == sorted(r.id for r in rows)
     assert [a.action for a in await audit(chat, code)].count("reporter_unreachable") == 2
 
@@ -838,10 +702,8 @@ async def test_an_anonymous_reporter_who_blocked_the_bot_and_other_failures(chat
 async def test_the_notice_is_written_once_with_the_mark_even_when_a_flush_fails(chat: ChatHarness, monkeypatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from handlers.cases import domain as cases_module
-
     inbox = await reporter_blocks_then_staff_acknowledge(chat)
-    real = cases_module.reporter_unreachable
+    real = handlers.cases.on_undelivered
     calls = 0
 
     async def flaky(uow, config, failures, now):
@@ -852,7 +714,7 @@ async def test_the_notice_is_written_once_with_the_mark_even_when_a_flush_fails(
             raise OperationalError("COMMIT", {}, Exception("connection lost"))
         return queued
 
-    monkeypatch.setattr(cases_module, "reporter_unreachable", flaky)
+    monkeypatch.setattr(handlers.cases, "on_undelivered", flaky)
     await deliver_as_leader(chat, inbox)
     assert calls == 2 and inbox.tries["u1"] == 1
     assert len(unreachable_notices(inbox, QLTT)) == 1

@@ -19,35 +19,29 @@ from bot.app import App, create_app
 from bot.channels.base import RateLimited
 from bot.channels.telegram import TelegramChannel
 from bot.sender import OutboxSender
-from handlers.cases.domain import link_sent, route_pending
+from handlers.cases.intake import route_pending
+from handlers.cases.posting import link_sent
 from handlers.clock import FixedClock
-from handlers.config import AppConfig, load_config
 from handlers.types import Button, Reply
 from storage.models import OutboxMessage
-from tests.bot.channels.test_telegram import make_settings
-from tests.conftest import DEFAULT_NOW
-from tests.handlers.cases.test_cases import FAST
-from tests.handlers.complaints.test_complaints_telegram import QUIET, USER, push_album, to_photos
-from tests.handlers.complaints.test_complaints_telegram import Rig as ReporterRig
-from tests.support.chat import shared_knowledge
+from tests.support.cases import FAST
+from tests.support.chat import DEFAULT_NOW, shared_knowledge
+from tests.support.databases import migrated_sqlite
 from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, chat_dict, text_update
 from tests.support.images import jpeg
-
-ROOT = Path(__file__).resolve().parents[3]
-GROUP = -1001234567890  # Cục QLTT's staff group
-COORDINATOR = -1005550000000  # Phòng QLTM's group (a copy)
-STAFF = 9001
-
-
-def telegram_config() -> AppConfig:
-    base = load_config().model_dump(mode="python")
-    for agency in base["agencies"]:
-        if agency["id"] == "qltt":
-            agency["chats"] = {"telegram": [str(GROUP)]}
-        if agency["id"] == "qltm":
-            agency["chats"] = {"telegram": [str(COORDINATOR)]}
-    base["staff"] = [{"channel": "telegram", "user_id": str(STAFF), "name": "Trần Văn Sơn", "agency": "qltt"}]
-    return AppConfig.model_validate(base)
+from tests.support.processes import ROOT, checkout_env
+from tests.support.telegram import (
+    COORDINATOR,
+    GROUP,
+    QUIET,
+    STAFF,
+    USER,
+    ReporterRig,
+    make_settings,
+    push_album,
+    telegram_config,
+    to_photos,
+)
 
 
 @dataclass
@@ -207,11 +201,12 @@ async def test_the_card_and_its_album_reach_the_group_and_a_press_moves_the_case
 # -- a sender killed with SIGKILL between submission and delivery ---------------------------------------------
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 async def test_killed_between_submit_and_delivery_no_card_is_lost(tmp_path: Path) -> None:
     from tests.benchmarks.bench_cases import cards_in_flight, prepare_reports
 
-    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    url = migrated_sqlite(tmp_path / "kill.db")
     codes = await prepare_reports(url, 60)
 
     async def spawn(fake: FakeTelegramAPI) -> asyncio.subprocess.Process:
@@ -219,7 +214,7 @@ async def test_killed_between_submit_and_delivery_no_card_is_lost(tmp_path: Path
             sys.executable, "-m", "tests.benchmarks.bench_cases", "child", "--db", url,
             "--api", fake.api_base_url, "--token", fake.token, "--group-cap", "20", "--group-span", "1",
             "--digest-after", "0",
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            cwd=ROOT, env=checkout_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
 
     def cards(fake: FakeTelegramAPI) -> Counter:

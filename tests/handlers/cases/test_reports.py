@@ -28,13 +28,11 @@ from openpyxl import load_workbook
 
 from handlers.cases.reports import COLUMNS, PeriodError, parse_period
 from handlers.config import AppConfig, load_config
-from tests.conftest import DEFAULT_NOW
-from tests.handlers.cases.test_cases import QLTM, QLTT, TTS, Inbox, Member, Sent, audit, cases_config, deliver, member
-from tests.handlers.complaints.test_flow import submit, to_photos, to_summary
-from tests.support.chat import CHANNEL, ChatHarness
+from tests.support.cases import HOI, QLTM, QLTT, TTS, Inbox, Member, Sent, audit, cases_config, deliver, member
+from tests.support.chat import CHANNEL, DEFAULT_NOW, ChatHarness
+from tests.support.complaints import submit, to_photos, to_summary
 from tests.support.images import jpeg
 
-HOI = "-600"
 VN = timedelta(hours=7)
 
 

@@ -6,72 +6,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bot.app import App, create_app
+from bot.app import create_app
 from bot.channels.telegram import TelegramChannel
 from handlers.clock import FixedClock
 from storage.complaints import Complaint
-from tests.bot.channels.test_telegram import make_settings
-from tests.conftest import DEFAULT_NOW
-from tests.support.chat import shared_knowledge
+from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.fakes.telegram_api import (
-    Call,
     FakeTelegramAPI,
-    callback_update,
     document_update,
     photo_update,
     text_update,
 )
 from tests.support.images import PDF, jpeg
-
-USER = 4242
-QUIET = 0.3  # album quiet time in these tests
-
-
-@dataclass
-class Rig:
-    fake: FakeTelegramAPI
-    app: App
-    channel: TelegramChannel
-    replies: int = 0
-
-    def sent(self) -> list[Call]:
-        return [c for c in self.fake.calls_of("sendMessage") if c.params["chat_id"] == USER]
-
-    async def expect(self, count: int = 1) -> list[Call]:
-        """Wait for ``count`` more replies to the user; return them."""
-        self.replies += count
-        calls = await self.fake.wait_for(
-            "sendMessage", count=self.replies, predicate=lambda c: c.params["chat_id"] == USER
-        )
-        return calls[self.replies - count : self.replies]
-
-    async def say(self, text: str, replies: int = 1) -> str:
-        self.fake.push_update(text_update(text, user_id=USER))
-        return "\n".join(c.params["text"] for c in await self.expect(replies))
-
-    async def press(self, label: str, replies: int = 1) -> str:
-        last = self.sent()[-1]
-        data = next(
-            b["callback_data"]
-            for row in last.params["reply_markup"]["inline_keyboard"]
-            for b in row
-            if label in b["text"]
-        )
-        self.fake.push_update(
-            callback_update(
-                data, user_id=USER, message_text=last.params["text"], reply_markup=last.params["reply_markup"]
-            )
-        )
-        return "\n".join(c.params["text"] for c in await self.expect(replies))
+from tests.support.telegram import QUIET, USER, ReporterRig, make_settings, push_album, to_photos
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path) -> AsyncIterator[ReporterRig]:
     async with FakeTelegramAPI() as fake:
         settings = make_settings(
             fake,
@@ -86,32 +41,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             app.register_downloader(channel.name, channel.download_to)
             await channel.start()
             try:
-                yield Rig(fake, app, channel)
+                yield ReporterRig(fake, app, channel)
             finally:
                 await channel.stop()
 
 
-async def to_photos(rig: Rig) -> None:
-    assert "vấn đề gì" in await rig.say("/phananh", replies=2)
-    assert "mua hàng ở đâu" in await rig.press("Hàng giả")
-    await rig.say("Shopee")
-    await rig.say("Shop Mỹ Phẩm Hoa Hồng")
-    await rig.say("https://shopee.vn/hoahong")
-    await rig.say("Son môi Dior")
-    await rig.say("hôm qua")
-    assert "gửi ảnh" in await rig.say("Son bị chảy, mùi lạ, vỏ hộp in sai chính tả")
-
-
-def push_album(rig: Rig, served: list[bytes], group: str, caption_on: int = 1) -> None:
-    for i, data in enumerate(served):
-        big = f"{group}-big-{i}"
-        rig.fake.add_file(big, data, file_path=f"photos/{group}_{i}.jpg")
-        sizes = [(f"{group}-thumb-{i}", 90, 90, 1_000), (big, 1280, 960, len(data))]
-        caption = "Vỏ hộp in sai" if i == caption_on else None
-        rig.fake.push_update(photo_update(sizes, user_id=USER, media_group_id=group, caption=caption))
-
-
-async def test_a_three_photo_album_makes_one_report_with_three_stored_files_and_one_ack(rig: Rig) -> None:
+async def test_a_three_photo_album_makes_one_report_with_three_stored_files_and_one_ack(rig: ReporterRig) -> None:
     await to_photos(rig)
     served = [jpeg(f"tg-{i}", 30_000 + i) for i in range(3)]
     push_album(rig, served, "album-1")
@@ -144,7 +79,7 @@ async def test_a_three_photo_album_makes_one_report_with_three_stored_files_and_
     assert complaint.photo_note == "Vỏ hộp in sai"
 
 
-async def test_a_message_right_after_an_album_waits_for_the_album(rig: Rig) -> None:
+async def test_a_message_right_after_an_album_waits_for_the_album(rig: ReporterRig) -> None:
     await to_photos(rig)
     push_album(rig, [jpeg(f"fast-{i}") for i in range(3)], "album-2")
     rig.fake.push_update(text_update("xong", user_id=USER))  # before the album's quiet time is over
@@ -153,7 +88,7 @@ async def test_a_message_right_after_an_album_waits_for_the_album(rig: Rig) -> N
     assert "địa bàn nào" in question.params["text"]
 
 
-async def test_oversized_and_non_image_files_get_clear_messages(rig: Rig) -> None:
+async def test_oversized_and_non_image_files_get_clear_messages(rig: ReporterRig) -> None:
     await to_photos(rig)
     # Declared over the limit: refused without even asking for the file.
     rig.fake.push_update(photo_update([("huge", 4000, 3000, 25 * 1024 * 1024)], user_id=USER))
@@ -180,7 +115,7 @@ async def test_oversized_and_non_image_files_get_clear_messages(rig: Rig) -> Non
     assert rig.app.media.path(hashlib.sha256(data).hexdigest()).read_bytes() == data
 
 
-async def test_a_failed_download_is_reported_and_can_be_sent_again(rig: Rig) -> None:
+async def test_a_failed_download_is_reported_and_can_be_sent_again(rig: ReporterRig) -> None:
     await to_photos(rig)
     data = jpeg("flaky")
     rig.fake.add_file("flaky", data, file_path="photos/flaky.jpg")

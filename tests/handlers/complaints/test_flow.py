@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -17,60 +16,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from handlers.complaints.flow import FLOW, close_stale_drafts, parse_purchase_date, pick_area
+from handlers.complaints.answers import parse_purchase_date, pick_area
+from handlers.complaints.drafts import close_stale_drafts
+from handlers.complaints.flow import FLOW
 from handlers.config import load_config
 from handlers.phone import format_phone, mask_phone, normalise_phone
 from handlers.types import ChatKind, MessageKind
 from storage.complaints import Complaint, ComplaintPhoto, ComplaintStatus, normalise_code
 from storage.media import MediaStore, MediaTooLarge, NotAnImage, sniff
 from storage.models import OutboxMessage
-from tests.bot.test_cli import _read_until, env_for
-from tests.conftest import DEFAULT_NOW
-from tests.support.chat import ChatHarness, Person
+from tests.support.chat import DEFAULT_NOW, ChatHarness, Person
+from tests.support.complaints import CODE, file_report, submit, to_photos, to_summary
+from tests.support.databases import migrated_sqlite
 from tests.support.images import PDF, heic, jpeg, png, webp
-
-CODE = re.compile(r"PA-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{2}")
-
-
-async def to_photos(an: Person, seller: str = "Shop Mỹ Phẩm Hoa Hồng", product: str = "Son môi Dior") -> None:
-    """Answer the questions up to the photo step, mixing buttons and typed answers."""
-    await an.say("/phananh")
-    assert "vấn đề gì" in an.text
-    await an.press("Hàng giả / hàng nhái")
-    assert "mua hàng ở đâu" in an.text
-    await an.press("Shopee")
-    await an.say(seller)
-    assert "đường link" in an.text
-    await an.say("https://shopee.vn/hoahong")
-    await an.say(product)
-    assert "ngày nào" in an.text
-    await an.press("Hôm qua")
-    await an.say("Son bị chảy, mùi lạ, vỏ hộp in sai chính tả")
-    assert "gửi ảnh" in an.text
-
-
-async def to_summary(an: Person, phone: str = "0912 345 678") -> None:
-    await an.press("Đồng Xoài")
-    assert "Số điện thoại" in an.text
-    await an.say(phone)
-    assert "đồng ý để cán bộ gọi" in an.text
-    await an.press("Đồng ý")
-    assert "kiểm tra lại phản ánh" in an.text
-
-
-async def submit(an: Person) -> str:
-    await an.press("Gửi phản ánh")
-    assert "Đã gửi phản ánh" in an.text, an.text
-    match = CODE.search(an.text)
-    assert match, an.text
-    return match.group(0)
-
-
-async def file_report(an: Person, seller: str = "Shop Mỹ Phẩm Hoa Hồng", product: str = "Son môi Dior") -> str:
-    await to_photos(an, seller, product)
-    await an.press("Bỏ qua")
-    await to_summary(an)
-    return await submit(an)
+from tests.support.processes import cli_env, read_until
 
 
 async def complaint(chat: ChatHarness, code: str) -> tuple[Complaint, list[ComplaintPhoto]]:
@@ -632,11 +591,12 @@ async def test_the_reporter_adds_information_and_photos_to_an_open_report(chat: 
 # -- the console, as a person runs it ------------------------------------------------------------------
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 async def test_a_report_through_the_console_resumes_after_sigkill(tmp_path: Path) -> None:
     photo = tmp_path / "hop-son.jpg"
     photo.write_bytes(jpeg("console-photo"))
-    env = env_for(tmp_path, MEDIA_DIR=str(tmp_path / "media"))
+    env = cli_env(tmp_path, MEDIA_DIR=str(tmp_path / "media"))
 
     async def spawn() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -658,19 +618,19 @@ async def test_a_report_through_the_console_resumes_after_sigkill(tmp_path: Path
         (f"/photo {photo}", "Đã nhận 1 ảnh"),
     ]:
         first.stdin.write(f"{line}\n".encode())
-        await _read_until(first.stdout, marker)
+        await read_until(first.stdout, marker)
     first.send_signal(signal.SIGKILL)
     assert await first.wait() == -signal.SIGKILL
 
     second = await spawn()
     second.stdin.write(b"xong\n")
-    await _read_until(second.stdout, "địa bàn nào")
+    await read_until(second.stdout, "địa bàn nào")
     for line, marker in [("Đồng Xoài", "Số điện thoại"), ("0912345678", "đồng ý"), ("1", "Gửi phản ánh")]:
         second.stdin.write(f"{line}\n".encode())
-        seen = await _read_until(second.stdout, marker)
+        seen = await read_until(second.stdout, marker)
     assert "• Ảnh: 1 ảnh" in seen
     second.stdin.write("Gửi phản ánh\n".encode())
-    seen = await _read_until(second.stdout, "Mã tra cứu")
+    seen = await read_until(second.stdout, "Mã tra cứu")
     second.stdin.close()
     assert await second.wait() == 0
     code = CODE.search(seen + (await second.stdout.read()).decode())
@@ -686,7 +646,7 @@ async def test_a_report_through_the_console_resumes_after_sigkill(tmp_path: Path
 def test_cli_lists_shows_and_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from bot.cli import main
 
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    url = migrated_sqlite(tmp_path / "cli.db")
     media = tmp_path / "media"
 
     async def make() -> list[str]:

@@ -7,20 +7,23 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from bot.channels.telegram import TelegramChannel
-from bot.scheduler import Broadcasting
+from bot.leader import Leader, Timing
 from handlers.clock import FixedClock
 from handlers.config import AppConfig, ConfigError, load_config
+from handlers.reminders import channel_post
+from handlers.reminders.channel_post import JOB_ID, CountdownPoster
 from handlers.reminders.countdown import countdown_text
 from storage.db import Database
-from tests.bot.channels.test_telegram import make_settings
-from tests.conftest import DEFAULT_NOW
-from tests.handlers.cases.test_cases import FAST
+from tests.support.cases import FAST
+from tests.support.chat import DEFAULT_NOW
 from tests.support.fakes.telegram_api import FakeTelegramAPI
+from tests.support.telegram import make_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 CHANNEL = "@kenh_sct_online_friday"
@@ -41,27 +44,28 @@ class Rig:
     def __init__(self, fake: FakeTelegramAPI, db: Database, channel: TelegramChannel, clock: FixedClock) -> None:
         self.fake, self.db, self.channel, self.clock = fake, db, channel, clock
 
-    async def lead(self, config: AppConfig) -> Broadcasting:
-        """A leader process (a new one each call, over the same database), after its first countdown run."""
-        broadcasting = Broadcasting(
-            self.db,
-            config,
-            self.clock,
+    async def lead(self, config: AppConfig) -> Leader:
+        """A leader process (a new one each call, over the same database) running the countdown post alone,
+        after its first run."""
+        app = SimpleNamespace(db=self.db, config=config, clock=self.clock, codec=None, media=None)
+        leader = Leader(
+            app,
             {"telegram": self.channel.deliver},
             edits={"telegram": self.channel.edit},
             pins={"telegram": self.channel.pin},
-            reminders=False,
-            cases=False,
-            sender_options=FAST,
-            retry_seconds=0.05,
+            features=[channel_post],
+            timing=Timing(retry_seconds=0.05, sender=FAST),
         )
-        await broadcasting.start()
-        await asyncio.wait_for(broadcasting.became_leader.wait(), 10)
-        if broadcasting.countdown is not None:
-            poster = broadcasting.countdown.poster
-            while poster.runs < 1:
-                await asyncio.sleep(0.02)
-        return broadcasting
+        await leader.start()
+        await asyncio.wait_for(leader.became_leader.wait(), 10)
+        while JOB_ID in leader.jobs and leader.runs[JOB_ID] < 1:
+            await asyncio.sleep(0.02)
+        return leader
+
+    def poster(self, config: AppConfig, leader: Leader) -> CountdownPoster:
+        """The post's job, to run by hand at the test's moments (its state is in the database)."""
+        assert leader.sender is not None
+        return CountdownPoster(self.db, config, self.clock, self.channel.pin, on_queued=leader.sender.wake)
 
     def sent(self, chat) -> list:
         return [c for c in self.fake.calls_of("sendMessage") if c.params.get("chat_id") == chat and c.status == 200]
@@ -96,7 +100,7 @@ async def test_post_pinned_once_edited_on_change_and_continued_after_a_restart(r
         assert pin.params["disable_notification"] is True
         assert rig.fake.pinned[CHANNEL] == message_id
 
-        poster = first.countdown.poster
+        poster = rig.poster(config, first)
         assert (await poster.run()).action == "unchanged"  # same moment, same text: nothing sent
         assert rig.edits(CHANNEL) == []
 
@@ -114,7 +118,7 @@ async def test_post_pinned_once_edited_on_change_and_continued_after_a_restart(r
     try:
         assert len(rig.sent(CHANNEL)) == 1 and len(rig.edits(CHANNEL)) == 1  # nothing new at start
         rig.clock.advance(timedelta(hours=1))
-        assert (await second.countdown.poster.run()).action == "edited"
+        assert (await rig.poster(config, second).run()).action == "edited"
         edits = rig.edits(CHANNEL)
         assert len(edits) == 2 and edits[-1].params["message_id"] == message_id
         assert edits[-1].params["text"] == countdown_text(config, rig.clock.now())
@@ -133,8 +137,9 @@ async def test_a_deleted_post_is_replaced_by_a_new_pinned_post(rig: Rig) -> None
         assert rig.fake.pinned[chat] == old_id
         rig.fake.delete_message(chat, old_id)  # an admin deleted the post
 
+        poster = rig.poster(config, leader)
         rig.clock.advance(timedelta(minutes=30))
-        await leader.countdown.poster.run()
+        await poster.run()
         [failed] = rig.edits(chat)
         assert failed.status == 400
         posts = rig.sent(chat)
@@ -145,7 +150,7 @@ async def test_a_deleted_post_is_replaced_by_a_new_pinned_post(rig: Rig) -> None
         assert rig.fake.pinned[chat] == new_id
 
         rig.clock.advance(timedelta(minutes=30))  # later edits go to the new post
-        await leader.countdown.poster.run()
+        await poster.run()
         edits = rig.edits(chat)
         assert len(edits) == 2 and edits[-1].params["message_id"] == new_id and edits[-1].status == 200
         assert len(rig.sent(chat)) == 2
@@ -157,7 +162,7 @@ async def test_an_edit_that_fails_for_good_makes_the_next_run_post_again(rig: Ri
     config = post_config()
     leader = await rig.lead(config)
     try:
-        poster = leader.countdown.poster
+        poster = rig.poster(config, leader)
         poster.wait_seconds = 1  # the edit is not delivered: do not wait long for it
         rig.fake.fail_next("editMessageText", 400, description="Bad Request: chat is archived")
         rig.clock.advance(timedelta(minutes=15))
@@ -177,7 +182,7 @@ async def test_an_edit_that_fails_for_good_makes_the_next_run_post_again(rig: Ri
 async def test_off_without_the_configuration(rig: Rig) -> None:
     leader = await rig.lead(post_config(None))
     try:
-        assert leader.countdown is None
+        assert JOB_ID not in leader.jobs
         await asyncio.sleep(0.3)
         assert rig.fake.calls_of("sendMessage") == [] and rig.fake.calls_of("pinChatMessage") == []
     finally:

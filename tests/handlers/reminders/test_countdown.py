@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from handlers.reminders.countdown import (
     reminder_slots,
     reminder_text,
 )
+from tests.support.processes import call_cli
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parents[3]
@@ -258,15 +258,7 @@ def test_an_unquoted_clock_time_is_a_clear_config_error(tmp_path: Path) -> None:
 
 
 def countdown_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "countdown", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=60,
-    )
+    return call_cli(tmp_path, "countdown", *args)
 
 
 def test_cli_countdown_at_the_three_acceptance_moments(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -19,8 +18,9 @@ from handlers.clock import as_utc
 from handlers.types import ChatKind, IncomingMessage, MediaRef
 from storage.models import OutboxMessage, Role
 from storage.subscriptions import Broadcast, Subscription
-from tests.conftest import DEFAULT_NOW
-from tests.support.chat import CHANNEL, ChatHarness
+from tests.support import processes
+from tests.support.chat import CHANNEL, DEFAULT_NOW, ChatHarness
+from tests.support.databases import migrated_sqlite
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parents[3]
@@ -216,9 +216,7 @@ async def test_too_long_an_announcement_is_refused(chat: ChatHarness) -> None:
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL", "BOT_CONFIG"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", PYTHONUNBUFFERED="1")
-    return env
+    return processes.cli_env(tmp_path, DATABASE_URL=migrated_sqlite(tmp_path / "cli.db"))
 
 
 def cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -234,6 +232,7 @@ async def cli_subscribers(tmp_path: Path, cli_env: dict[str, str]) -> AsyncItera
     yield
 
 
+@pytest.mark.processes
 async def test_cli_announce_previews_asks_and_queues(cli_env: dict[str, str], cli_subscribers: None) -> None:
     refused = cli(cli_env, "announce", "--text", "Thử nghiệm", stdin="k\n")
     assert refused.returncode == 1 and "Đã hủy" in refused.stdout
@@ -248,6 +247,7 @@ async def test_cli_announce_previews_asks_and_queues(cli_env: dict[str, str], cl
     assert "| 1 | thông báo | Chỉ cho người tiêu dùng |" in status.stdout
 
 
+@pytest.mark.processes
 async def test_run_on_the_console_alone_prints_an_announcement(
     tmp_path: Path, cli_env: dict[str, str], cli_subscribers: None
 ) -> None:

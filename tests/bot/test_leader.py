@@ -1,37 +1,33 @@
-"""Reminders exactly once: the clock walked through 2024, restarts, two schedulers, the leader lock, and
-the real APScheduler wiring (persistent job store, explicit ids, replace_existing, misfires)."""
+"""The leader and the reminders it runs: each reminder exactly once (the clock walked through 2024, restarts,
+two processes), the leader lock, and the real APScheduler wiring (one persistent job store, explicit ids,
+replace_existing, misfires)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import create_engine, select, text
 
-import bot.scheduler as scheduler_module
-from bot.scheduler import (
-    JOB_PREFIX,
-    JOBS_TABLE,
-    Broadcasting,
-    LeaderLock,
-    ReminderScheduler,
-    ReminderService,
-    run_reminder,
-)
-from handlers.clock import FixedClock, SystemClock, as_utc
+import handlers.reminders
+from bot.leader import JOBS_TABLE, Leader, LeaderLock, Timing, run_job
+from handlers.clock import Clock, FixedClock, SystemClock, as_utc
 from handlers.config import AppConfig, load_config
+from handlers.jobs import At
 from handlers.reminders.countdown import reminder_slots
+from handlers.reminders.firing import JOB_PREFIX, ReminderService
 from handlers.types import Reply
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.subscriptions import Broadcast
-from tests.conftest import PG_URL, reset_postgres
+from tests.support.databases import PG_URL, reset_postgres
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SUBSCRIBERS = [("telegram", "101"), ("telegram", "102"), ("console", "alice")]
@@ -216,17 +212,24 @@ async def test_postgres_lock_goes_with_its_connection() -> None:
     await second.release()
 
 
-async def test_broadcasting_runs_on_one_process_only(db_url: str, config: AppConfig) -> None:
+def host(db: Database, config: AppConfig, clock: Clock | None = None) -> SimpleNamespace:
+    """What the leader needs of the application, without the messenger settings."""
+    return SimpleNamespace(db=db, config=config, clock=clock or SystemClock(), codec=None, media=None)
+
+
+async def printing(chat_id: str, reply: Reply) -> None:
+    """A channel's deliver that keeps nothing."""
+
+
+def leader_of(db: Database, config: AppConfig, features=(handlers.reminders,)) -> Leader:
+    delivers = {"console": printing, "telegram": printing}
+    return Leader(host(db, config), delivers, features=features, timing=Timing(retry_seconds=0.1))
+
+
+async def test_the_leader_runs_on_one_process_only(db_url: str, config: AppConfig) -> None:
     dbs = [Database(db_url), Database(db_url)]
     await asyncio.to_thread(dbs[0].upgrade)
-    printed: list[str] = []
-
-    async def deliver(chat_id: str, reply: Reply) -> None:
-        printed.append(chat_id)
-
-    runs = [
-        Broadcasting(d, config, SystemClock(), {"console": deliver}, retry_seconds=0.1, reminders=False) for d in dbs
-    ]
+    runs = [leader_of(d, config, features=()) for d in dbs]
     for run in runs:
         await run.start()
     waiters = {asyncio.create_task(r.became_leader.wait()) for r in runs}
@@ -288,6 +291,12 @@ def stored_job_ids(url: str) -> set[str]:
     return ids
 
 
+async def lead(leader: Leader) -> Leader:
+    await leader.start()
+    await asyncio.wait_for(leader.became_leader.wait(), 10)
+    return leader
+
+
 async def test_apscheduler_jobs_persisted_with_ids_rebuilt_idempotently(db: Database, config: AppConfig) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     live = live_config(config, now + timedelta(minutes=55))  # "1 hour before" was 5 minutes ago
@@ -295,64 +304,62 @@ async def test_apscheduler_jobs_persisted_with_ids_rebuilt_idempotently(db: Data
     future = [s for s in reminder_slots(live) if s.at > now + timedelta(seconds=5)]
     expected = {JOB_PREFIX + s.id for s in future}
 
-    first = ReminderScheduler(ReminderService(db, live, SystemClock()), db.url)
-    report = await first.start()
+    first = await lead(leader_of(db, live))
     try:
         late = await wait_for_slot(db, "live:window:start-1h")  # run at once: within the grace time
         assert late.status == "queued" and late.recipients == 3
         skipped = [b for b in await broadcasts(db) if b.status == "skipped"]
         assert {b.slot for b in skipped} == {"live:window:start-7d", "live:window:start-1d"}  # hours late
-        assert report.skipped == 2
+        assert first.scheduler is not None
         jobs = {job.id: job for job in first.scheduler.get_jobs()}
         assert set(jobs) == expected
         for slot in future:
             job = jobs[JOB_PREFIX + slot.id]
             assert job.next_run_time == slot.at and job.misfire_grace_time == 1800 and job.coalesce
-            assert job.func is run_reminder and job.args == (slot.id,)
+            assert job.func is run_job and job.args == (JOB_PREFIX + slot.id,)
         assert stored_job_ids(db.url) == expected  # in the database, not in memory
-        again = await first.rebuild()  # idempotent: replace_existing, nothing added twice
-        assert again.scheduled == len(expected) and again.removed == 0
-        assert set(job.id for job in first.scheduler.get_jobs()) == expected
     finally:
         await first.stop()
 
-    second = ReminderScheduler(ReminderService(db, live, SystemClock()), db.url)  # a restart
     assert stored_job_ids(db.url) == expected
-    await second.start()
+    second = await lead(leader_of(db, live))  # a restart: the store rebuilt, nothing added twice
     try:
         await asyncio.sleep(0.3)
+        assert stored_job_ids(db.url) == expected
         assert Counter(b.slot for b in await broadcasts(db))["live:window:start-1h"] == 1
         assert len(await outbox_rows(db)) == 3  # nothing fired twice
-        shorter = live_config(config, now + timedelta(minutes=55), during_every=None)
-        third = ReminderScheduler(ReminderService(db, shorter, SystemClock()), db.url)
-        third.scheduler = second.scheduler  # the configuration changed: the same store, rebuilt
-        removed = await third.rebuild()
-        assert removed.removed == 4  # start+12h … start+48h
-        assert not [j for j in second.scheduler.get_jobs() if "start+" in j.id]
     finally:
         await second.stop()
+
+    shorter = live_config(config, now + timedelta(minutes=55), during_every=None)
+    third = await lead(leader_of(db, shorter))  # the configuration changed: the same store, rebuilt
+    try:
+        assert expected - stored_job_ids(db.url) == {j for j in expected if "start+" in j}  # start+12h … start+48h
+        assert len([j for j in expected if "start+" in j]) == 4
+        assert stored_job_ids(db.url) == {job.id for job in third.scheduler.get_jobs()}
+    finally:
+        await third.stop()
 
 
 async def test_apscheduler_missed_run_is_recorded_as_skipped(db: Database, config: AppConfig) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     live = live_config(config, now + timedelta(minutes=40), misfire_grace_minutes=1)
     slot = next(s for s in reminder_slots(live) if s.offset == "start-1h")  # 20 minutes ago
-    service = ReminderService(db, live, SystemClock())
-    reminders = ReminderScheduler(service, db.url)
-    # As if the process had been asleep: APScheduler itself finds the job 20 minutes late.
-    scheduler_module._active = service
-    reminders.scheduler.add_listener(reminders._on_missed, EVENT_JOB_MISSED)
-    reminders.scheduler.start(paused=True)
+    leader = await lead(leader_of(db, live, features=()))
     try:
-        reminders.scheduler.add_job(
-            run_reminder, DateTrigger(run_date=slot.at), args=[slot.id], id=JOB_PREFIX + slot.id, misfire_grace_time=60
+        # As if the process had been asleep: APScheduler itself finds the job 20 minutes late.
+        job_id = JOB_PREFIX + slot.id
+        service = ReminderService(db, live, SystemClock())
+        leader.jobs[job_id] = At(job_id, slot.id, slot.at, functools.partial(service.fire_slot_id, slot.id), 60)
+        assert leader.scheduler is not None
+        leader.scheduler.add_job(
+            run_job, DateTrigger(run_date=slot.at), args=[job_id], id=job_id, misfire_grace_time=60
         )
-        reminders.scheduler.resume()
         missed = await wait_for_slot(db, slot.id)
         assert missed.status == "skipped" and "missed by 20m" in missed.note
         assert await outbox_rows(db) == []
     finally:
-        await reminders.stop()
+        await leader.stop()
 
 
 async def test_a_first_start_records_past_reminders_as_skipped(db_url: str) -> None:
@@ -361,13 +368,12 @@ async def test_a_first_start_records_past_reminders_as_skipped(db_url: str) -> N
     database = Database(db_url)
     await asyncio.to_thread(database.upgrade)
     config = load_config()
-    reminders = ReminderScheduler(ReminderService(database, config, SystemClock()), database.url)
-    report = await reminders.start()
+    leader = await lead(leader_of(database, config))
     try:
         past = [s for s in reminder_slots(config) if datetime.now(UTC) - s.at > config.reminders.grace]
-        assert report.skipped == len(past) and report.scheduled == len(reminder_slots(config)) - len(past)
         assert [b.slot for b in await broadcasts(database)] == [s.id for s in past]
         assert {b.status for b in await broadcasts(database)} <= {"skipped"}
+        assert len(stored_job_ids(database.url)) == len(reminder_slots(config)) - len(past)
     finally:
-        await reminders.stop()
+        await leader.stop()
         await database.dispose()

@@ -1,0 +1,105 @@
+"""Telegram rigs: settings for the fake Bot API, a staffed configuration with Telegram groups, and a reporter
+who talks to the real python-telegram-bot Application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import App
+from bot.channels.telegram import TelegramChannel
+from bot.settings import Settings
+from handlers.config import AppConfig, load_config
+from tests.support.databases import migrated_sqlite
+from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, photo_update, text_update
+
+
+def make_settings(fake: FakeTelegramAPI, tmp_path: Path, **extra) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=migrated_sqlite(tmp_path / "tg.db"),
+        telegram_bot_token=fake.token,
+        telegram_api_base_url=fake.api_base_url,
+        telegram_file_base_url=fake.file_base_url,
+        **extra,
+    )
+
+
+GROUP = -1001234567890  # Cục QLTT's staff group
+COORDINATOR = -1005550000000  # Phòng QLTM's group (a copy)
+STAFF = 9001
+
+
+def telegram_config() -> AppConfig:
+    base = load_config().model_dump(mode="python")
+    for agency in base["agencies"]:
+        if agency["id"] == "qltt":
+            agency["chats"] = {"telegram": [str(GROUP)]}
+        if agency["id"] == "qltm":
+            agency["chats"] = {"telegram": [str(COORDINATOR)]}
+    base["staff"] = [{"channel": "telegram", "user_id": str(STAFF), "name": "Trần Văn Sơn", "agency": "qltt"}]
+    return AppConfig.model_validate(base)
+
+
+USER = 4242
+QUIET = 0.3  # album quiet time in these tests
+
+
+@dataclass
+class ReporterRig:
+    """A reporter (user ``USER``) talking to the app through the fake Bot API."""
+
+    fake: FakeTelegramAPI
+    app: App
+    channel: TelegramChannel
+    replies: int = 0
+
+    def sent(self) -> list[Call]:
+        return [c for c in self.fake.calls_of("sendMessage") if c.params["chat_id"] == USER]
+
+    async def expect(self, count: int = 1) -> list[Call]:
+        """Wait for ``count`` more replies to the user; return them."""
+        self.replies += count
+        calls = await self.fake.wait_for(
+            "sendMessage", count=self.replies, predicate=lambda c: c.params["chat_id"] == USER
+        )
+        return calls[self.replies - count : self.replies]
+
+    async def say(self, text: str, replies: int = 1) -> str:
+        self.fake.push_update(text_update(text, user_id=USER))
+        return "\n".join(c.params["text"] for c in await self.expect(replies))
+
+    async def press(self, label: str, replies: int = 1) -> str:
+        last = self.sent()[-1]
+        data = next(
+            b["callback_data"]
+            for row in last.params["reply_markup"]["inline_keyboard"]
+            for b in row
+            if label in b["text"]
+        )
+        self.fake.push_update(
+            callback_update(
+                data, user_id=USER, message_text=last.params["text"], reply_markup=last.params["reply_markup"]
+            )
+        )
+        return "\n".join(c.params["text"] for c in await self.expect(replies))
+
+
+async def to_photos(rig: ReporterRig) -> None:
+    assert "vấn đề gì" in await rig.say("/phananh", replies=2)
+    assert "mua hàng ở đâu" in await rig.press("Hàng giả")
+    await rig.say("Shopee")
+    await rig.say("Shop Mỹ Phẩm Hoa Hồng")
+    await rig.say("https://shopee.vn/hoahong")
+    await rig.say("Son môi Dior")
+    await rig.say("hôm qua")
+    assert "gửi ảnh" in await rig.say("Son bị chảy, mùi lạ, vỏ hộp in sai chính tả")
+
+
+def push_album(rig: ReporterRig, served: list[bytes], group: str, caption_on: int = 1) -> None:
+    for i, data in enumerate(served):
+        big = f"{group}-big-{i}"
+        rig.fake.add_file(big, data, file_path=f"photos/{group}_{i}.jpg")
+        sizes = [(f"{group}-thumb-{i}", 90, 90, 1_000), (big, 1280, 960, len(data))]
+        caption = "Vỏ hộp in sai" if i == caption_on else None
+        rig.fake.push_update(photo_update(sizes, user_id=USER, media_group_id=group, caption=caption))
