@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,7 +12,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = Field(default="sqlite:///data/bot.db")
-    bot_config: Path | None = None
+    bot_config: Path | None = None  # empty = today's Đồng Nai (handlers/configs/dong_nai_2026.yaml)
     media_dir: Path = Path("data/media")
     media_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="largest photo accepted (bytes)")
     album_quiet_seconds: float = Field(default=1.0, gt=0, description="album complete this long after its last item")
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     leader_retry_seconds: float = Field(default=10, gt=0, description="how often a standby process checks")
     case_poll_seconds: float = Field(default=1, gt=0, description="how often new reports are routed to agencies")
     case_sla_seconds: float = Field(default=60, gt=0, description="how often case deadlines are checked")
+
+    @field_validator("bot_config", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def any_messenger(self) -> bool:

@@ -24,7 +24,12 @@ from pydantic import (
     model_validator,
 )
 
-DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+from handlers.areas import province_units
+
+CONFIG_DIR = Path(__file__).with_name("configs")
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "dong_nai_2026.yaml"  # today's Đồng Nai, after the 2025 merger
+PLAN_2024_CONFIG_PATH = CONFIG_DIR / "binh_phuoc_2024.yaml"  # the 2024 Bình Phước plan, as it was written
+VERIFY_MARK = "⚠️ cần kiểm chứng"
 
 Slug = str
 
@@ -38,11 +43,20 @@ class Link(_Strict):
     url: str
 
 
+def _contact_line(value: Any) -> Any:
+    """A contact line is text, or ``{text, verify: true}`` for one no source confirms (shown marked)."""
+    if isinstance(value, dict) and set(value) <= {"text", "verify"} and isinstance(value.get("text"), str):
+        return f"{value['text']} ({VERIFY_MARK})" if value.get("verify") else value["text"]
+    return value
+
+
 class Department(_Strict):
     name: str = Field(description="Tên đầy đủ của Sở, ví dụ 'Sở Công Thương tỉnh Bình Phước'")
     short_name: str
     province: str
-    contact_lines: list[str] = Field(default_factory=list, description="Dòng liên hệ hiển thị ở mục Liên hệ")
+    contact_lines: list[Annotated[str, BeforeValidator(_contact_line)]] = Field(
+        default_factory=list, description="Dòng liên hệ hiển thị ở mục Liên hệ; {text, verify: true} = cần kiểm chứng"
+    )
     links: list[Link] = Field(default_factory=list)
 
 
@@ -123,6 +137,23 @@ class Agency(_Strict):
     short_name: str
     duties: str = ""
     chats: dict[ChannelName, list[str]] = Field(default_factory=dict, description="Nhóm chat của cán bộ theo kênh")
+    verify: bool = Field(default=False, description="Tên/nhiệm vụ chưa có nguồn xác nhận: hiển thị 'cần kiểm chứng'")
+
+    @property
+    def shown_name(self) -> str:
+        return f"{self.name} ({VERIFY_MARK})" if self.verify else self.name
+
+    @property
+    def shown_short_name(self) -> str:
+        return f"{self.short_name} ⚠️" if self.verify else self.short_name
+
+
+class AreaUnits(_Strict):
+    """Địa bàn là xã, phường hiện nay của một tỉnh, lấy từ gói dữ liệu đơn vị hành chính (handlers/areas.py)."""
+
+    province: str = Field(description="Tỉnh hiện nay, ví dụ 'Đồng Nai'")
+    outside: Slug = Field(description="Id địa bàn 'Ngoài tỉnh' (khai báo trong areas)")
+    committee: Slug | None = Field(default=None, description="Cơ quan nhận bản sao cho xã, phường không có mục riêng")
 
 
 class StaffEntry(_Strict):
@@ -312,6 +343,9 @@ class AppConfig(_Strict):
     area_committees: dict[Slug, Slug] = Field(
         default_factory=dict, description="Địa bàn → id cơ quan (UBND) nhận bản sao"
     )
+    area_units: AreaUnits | None = Field(
+        default=None, description="Địa bàn = xã, phường hiện nay của tỉnh (từ gói dữ liệu), cộng các mục của areas"
+    )
     staff: list[StaffEntry] = Field(default_factory=list)
     routing: list[RoutingRule] = Field(min_length=1)
     sla: list[Sla] = Field(default_factory=list)
@@ -322,6 +356,20 @@ class AppConfig(_Strict):
     countdown_post: CountdownPost | None = Field(
         default=None, description="Bài đếm ngược ghim trên kênh Telegram; trống = tắt"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _today_units(cls, raw: Any) -> Any:
+        """With ``area_units``, today's communes and wards of the province join the areas written in the file."""
+        units = raw.get("area_units") if isinstance(raw, dict) else None
+        if not isinstance(units, dict) or not isinstance(units.get("province"), str):
+            return raw
+        try:
+            found = province_units(units["province"])
+        except ValueError as exc:
+            raise ValueError(f"area_units.province: {exc}") from exc
+        written = list(raw.get("areas") or [])
+        return {**raw, "areas": [*written, *({"id": unit.id, "name": unit.name} for unit in found)]}
 
     @model_validator(mode="after")
     def _references(self) -> AppConfig:
@@ -354,7 +402,23 @@ class AppConfig(_Strict):
                 raise ValueError(f"sla[{i}].category: không có loại '{sla.category}'")
         if self.cases.coordinator is not None and self.cases.coordinator not in agencies:
             raise ValueError(f"cases.coordinator: không có cơ quan '{self.cases.coordinator}'")
+        if self.area_units is not None:
+            if self.area_units.outside not in areas:
+                raise ValueError(f"area_units.outside: không có địa bàn '{self.area_units.outside}' trong areas")
+            if self.area_units.committee is not None and self.area_units.committee not in agencies:
+                raise ValueError(f"area_units.committee: không có cơ quan '{self.area_units.committee}'")
         return self
+
+    def area_committee(self, area_id: str | None) -> str | None:
+        """The people's committee that gets a copy of reports from ``area_id``, if any."""
+        if area_id is None:
+            return None
+        if area_id in self.area_committees:
+            return self.area_committees[area_id]
+        units = self.area_units
+        if units is None or units.committee is None or area_id == units.outside or self.area(area_id) is None:
+            return None
+        return units.committee
 
     def area(self, area_id: str) -> Area | None:
         return next((a for a in self.areas if a.id == area_id), None)
@@ -382,6 +446,8 @@ def load_config(path: Path | str | None = None) -> AppConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"Không tìm thấy tệp cấu hình {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Không đọc được tệp cấu hình {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"Tệp cấu hình {path} không phải YAML hợp lệ: {exc}") from exc
     if not isinstance(raw, dict):

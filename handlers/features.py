@@ -33,6 +33,7 @@ OnUndelivered = Callable[[UnitOfWork, list[Undelivered], datetime], Awaitable[in
 FEATURES: tuple[str, ...] = (
     "handlers.menu",
     "handlers.profile",
+    "handlers.promotion",
     "handlers.qa",
     "handlers.staff",
     "handlers.complaints",

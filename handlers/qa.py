@@ -3,22 +3,29 @@
 Every question is recorded (for feedback and for the unanswered list). A confident answer shows the
 entry's legal basis and validity, 👍 / 👎, and related topics. Below the confidence threshold the assistant
 does not guess: it shows up to three likely topics and offers to forward the question to staff.
+
+Answers are dated: the wording shown is the one in force on the day the question is about (a date, an occasion or
+a year it names; else today by the clock), and a replaced rule is shown through its successor. A question about
+another domain gets what the assistant covers; a told situation gets its relevant topics summarised together.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from handlers import texts
 from handlers.config import AppConfig
 from handlers.core import Context, Flow, Router, start
 from handlers.delivery import channel_name, unreachable_cause
+from handlers.promotion import answer_plan
+from handlers.promotion.check import campaign_windows
 from handlers.smalltalk import REPLIES, SmallTalk, classify
 from handlers.staff import lead_agency_for_questions, require_staff
 from handlers.types import Button, ChatKind, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
+from knowledge.dated import Shown, question_date, resolve
 from storage.db import UnitOfWork
 from storage.outbox import Undelivered
 from storage.questions import Question, QuestionStatus, parse_code
@@ -43,6 +50,14 @@ QUESTION_KIND = "merchant_question"  # the outbox kind of a question forwarded t
 MIN_ANSWER, MAX_ANSWER = 5, 3000
 ANSWER_LENGTH = f"Câu trả lời cần từ {MIN_ANSWER} đến {MAX_ANSWER} ký tự. Bạn gửi lại giúp nhé."
 VERIFY_NOTE = "⚠️ Một phần thông tin cần kiểm chứng với Sở Công Thương trước khi áp dụng."
+REPLACED_NOTE = "ℹ️ «{title}» chỉ áp dụng đến hết {until}; dưới đây là quy định áp dụng từ sau ngày đó."
+HISTORY_NOTE = "ℹ️ Quy định này áp dụng đến hết {until}; sau đó xem «{title}»."
+SCOPE = (
+    "Câu hỏi này nằm ngoài phạm vi của trợ lý. Mình chỉ hỗ trợ về khuyến mại, giảm giá và thủ tục khuyến mại, "
+    "thương mại điện tử, Online Friday, quyền lợi người tiêu dùng và phản ánh hàng giả, hàng kém chất lượng."
+)
+SITUATION_LEAD = "Tình huống bạn kể liên quan đến {n} nội dung sau (tóm tắt, bấm từng mục để xem đầy đủ):"
+SUMMARY_CHARS = 320
 
 
 def entry_token(entry_id: str) -> str:
@@ -54,14 +69,69 @@ def find_entry(kb: KnowledgeBase, token: str) -> Entry | None:
     return next((e for e in kb.entries.values() if entry_token(e.id) == token), None)
 
 
-def format_answer(entry: Entry) -> str:
-    lines = [f"📌 {entry.title}", "", entry.answer.strip(), ""]
+def _vn_day(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def format_answer(entry: Entry, replaced: Entry | None = None, successor: Entry | None = None) -> str:
+    """An entry's wording with its basis and dates; *replaced*: the ended rule it stands in for; *successor*:
+    the entry that took over after this one ended (a question about a past date)."""
+    lines = [f"📌 {entry.title}", ""]
+    if replaced is not None and replaced.validity.until is not None:
+        lines += [REPLACED_NOTE.format(title=replaced.title, until=_vn_day(replaced.validity.until)), ""]
+    lines += [entry.answer.strip(), ""]
     if entry.legal_basis:
         lines.append("⚖️ Căn cứ: " + "; ".join(entry.legal_basis))
     lines.append(f"🗓 Hiệu lực: {entry.validity.text}")
+    if successor is not None and entry.validity.until is not None:
+        lines.append(HISTORY_NOTE.format(until=_vn_day(entry.validity.until), title=successor.title))
     if entry.verify and "kiểm chứng" not in entry.answer:
         lines.append(VERIFY_NOTE)
     return "\n".join(lines)
+
+
+def format_shown(shown: Shown, entries: dict[str, Entry]) -> str:
+    """:func:`format_answer` of a resolved entry (the successor named when the rule ended later)."""
+    entry = shown.entry
+    successor = entries.get(entry.replaced_by) if entry.replaced_by and shown.replaced is None else None
+    return format_answer(entry, shown.replaced, successor)
+
+
+def _summary(text: str) -> str:
+    """The opening lines of an answer, up to :data:`SUMMARY_CHARS` (an intro ending in ":" takes its list)."""
+    out = ""
+    for line in text.strip().split("\n"):
+        if out and len(out) + len(line) > SUMMARY_CHARS:
+            break
+        out = f"{out}\n{line}" if out else line
+    return out if len(out) <= SUMMARY_CHARS else out[: SUMMARY_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def format_combined(shown: list[Shown]) -> str:
+    """A told situation: each relevant entry summarised with its basis, in force on the day it is about."""
+    lines = [SITUATION_LEAD.format(n=len(shown))]
+    for item in shown:
+        entry = item.entry
+        lines += ["", f"📌 {entry.title}", _summary(entry.answer)]
+        if entry.legal_basis:
+            lines.append("⚖️ Căn cứ: " + "; ".join(entry.legal_basis))
+        if entry.verify:
+            lines.append(VERIFY_NOTE)
+    return "\n".join(lines)
+
+
+def dated(kb: KnowledgeBase, config: AppConfig, entry: Entry, text: str, now: datetime) -> Shown:
+    """*entry* as worded on the day *text* is about (a date, an occasion or a year it names; else today)."""
+    return resolve(entry, question_date(text, now, campaign_windows(config)), kb.entries)
+
+
+def answer_text(kb: KnowledgeBase, config: AppConfig, result: MatchResult, text: str, now: datetime) -> str | None:
+    """The text a chat shows for *result* (a combined situation, one dated entry), or None when not answered."""
+    if result.combined and len(result.combined) > 1:
+        return format_combined([dated(kb, config, entry, text, now) for entry in result.combined])
+    if result.best is None:
+        return None
+    return format_shown(dated(kb, config, result.best, text, now), kb.entries)
 
 
 class QaFlow(Flow):
@@ -100,6 +170,8 @@ async def answer_question(ctx: Context, text: str) -> None:
     if not any(ch.isalnum() for ch in text):  # "???", "..." — nothing to look up or to forward to staff
         ctx.reply(NO_WORDS)
         return
+    if await answer_plan(ctx, text):  # a described promotion gets its verdict (or what is missing is asked)
+        return
     kb = _kb(ctx)
     if kb is None:
         return
@@ -119,13 +191,24 @@ async def answer_question(ctx: Context, text: str) -> None:
         )
     )
     logger.info("question %s: confident=%s entry=%s", question.id, result.confident, question.entry_id)
-    if best is not None:
-        show_entry(ctx, kb, best, question.id)
+    if result.combined and len(result.combined) > 1:
+        show_combined(ctx, kb, result, text, question.id)
+    elif best is not None:
+        show_entry(ctx, kb, best, question.id, text)
     else:
         suggest(ctx, result, question.id)
 
 
-def show_entry(ctx: Context, kb: KnowledgeBase, entry: Entry, question_id: int | None) -> None:
+def show_combined(ctx: Context, kb: KnowledgeBase, result: MatchResult, text: str, question_id: int) -> None:
+    shown = [dated(kb, ctx.config, entry, text, ctx.now) for entry in result.combined]
+    rows = [[Button(f"🔗 {s.entry.title}", f"qa:e:{question_id}:{entry_token(s.entry.id)}")] for s in shown]
+    rows.append([Button(FORWARD_LABEL, f"qa:fwd:{question_id}")])
+    ctx.reply(format_combined(shown), rows)
+
+
+def show_entry(ctx: Context, kb: KnowledgeBase, entry: Entry, question_id: int | None, text: str = "") -> None:
+    shown = dated(kb, ctx.config, entry, text, ctx.now)
+    entry = shown.entry
     qid = question_id or 0
     rows = [[Button("👍 Hữu ích", f"qa:up:{qid}:{entry_token(entry.id)}"),
              Button("👎 Chưa đúng", f"qa:down:{qid}:{entry_token(entry.id)}")]]  # fmt: skip
@@ -133,14 +216,19 @@ def show_entry(ctx: Context, kb: KnowledgeBase, entry: Entry, question_id: int |
         related = kb.entries.get(related_id)
         if related is not None:
             rows.append([Button(f"🔗 {related.title}", f"qa:e:{qid}:{entry_token(related.id)}")])
-    ctx.reply(format_answer(entry), rows)
+    ctx.reply(format_shown(shown, kb.entries), rows)
 
 
 def suggest(ctx: Context, result: MatchResult, question_id: int) -> None:
+    """Likely topics and the staff offer; a question about another domain gets what is covered, no topics."""
     agency = lead_agency_for_questions(ctx.config)
-    rows = [[Button(f"❔ {s.entry.title}", f"qa:e:{question_id}:{entry_token(s.entry.id)}")] for s in result.ranked[:3]]
+    ranked = [] if result.off_topic else result.ranked[:3]
+    rows = [[Button(f"❔ {s.entry.title}", f"qa:e:{question_id}:{entry_token(s.entry.id)}")] for s in ranked]
     rows.append([Button(FORWARD_LABEL, f"qa:fwd:{question_id}")])
     offer = OFFER_STAFF.format(agency=agency.short_name)
+    if result.off_topic:
+        ctx.reply(f"{SCOPE}\n\n{NO_TOPIC} Nếu câu hỏi vẫn liên quan, {offer}", rows)
+        return
     ctx.reply(f"{NOT_SURE}\n\nHoặc {offer}" if rows[:-1] else f"{NO_TOPIC} Bạn cũng có thể {offer}", rows)
 
 

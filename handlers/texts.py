@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.types import Button, MessageKind
 
 MENU_QA = "❓ Hỏi đáp về khuyến mại (cho thương nhân)"
+MENU_CHECK = "🧾 Kiểm tra chương trình khuyến mại"
 MENU_REPORT = "🚨 Phản ánh hàng giả / hàng kém chất lượng"
 MENU_COUNTDOWN = "⏳ Đếm ngược Online Friday"
 MENU_TRACK = "🔎 Tra cứu phản ánh"
@@ -17,6 +18,7 @@ def menu_buttons() -> list[list[Button]]:
         [Button(MENU_REPORT, "menu:report")],
         [Button(MENU_COUNTDOWN, "menu:countdown")],
         [Button(MENU_TRACK, "menu:track"), Button(MENU_CONTACT, "menu:contact")],
+        [Button(MENU_CHECK, "menu:check")],
     ]
 
 
@@ -27,6 +29,7 @@ def greeting(department: str, name: str) -> str:
         "và Ngày mua sắm trực tuyến Online Friday.\n\n"
         "Mình có thể giúp bạn:\n"
         "• Giải đáp quy định khuyến mại cho thương nhân\n"
+        "• Kiểm tra chương trình khuyến mại bạn định làm (mức tối đa, thông báo, đăng ký)\n"
         "• Tiếp nhận phản ánh hàng giả, hàng kém chất lượng (kèm ảnh)\n"
         "• Đếm ngược và nhắc lịch Online Friday\n\n"
         "Bạn chọn một mục bên dưới nhé:"
@@ -38,6 +41,7 @@ HELP = (
     "/start – Lời chào và menu chính\n"
     "/menu – Hiện menu chính\n"
     "/hoidap – Hỏi đáp về khuyến mại\n"
+    "/kiemtra – Kiểm tra một chương trình khuyến mại dự định làm\n"
     "/phananh – Phản ánh hàng giả, hàng kém chất lượng\n"
     "/tracuu MÃ – Tra cứu phản ánh theo mã\n"
     "/demnguoc – Đếm ngược Online Friday\n"

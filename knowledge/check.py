@@ -33,6 +33,8 @@ import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +50,7 @@ from knowledge.loader import (
 )
 from knowledge.matcher import DEFAULT_PARAMS, KnowledgeBase
 from knowledge.normalize import fold, normalize
+from knowledge.promotion.rules import is_full_url
 from knowledge.promotion.rules import validate as validate_rules
 
 __all__ = ["MAX_ANSWER_CHARS", "MIN_QUESTIONS", "Problem", "check_entries", "check_rules", "main"]
@@ -101,8 +104,9 @@ def _entry_rules(entry: Entry, raw: dict[str, Any], file: str) -> list[Problem]:
     if not entry.sources:
         add("error", "missing-sources", "thiếu nguồn (sources), cần ít nhất 1")
     for i, src in enumerate(entry.sources):
-        if not src.startswith(("http://", "https://")):
-            add("warning", "source-not-url", f"sources[{i}] không phải URL: '{src}'")
+        if not is_full_url(src):
+            add("warning", "source-not-url", f"sources[{i}] không phải URL đầy đủ (https://…/trang): '{src}'")
+    out.extend(_version_rules(entry, file))
     if len(entry.answer) > MAX_ANSWER_CHARS:
         add(
             "error",
@@ -132,6 +136,32 @@ def _entry_rules(entry: Entry, raw: dict[str, Any], file: str) -> list[Problem]:
     for where, s in _walk_strings(raw):
         if unicodedata.normalize("NFC", s) != s:
             add("error", "not-nfc", f"trường '{where}' không ở dạng Unicode NFC (dấu tổ hợp rời)")
+    return out
+
+
+def _version_rules(entry: Entry, file: str) -> list[Problem]:
+    """Dated wordings: each with a source, none overlapping another; a successor only after an end date."""
+    out: list[Problem] = []
+    for i, version in enumerate(entry.versions):
+        if not version.sources:
+            out.append(Problem("warning", "version-without-source", file, entry.id, f"versions[{i}] thiếu nguồn"))
+        for j, src in enumerate(version.sources):
+            if not is_full_url(src):
+                msg = f"versions[{i}].sources[{j}] không phải URL đầy đủ: '{src}'"
+                out.append(Problem("warning", "source-not-url", file, entry.id, msg))
+        if len(version.answer) > MAX_ANSWER_CHARS:
+            msg = f"versions[{i}]: câu trả lời dài {len(version.answer)} ký tự, tối đa {MAX_ANSWER_CHARS}"
+            out.append(Problem("error", "answer-too-long", file, entry.id, msg))
+        if version.until is not None and version.until < version.valid_from:
+            out.append(Problem("error", "validity-order", file, entry.id, f"versions[{i}]: from sau until"))
+    spans = sorted(entry.spans(), key=lambda span: span[0] or date.min)
+    for (start_a, until_a), (start_b, _) in pairwise(spans):
+        if until_a is None or start_b is None or until_a >= start_b:
+            msg = f"hiệu lực chồng lấn: bản từ {start_a} đến {until_a} và bản từ {start_b}"
+            out.append(Problem("warning", "version-overlap", file, entry.id, msg))
+    if entry.replaced_by is not None and entry.validity.until is None:
+        msg = f"replaced_by '{entry.replaced_by}' nhưng validity.until trống"
+        out.append(Problem("warning", "replaced-without-end", file, entry.id, msg))
     return out
 
 
@@ -237,6 +267,9 @@ def check_entries(path: Path | None = None, *, overlap: bool = True) -> list[Pro
         problems.extend(_entry_rules(entry, raw, file.name))
 
     for entry in entries.values():
+        if entry.replaced_by is not None and entry.replaced_by not in entries:
+            msg = f"replaced_by trỏ đến id không tồn tại: '{entry.replaced_by}'"
+            problems.append(Problem("error", "replaced-missing", origin[entry.id], entry.id, msg))
         for rid in entry.related:
             if rid not in entries and rid != entry.id:
                 problems.append(

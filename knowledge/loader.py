@@ -22,6 +22,7 @@ __all__ = [
     "Entry",
     "KnowledgeError",
     "Validity",
+    "Version",
     "iter_entry_files",
     "load_entries",
     "load_entry_file",
@@ -43,8 +44,27 @@ class Validity(BaseModel):
     text: str
 
 
+class Version(BaseModel):
+    """An earlier wording of an entry, in force from ``from`` to ``until`` (both inclusive)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, str_strip_whitespace=True)
+
+    valid_from: dt.date = Field(alias="from")
+    until: dt.date | None = None
+    text: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+    legal_basis: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    verify: bool = False
+
+
 class Entry(BaseModel):
-    """One question/answer topic of the knowledge base."""
+    """One question/answer topic of the knowledge base.
+
+    The top-level ``answer``, ``legal_basis``, ``sources``, ``verify`` and ``validity`` are the latest wording;
+    ``versions`` holds the earlier ones with their dates, and :meth:`at` gives the wording in force on a day.
+    ``replaced_by`` names the entry that took over once ``validity.until`` has passed.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -56,9 +76,39 @@ class Entry(BaseModel):
     legal_basis: tuple[str, ...] = ()
     validity: Validity
     sources: tuple[str, ...] = ()
-    reviewed: dt.date
+    reviewed: dt.date | None = None
     related: tuple[str, ...] = ()
     verify: bool = False
+    versions: tuple[Version, ...] = ()
+    replaced_by: str | None = None
+
+    def spans(self) -> list[tuple[dt.date | None, dt.date | None]]:
+        """(from, until) of every wording, the latest last."""
+        return [(v.valid_from, v.until) for v in self.versions] + [(self.validity.valid_from, self.validity.until)]
+
+    def at(self, day: dt.date) -> Entry:
+        """The entry as worded on *day*: the version whose dates contain it (the nearest one otherwise)."""
+        if not self.versions:
+            return self
+        start = self.validity.valid_from
+        if start is None or day >= start:
+            return self
+        ordered = sorted(self.versions, key=lambda v: v.valid_from)
+        chosen = next((v for v in ordered if v.valid_from <= day and (v.until is None or day <= v.until)), None)
+        if chosen is None:
+            chosen = (
+                ordered[0]
+                if day < ordered[0].valid_from
+                else max((v for v in ordered if v.valid_from <= day), key=lambda v: v.valid_from)
+            )
+        validity = Validity(valid_from=chosen.valid_from, until=chosen.until, text=chosen.text)
+        update = {"answer": chosen.answer, "legal_basis": chosen.legal_basis, "sources": chosen.sources}
+        return self.model_copy(update={**update, "verify": chosen.verify, "validity": validity, "versions": ()})
+
+    def expired(self, day: dt.date) -> bool:
+        """True when *day* is after the entry's last wording and a successor took over."""
+        until = self.validity.until
+        return self.replaced_by is not None and until is not None and day > until
 
 
 _MESSAGES = {

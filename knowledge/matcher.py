@@ -68,6 +68,10 @@ of the benchmark (:meth:`KnowledgeBase.match_bm25_only`,
 :meth:`KnowledgeBase.match_fuzzy_only`) share the normaliser and keep the plain rule
 (floor + margin, no decision score), with their own dev-tuned thresholds.
 
+Scope (:func:`review`, :mod:`knowledge.scope`): a question about another domain is never confident
+(:attr:`MatchResult.off_topic`), and a told situation whose leading entries are close gets them combined
+(:attr:`MatchResult.combined`, the first one is :attr:`MatchResult.best`).
+
 Everything per query is vectorised (numpy over bm25s's sparse index, one
 ``cdist`` call), so a query costs well under a millisecond on a KB of a few
 hundred phrasings. :meth:`KnowledgeBase.reload` builds a complete new index and
@@ -92,6 +96,7 @@ from knowledge.bm25 import Channel, bigrams
 from knowledge.loader import DEFAULT_ENTRIES_DIR, Entry, load_entries
 from knowledge.normalize import fold, tokenize
 from knowledge.repair import repair
+from knowledge.scope import MAX_COMBINED, SITUATION_BAND, SITUATION_FLOOR, is_off_topic, is_situation, narrator
 
 __all__ = [
     "BASELINE_BM25_PARAMS",
@@ -131,6 +136,10 @@ class MatchResult:
     confident: bool
     #: The normalised (accented) query, useful for logs.
     query: str = ""
+    #: A told situation: the entries an answer combines (the first is ``best``); empty otherwise.
+    combined: tuple[Entry, ...] = ()
+    #: The question is about another domain (see :mod:`knowledge.scope`).
+    off_topic: bool = False
 
     @property
     def best(self) -> Entry | None:
@@ -435,6 +444,20 @@ class _Index:
         return self.decide(self.combine(f, p), p, limit, f.query, f.known_terms)
 
 
+def review(text: str, result: MatchResult, limit: int) -> MatchResult:
+    """An off-topic question is never confident; a told situation combines the close leading entries."""
+    ranked = result.ranked[:limit]
+    if is_off_topic(text):
+        return MatchResult(ranked, False, result.query, off_topic=True)
+    if result.ranked and is_situation(text):
+        s1, who = result.ranked[0].score, narrator(text)
+        close = [s.entry for s in result.ranked if s.score >= s1 - SITUATION_BAND]
+        close = (close[:1] + [e for e in close[1:] if who is None or e.audience in (who, "both")])[:MAX_COMBINED]
+        if result.confident or s1 >= SITUATION_FLOOR:
+            return MatchResult(ranked, True, result.query, combined=tuple(close))
+    return MatchResult(ranked, result.confident, result.query)
+
+
 @dataclass(frozen=True, slots=True)
 class _State:
     """Everything a query needs, swapped as one reference on reload."""
@@ -505,8 +528,8 @@ class KnowledgeBase:
     # -- matching ---------------------------------------------------------
 
     def match(self, text: str, limit: int = 3) -> MatchResult:
-        """Hybrid match (BM25 + fuzzy + confidence decision)."""
-        return self._state.index.match(text, self.params, limit)
+        """Hybrid match (BM25 + fuzzy + confidence decision), reviewed for scope (see :func:`review`)."""
+        return review(text, self._state.index.match(text, self.params, max(limit, MAX_COMBINED + 1)), limit)
 
     def match_fuzzy_only(self, text: str, limit: int = 3) -> MatchResult:
         """Baseline for the benchmark: rapidfuzz WRatio alone."""

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {  # command -> "module:function"
     "db": "bot.cli.deploy:run_db",
     "config": "bot.cli.deploy:run_config",
     "ask": "bot.cli.qa:run_ask",
+    "check": "bot.cli.check:run_check",
     "kb": "bot.cli.qa:run_kb",
     "staff": "bot.cli.staff:run_staff",
     "countdown": "bot.cli.broadcast:run_countdown",
@@ -36,7 +37,7 @@ COMMANDS: dict[str, str] = {  # command -> "module:function"
     "case": "bot.cli.report:run_report",
 }
 QUIET_COMMANDS = frozenset(
-    {"chat", "ask", "kb", "staff", "countdown", "broadcast", "announce", "complaints", "report", "case"}
+    {"chat", "ask", "check", "kb", "staff", "countdown", "broadcast", "announce", "complaints", "report", "case"}
 )
 COMPLAINT_STATUSES = [s.value for s in ComplaintStatus]
 
@@ -83,6 +84,12 @@ def _qa_parsers(sub) -> None:
     ask = sub.add_parser("ask", help="hỏi cơ sở tri thức một câu (hoặc '-' để đọc từng dòng từ stdin)")
     ask.add_argument("question", help="câu hỏi, hoặc '-' để đọc mỗi dòng một câu từ stdin")
     ask.add_argument("--json", action="store_true", help="in một đối tượng JSON mỗi câu hỏi")
+    ask.add_argument("--at", help="thời điểm ISO 8601 coi là «bây giờ» cho câu mô tả chương trình khuyến mại")
+
+    check = sub.add_parser("check", help="kiểm tra một chương trình khuyến mại mô tả bằng lời (như trong chat)")
+    check.add_argument("message", help="mô tả chương trình, hoặc '-' để đọc mỗi dòng một mô tả từ stdin")
+    check.add_argument("--json", action="store_true", help="in một đối tượng JSON mỗi mô tả")
+    check.add_argument("--at", help="thời điểm ISO 8601 coi là «bây giờ» (không ghi múi giờ = giờ Việt Nam)")
 
     kb = sub.add_parser("kb", help="cơ sở tri thức")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)

@@ -8,19 +8,22 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot.cli.check import parse_at
 from bot.settings import Settings
 from handlers.config import load_config
-from handlers.qa import format_answer, record_staff_answer
+from handlers.promotion.check import Outcome, check_text
+from handlers.qa import SCOPE, answer_text, record_staff_answer
 from knowledge import KnowledgeBase, MatchResult
 from knowledge.check import main as check_main
+from knowledge.promotion.extract import looks_like_plan
 from storage.db import Database
 from storage.questions import QuestionStatus, parse_code
 
 
-def as_json(result: MatchResult) -> dict:
+def as_json(result: MatchResult, answer: str | None) -> dict:
     best = result.best
     return {
-        "answer": format_answer(best) if best else None,
+        "answer": answer,
         "entry_id": best.id if best else None,
         "score": round(result.ranked[0].score, 4) if result.ranked else 0.0,
         "confident": result.confident,
@@ -30,27 +33,52 @@ def as_json(result: MatchResult) -> dict:
     }
 
 
-def as_text(result: MatchResult) -> str:
-    if result.best is not None:
-        return format_answer(result.best)
+def as_text(result: MatchResult, answer: str | None) -> str:
+    if answer is not None:
+        return answer
+    if result.off_topic:
+        return SCOPE
     lines = ["Chưa có câu trả lời chắc chắn. Các chủ đề gần nhất:"]
     lines += [f"  • {s.entry.title} ({s.entry.id}, {s.score:.2f})" for s in result.ranked[:3]]
     return "\n".join(lines)
 
 
+def plan_json(outcome: Outcome) -> dict:
+    """A described promotion, as the chat's first reply: the verdict (confident only when complete) or a question."""
+    return {
+        "answer": outcome.text,
+        "entry_id": None,
+        "score": 1.0 if outcome.complete else 0.0,
+        "confident": outcome.complete,
+        "suggestions": [],
+        "kind": "promotion_check",
+        "ask": outcome.step,
+        "verdict": outcome.verdict.summary() if outcome.verdict is not None else None,
+    }
+
+
 def run_ask(args, settings: Settings, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """One question (or one a line from stdin with ``-``): the answer, or the nearest topics."""
+    """One question (or one a line from stdin with ``-``): the answer, or the nearest topics; a described
+    promotion gets its verdict (or the question the chat would ask) exactly as the chat's first reply."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     kb = KnowledgeBase.load()
+    config = load_config(settings.bot_config)
+    now = parse_at(getattr(args, "at", None))
     questions = (line.strip() for line in stdin) if args.question == "-" else iter([args.question])
     for text in questions:
         if not text:
             continue
+        if looks_like_plan(text):
+            outcome = check_text(text, config, now)[1]
+            print(json.dumps(plan_json(outcome), ensure_ascii=False) if args.json else outcome.text, file=stdout)
+            stdout.flush()
+            continue
         result = kb.match(text)
+        answer = answer_text(kb, config, result, text, now)
         if args.json:
-            print(json.dumps(as_json(result), ensure_ascii=False), file=stdout)
+            print(json.dumps(as_json(result, answer), ensure_ascii=False), file=stdout)
         else:
-            print(as_text(result), file=stdout)
+            print(as_text(result, answer), file=stdout)
         stdout.flush()
     return 0
 

@@ -30,10 +30,9 @@ def route(config: AppConfig, *, kind: str, category: str | None = None, area: st
         if rule.areas and area not in rule.areas:
             continue
         copies = [c for c in rule.copies if c != rule.lead]
-        if rule.copy_area_committee and area in config.area_committees:
-            committee = config.area_committees[area]
-            if committee != rule.lead and committee not in copies:
-                copies.append(committee)
+        committee = config.area_committee(area) if rule.copy_area_committee else None
+        if committee is not None and committee != rule.lead and committee not in copies:
+            copies.append(committee)
         return Route(rule.lead, tuple(copies))
     return Route(lead_agency_for_questions(config).id, ())
 
@@ -64,7 +63,7 @@ def agency_name(config: AppConfig, agency_id: str, *, short: bool = False) -> st
     agency = config.agency(agency_id)
     if agency is None:
         return agency_id
-    return agency.short_name if short else agency.name
+    return agency.shown_short_name if short else agency.shown_name
 
 
 def coordinator(config: AppConfig) -> Agency:

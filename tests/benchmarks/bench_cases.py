@@ -65,9 +65,10 @@ class ScaledFake(FakeTelegramAPI):
 def bench_config(group: int = GROUP, *, digest_after: int = 0, digest_size: int = 10, digest_wait: float = 0.3):
     """The default configuration with every consumer report led by market surveillance, whose one group is
     the only staff chat (so the whole burst lands in one group); ``digest_after`` 0 turns digests off."""
-    from handlers.config import AppConfig, load_config
+    from handlers.config import AppConfig
+    from tests.support.configs import plan_2024
 
-    base = load_config().model_dump(mode="python")
+    base = plan_2024().model_dump(mode="python")
     for agency in base["agencies"]:
         agency["chats"] = {"telegram": [str(group)]} if agency["id"] == "qltt" else {}
     base["routing"] = [
@@ -93,13 +94,13 @@ async def prepare_reports(url: str, count: int, *, photos: int = 0, media_dir: P
     from handlers.complaints.photos import photo_rows
     from handlers.complaints.submit import staff_payload
     from handlers.complaints.vocabulary import KIND_SUBMITTED, STAFF_CHANNEL, STAFF_CHAT
-    from handlers.config import load_config
     from storage.complaints import Complaint, ComplaintEvent, ComplaintStatus, EventKind
     from storage.db import Database
     from storage.media import MediaStore
+    from tests.support.configs import plan_2024
     from tests.support.images import jpeg
 
-    config = load_config()
+    config = plan_2024()
     db = Database(url)
     await asyncio.to_thread(db.upgrade)
     store = MediaStore(media_dir, fsync=False) if media_dir is not None else None

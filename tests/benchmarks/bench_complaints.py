@@ -44,6 +44,7 @@ from handlers.types import IncomingMessage, MediaRef, MessageKind, Reply
 from storage.complaints import Complaint, ComplaintPhoto
 from storage.models import OutboxMessage
 from tests.benchmarks.bench_telegram import machine, pct
+from tests.support.configs import plan_2024
 from tests.support.images import jpeg_chunks
 
 CHANNEL = "bench"
@@ -191,7 +192,7 @@ def _file_sha(path: Path) -> str:
 
 async def bench(database_url: str, reporters: int, photo_size: int, work: Path, in_flight: int = 64) -> dict:
     settings = Settings(_env_file=None, database_url=database_url, media_dir=work / "media")
-    app = create_app(settings)
+    app = create_app(settings, config=plan_2024())
     async with app:
         app.register_downloader(CHANNEL, make_downloader(photo_size))
         latencies: list[float] = []

@@ -17,14 +17,17 @@ import argparse
 import itertools
 import math
 import platform
+import time
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import bm25s
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
+from handlers.promotion.check import campaign_windows
 from knowledge.evaluate import (
     DEFAULT_EVAL_PATHS,
     EvalItem,
@@ -37,8 +40,12 @@ from knowledge.evaluate import (
     run_matcher,
 )
 from knowledge.matcher import LENGTH_CAP, KnowledgeBase, MatchParams, MatchResult, ScoredEntry
+from knowledge.promotion.calendar import TZ
+from knowledge.promotion.evaluate import evaluate, format_summary, load_situations, reply
+from tests.support.configs import plan_2024
 
 MATCHERS = ("hybrid", "bm25-only", "fuzzy-only")
+SITUATIONS_DEV = Path(__file__).resolve().parents[1] / "data" / "situations_dev.yaml"
 
 
 def _matchers(kb: KnowledgeBase) -> dict[str, object]:
@@ -318,6 +325,23 @@ def calibrate(
     print(f"  -> conf_margin={fitted[0]:.3f}, conf_length={fitted[1]:.3f}, decision={fitted[2]:.3f}")
 
 
+def situations_section(kb: KnowledgeBase, files: Sequence[Path], items: Sequence[EvalItem]) -> str:
+    """The promotion check and the Q&A together on situation messages, and the latency of one reply (check + Q&A)
+    over every short question too."""
+    windows = campaign_windows(plan_2024())
+    parts = [format_summary(Path(f).stem, evaluate(load_situations(f), windows, kb)) for f in files]
+    now = datetime(2026, 12, 7, 9, tzinfo=TZ)
+    latencies = []
+    for item in items:
+        started = time.perf_counter()
+        reply(item.q, now, windows, kb)
+        latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0
+    parts.append(f"one reply (check + Q&A) over the {len(latencies)} short questions: p95 {p95:.2f} ms")
+    return "\n\n".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=Path, default=None, help="entries folder (default: knowledge/entries)")
@@ -327,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true", help="re-fit only the confidence rule on dev (k-fold)")
     parser.add_argument("--probability", type=float, default=0.85, help="--calibrate: answer when P(right) ≥ this")
     parser.add_argument("--min-refusal", type=float, default=0.95, help="dev refusal floor when tuning")
+    parser.add_argument(
+        "--situations", type=Path, nargs="*", default=[SITUATIONS_DEV], help="situation files (default: the dev set)"
+    )
     args = parser.parse_args(argv)
 
     if args.tune:
@@ -344,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\n\n### off the shelf (information: the tools without this project's normaliser; ranking only)\n\n"
         + off_the_shelf_table(kb, items)
     )
+    text += "\n\n" + situations_section(kb, args.situations, items)
     print(text)
     line = f"hybrid top-1 − best baseline top-1 = {delta:.1f} points (heldout)"
     print()

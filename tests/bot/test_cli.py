@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.configs import PLAN_2024
 from tests.support.processes import ROOT, call_cli, cli_env, read_until, run_cli
 
 
@@ -94,7 +95,7 @@ def test_config_check_and_a_broken_config_naming_the_field(tmp_path: Path) -> No
     ok = call_cli(tmp_path, "config", "check")
     assert ok.returncode == 0 and "11 địa bàn" in ok.stdout
     bad = tmp_path / "bad.yaml"
-    text = (ROOT / "handlers" / "default_config.yaml").read_text(encoding="utf-8")
+    text = PLAN_2024.read_text(encoding="utf-8")
     bad.write_text(text.replace("end: 2024-12-01T12:00:00+07:00", "end: 2024-11-28T12:00:00+07:00"), encoding="utf-8")
     broken = call_cli(tmp_path, "config", "check", BOT_CONFIG=str(bad))
     assert broken.returncode == 2

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select, text
 import handlers.reminders
 from bot.leader import JOBS_TABLE, Leader, LeaderLock, Timing, run_job
 from handlers.clock import Clock, FixedClock, SystemClock, as_utc
-from handlers.config import AppConfig, load_config
+from handlers.config import AppConfig
 from handlers.jobs import At
 from handlers.reminders.countdown import reminder_slots
 from handlers.reminders.firing import JOB_PREFIX, ReminderService
@@ -27,6 +27,7 @@ from handlers.types import Reply
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.subscriptions import Broadcast
+from tests.support.configs import plan_2024
 from tests.support.databases import PG_URL, reset_postgres
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -35,7 +36,7 @@ SUBSCRIBERS = [("telegram", "101"), ("telegram", "102"), ("console", "alice")]
 
 @pytest.fixture(scope="module")
 def config() -> AppConfig:
-    return load_config()
+    return plan_2024()
 
 
 @pytest.fixture
@@ -367,7 +368,7 @@ async def test_a_first_start_records_past_reminders_as_skipped(db_url: str) -> N
         reset_postgres(PG_URL)
     database = Database(db_url)
     await asyncio.to_thread(database.upgrade)
-    config = load_config()
+    config = plan_2024()
     leader = await lead(leader_of(database, config))
     try:
         past = [s for s in reminder_slots(config) if datetime.now(UTC) - s.at > config.reminders.grace]

@@ -26,11 +26,12 @@ from bot.app import create_app
 from bot.leader import JOBS_TABLE, Leader, run_job
 from bot.settings import Settings
 from handlers.clock import SystemClock
-from handlers.config import AppConfig, load_config
+from handlers.config import AppConfig
 from handlers.reminders.countdown import ReminderSlot, reminder_slots
 from handlers.types import Reply
 from storage.db import Database, sync_url
 from tests.support.chat import shared_knowledge
+from tests.support.configs import plan_2024
 from tests.support.databases import PG_URL
 
 OLD_REVISION = "0009"
@@ -58,7 +59,7 @@ def old_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def live_config(start: datetime) -> AppConfig:
     """A campaign around the real clock, and the pinned countdown post."""
-    data = load_config().model_dump(mode="json")
+    data = plan_2024().model_dump(mode="json")
     data["campaigns"] = [
         {
             "id": "live",

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge.check import Problem, check_entries, main
+from knowledge.check import Problem, check_entries, check_rules, main
 
 
 def edit(path: Path, **changes: object) -> None:
@@ -119,3 +119,43 @@ def test_shipped_entries_pass_check(real_entries: Path) -> None:
     problems = check_entries(real_entries)
     errors = [str(p) for p in problems if p.level == "error"]
     assert not errors, "\n".join(errors)
+
+
+def test_bare_domain_source_is_a_warning(entries_dir: Path) -> None:
+    edit(entries_dir / "dang-ky-tham-gia-online-friday.yaml", sources=["https://thuvienphapluat.vn"])
+    warned = [p for p in check_entries(entries_dir, overlap=False) if p.code == "source-not-url"]
+    assert warned and warned[0].level == "warning" and "thuvienphapluat.vn" in warned[0].message
+    edit(entries_dir / "dang-ky-tham-gia-online-friday.yaml", sources=["https://docluat.vn/archive/1528"])
+    assert "source-not-url" not in codes(check_entries(entries_dir, overlap=False), "warning")
+
+
+def test_versions_overlapping_or_without_source_are_warnings(entries_dir: Path) -> None:
+    f = entries_dir / "dang-ky-tham-gia-online-friday.yaml"
+    edit(
+        f,
+        validity={"from": "2025-07-01", "until": None, "text": "Từ 01/07/2025."},
+        versions=[
+            {"from": "2018-07-15", "until": "2025-07-10", "text": "Cũ.", "answer": "Bản cũ.", "sources": []},
+        ],
+    )
+    found = codes(check_entries(entries_dir, overlap=False), "warning")
+    assert {"version-overlap", "version-without-source"} <= found
+    edit(
+        f,
+        versions=[
+            {"from": "2018-07-15", "until": "2025-06-30", "text": "Cũ.", "answer": "Bản cũ.",
+             "sources": ["https://docluat.vn/archive/1528"]},
+        ],
+    )  # fmt: skip
+    found = codes(check_entries(entries_dir, overlap=False), "warning")
+    assert not {"version-overlap", "version-without-source"} & found
+
+
+def test_replaced_by_must_name_an_entry(entries_dir: Path) -> None:
+    edit(entries_dir / "dang-ky-tham-gia-online-friday.yaml", replaced_by="khong-co")
+    assert "replaced-missing" in codes(check_entries(entries_dir, overlap=False))
+
+
+def test_shipped_kb_and_rules_give_no_warning(real_entries: Path) -> None:
+    problems = check_entries(real_entries) + check_rules(real_entries.parent / "rules")
+    assert [str(p) for p in problems] == []

@@ -12,12 +12,13 @@ from sqlalchemy import select
 from bot.sender import OutboxSender, SenderOptions
 from handlers.cases.intake import route_pending
 from handlers.cases.posting import link_sent
-from handlers.config import AppConfig, load_config
+from handlers.config import AppConfig
 from handlers.matching import fold_text
 from handlers.types import Button, ChatKind, IncomingMessage, MessageKind, Reply
 from storage.cases import Case, CaseAction
 from storage.models import OutboxMessage
 from tests.support.chat import CHANNEL, ChatHarness, Person
+from tests.support.configs import plan_2024
 
 QLTT, QLTM, TTS, HOI = "-100", "-500", "-300", "-600"
 FAST = SenderOptions(batch=50, concurrency=4, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05)
@@ -25,7 +26,7 @@ FAST = SenderOptions(batch=50, concurrency=4, flush_interval=0.02, idle_poll=0.0
 
 def cases_config(**cases) -> AppConfig:
     """The default configuration with staff groups on the test channel and staff of three agencies."""
-    base = load_config().model_dump(mode="python")
+    base = plan_2024().model_dump(mode="python")
     chats = {"qltt": QLTT, "qltm": QLTM, "thanh-tra-so": TTS, "hoi-bvntd": HOI}
     for agency in base["agencies"]:
         if agency["id"] in chats:

@@ -19,6 +19,7 @@ from handlers.matching import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from knowledge import KnowledgeBase
 from storage.media import MediaUnavailable
+from tests.support.configs import plan_2024
 
 CHANNEL = "console"  # the test channel stands in for the console channel
 # Wednesday 27/11/2024 09:00 in Vietnam: inside the e-commerce week, before the 60 hours.
@@ -103,7 +104,7 @@ class ChatHarness:
         app = create_app(
             Settings(database_url=database_url, _env_file=None, **settings),
             clock=clock,
-            config=config,
+            config=config or plan_2024(),
             knowledge=shared_knowledge(),
         )
         try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[2]
+PLAN_2024 = ROOT / "handlers" / "configs" / "binh_phuoc_2024.yaml"  # as tests.support.configs.PLAN_2024
 HOST_SETTINGS = ("TELEGRAM_", "ZALO_", "DATABASE_URL", "BOT_CONFIG", "MEDIA_DIR")
 
 
@@ -30,9 +31,11 @@ def checkout_env(env: Mapping[str, str] | None = None, **extra: str) -> dict[str
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment for ``python -m bot``: none of the host's bot settings, a database in ``tmp_path``."""
+    """The environment for ``python -m bot``: none of the host's bot settings, a database in ``tmp_path``, the 2024
+    plan's configuration (``BOT_CONFIG=""`` in ``extra`` runs the default, today's Đồng Nai)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(HOST_SETTINGS)}
-    return checkout_env(env, **{"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **extra})
+    base = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "BOT_CONFIG": str(PLAN_2024)}
+    return checkout_env(env, **{**base, **extra})
 
 
 def run_cli(tmp_path: Path, *args: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:

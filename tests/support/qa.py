@@ -3,13 +3,14 @@ the staff."""
 
 from __future__ import annotations
 
-from handlers.config import AppConfig, load_config
+from handlers.config import AppConfig
+from tests.support.configs import plan_2024
 
 OUT_OF_SCOPE = "giá vàng SJC hôm nay bao nhiêu một lượng"
 
 
 def config_with_staff() -> AppConfig:
-    base = load_config().model_dump(mode="python")
+    base = plan_2024().model_dump(mode="python")
     for agency in base["agencies"]:
         if agency["id"] == "qltm":
             agency["chats"] = {"console": ["-500"]}

@@ -9,7 +9,8 @@ from pathlib import Path
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.settings import Settings
-from handlers.config import AppConfig, load_config
+from handlers.config import AppConfig
+from tests.support.configs import plan_2024
 from tests.support.databases import migrated_sqlite
 from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, photo_update, text_update
 
@@ -31,7 +32,7 @@ STAFF = 9001
 
 
 def telegram_config() -> AppConfig:
-    base = load_config().model_dump(mode="python")
+    base = plan_2024().model_dump(mode="python")
     for agency in base["agencies"]:
         if agency["id"] == "qltt":
             agency["chats"] = {"telegram": [str(GROUP)]}

@@ -18,6 +18,7 @@ from bot.logs import setup_logging
 from handlers.clock import FixedClock
 from handlers.types import MediaRef
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
+from tests.support.configs import plan_2024
 from tests.support.fakes.telegram_api import FakeTelegramAPI, callback_update, photo_update, text_update
 from tests.support.telegram import make_settings
 
@@ -41,7 +42,9 @@ class Rig:
 async def polling(tmp_path: Path) -> AsyncIterator[Rig]:
     async with FakeTelegramAPI() as fake:
         settings = make_settings(fake, tmp_path)
-        async with create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge()) as app:
+        async with create_app(
+            settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
+        ) as app:
             channel = TelegramChannel(settings, app.dispatcher.handle)
             await channel.start()
             try:
@@ -65,7 +68,7 @@ async def test_start_and_help_are_answered_over_polling(polling: Rig) -> None:
     assert "Xin chào Lan!" in call.params["text"]
     rows = call.params["reply_markup"]["inline_keyboard"]
     labels = [b["text"] for row in rows for b in row]
-    assert any("Hỏi đáp về khuyến mại" in label for label in labels) and len(labels) == 5
+    assert any("Hỏi đáp về khuyến mại" in label for label in labels) and len(labels) == 6
     assert all(len(b["callback_data"].encode()) <= 64 for row in rows for b in row)
 
     fake.push_update(text_update("/help", user_id=USER))
@@ -126,7 +129,9 @@ async def test_webhook_checks_the_secret_and_answers(tmp_path: Path) -> None:
             webhook_listen="127.0.0.1",
             webhook_port=port,
         )
-        async with create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge()) as app:
+        async with create_app(
+            settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
+        ) as app:
             channel = TelegramChannel(settings, app.dispatcher.handle)
             await channel.start()
             try:
@@ -159,7 +164,9 @@ async def test_the_token_never_reaches_the_log(tmp_path: Path) -> None:
         setup_logging("DEBUG", settings.secrets(), stream=stream)
         logging.getLogger("httpx").setLevel(logging.DEBUG)
         try:
-            async with create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge()) as app:
+            async with create_app(
+                settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
+            ) as app:
                 channel = TelegramChannel(settings, app.dispatcher.handle)
                 await channel.start()
                 fake.push_update(text_update("/start", user_id=USER))

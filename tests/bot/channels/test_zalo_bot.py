@@ -26,6 +26,7 @@ from storage.media import MediaTooLarge, NotAnImage
 from storage.models import Conversation, User
 from storage.zalo import ZaloChoices, ZaloSeenEvent
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
+from tests.support.configs import plan_2024
 from tests.support.databases import migrated_sqlite
 from tests.support.fakes.zalo_bot_api import (
     FakeZaloBotAPI,
@@ -72,7 +73,7 @@ def counting(app: App, handled: list):
 
 
 async def make_rig(fake: FakeZaloBotAPI, settings: Settings, server: WebhookServer | None = None):
-    app = create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge())
+    app = create_app(settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge())
     await app.start()
     handled: list = []
     channel = ZaloBotChannel(settings, counting(app, handled), app.db, backoff=(0.01, 0.05))

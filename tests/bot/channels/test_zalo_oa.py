@@ -39,6 +39,7 @@ from storage.db import Database
 from storage.models import Conversation, User
 from storage.zalo import ZaloChoices, ZaloSeenEvent, ZaloToken
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
+from tests.support.configs import plan_2024
 from tests.support.databases import migrated_sqlite
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.telegram_api import text_update as tg_text_update
@@ -95,7 +96,7 @@ def make_settings(fake: FakeZaloOA, tmp_path: Path, **extra) -> Settings:
 
 
 async def make_rig(fake: FakeZaloOA, settings: Settings) -> Rig:
-    app = create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge())
+    app = create_app(settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge())
     await app.start()
     assert app.dispatcher is not None
     handled: list = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from handlers.cases.routing import Route, due_times, in_main_window, route
-from handlers.config import load_config
+from tests.support.configs import plan_2024
 
-CONFIG = load_config()
+CONFIG = plan_2024()
 
 
 def test_counterfeit_goes_to_market_surveillance_with_copies() -> None:

@@ -15,6 +15,7 @@ from bot.channels.telegram import TelegramChannel
 from handlers.clock import FixedClock
 from storage.complaints import Complaint
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
+from tests.support.configs import plan_2024
 from tests.support.fakes.telegram_api import (
     FakeTelegramAPI,
     document_update,
@@ -36,7 +37,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[ReporterRig]:
             album_quiet_seconds=QUIET,
             album_max_wait_seconds=3,
         )
-        async with create_app(settings, clock=FixedClock(DEFAULT_NOW), knowledge=shared_knowledge()) as app:
+        async with create_app(
+            settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
+        ) as app:
             channel = TelegramChannel(settings, app.dispatcher.handle)
             app.register_downloader(channel.name, channel.download_to)
             await channel.start()

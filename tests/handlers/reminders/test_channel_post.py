@@ -22,6 +22,7 @@ from handlers.reminders.countdown import countdown_text
 from storage.db import Database
 from tests.support.cases import FAST
 from tests.support.chat import DEFAULT_NOW
+from tests.support.configs import PLAN_2024, plan_2024
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.telegram import make_settings
 
@@ -30,7 +31,7 @@ CHANNEL = "@kenh_sct_online_friday"
 
 
 def post_config(chat: str | None = CHANNEL, minutes: int = 15) -> AppConfig:
-    base = load_config().model_dump(mode="python")
+    base = plan_2024().model_dump(mode="python")
     if chat is not None:
         base["countdown_post"] = {"telegram_chat": chat, "every_minutes": minutes}
     return AppConfig.model_validate(base)
@@ -191,7 +192,7 @@ async def test_off_without_the_configuration(rig: Rig) -> None:
 
 @pytest.mark.parametrize("minutes", [4, 1441])
 def test_a_bad_interval_is_a_clear_config_error(tmp_path: Path, minutes: int) -> None:
-    data = yaml.safe_load((ROOT / "handlers" / "default_config.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(PLAN_2024.read_text(encoding="utf-8"))
     assert "countdown_post" not in data  # off by default
     data["countdown_post"] = {"telegram_chat": CHANNEL, "every_minutes": minutes}
     bad = tmp_path / "bad.yaml"
@@ -201,7 +202,7 @@ def test_a_bad_interval_is_a_clear_config_error(tmp_path: Path, minutes: int) ->
 
 
 def test_a_bad_channel_is_a_clear_config_error() -> None:
-    base = load_config().model_dump(mode="python")
+    base = plan_2024().model_dump(mode="python")
     base["countdown_post"] = {"telegram_chat": "kenh không dấu @"}
     with pytest.raises(ValueError, match=r"telegram_chat phải là @ten_kenh"):
         AppConfig.model_validate(base)

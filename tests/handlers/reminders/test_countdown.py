@@ -20,6 +20,7 @@ from handlers.reminders.countdown import (
     reminder_slots,
     reminder_text,
 )
+from tests.support.configs import PLAN_2024, plan_2024
 from tests.support.processes import call_cli
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -31,7 +32,7 @@ SECOND = timedelta(seconds=1)
 
 @pytest.fixture(scope="module")
 def config() -> AppConfig:
-    return load_config()
+    return plan_2024()
 
 
 def at(text: str) -> datetime:
@@ -246,7 +247,7 @@ def test_quiet_hours_edges() -> None:
 
 
 def test_an_unquoted_clock_time_is_a_clear_config_error(tmp_path: Path) -> None:
-    data = yaml.safe_load((ROOT / "handlers" / "default_config.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(PLAN_2024.read_text(encoding="utf-8"))
     data["quiet_hours"] = {"start": 1320, "end": "07:00"}  # what YAML makes of an unquoted 22:00
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

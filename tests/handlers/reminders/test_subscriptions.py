@@ -20,6 +20,7 @@ from storage.models import OutboxMessage, Role
 from storage.subscriptions import Broadcast, Subscription
 from tests.support import processes
 from tests.support.chat import CHANNEL, DEFAULT_NOW, ChatHarness
+from tests.support.configs import PLAN_2024
 from tests.support.databases import migrated_sqlite
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -252,7 +253,7 @@ async def test_run_on_the_console_alone_prints_an_announcement(
     tmp_path: Path, cli_env: dict[str, str], cli_subscribers: None
 ) -> None:
     """`python -m bot run` with no messenger: the sender delivers console rows by printing them."""
-    data = yaml.safe_load((ROOT / "handlers" / "default_config.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(PLAN_2024.read_text(encoding="utf-8"))
     data["quiet_hours"] = {"start": "00:00", "end": "00:00"}  # whatever the hour the test runs at
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

@@ -1,0 +1,367 @@
+"""A planned promotion read from a chat message: forms, %, amounts, dates, goods, places and channel.
+
+:func:`read_plan` gives the library's plan input (what :func:`check_promotion` takes), what is still missing
+(``forms``, ``amount``, ``start``, ``end``, ``place``, ``degrees``) and the questions to ask back on bad input
+(a date that does not exist, 300 %, an end before the start, a message too long to read). :func:`looks_like_plan`
+decides cheaply whether a message describes a planned promotion rather than asking a general question.
+Messages are read folded (no diacritics, lower case), so "giam gia 70% dip OF" reads like "giảm giá 70 % dịp OF".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from knowledge.normalize import fold
+from knowledge.promotion import texts
+from knowledge.promotion.dates import CampaignWindow, read_dates
+from knowledge.promotion.places import PROVINCES, find_places
+from knowledge.promotion.plan import parse_plan
+
+__all__ = ["MAX_CHARS", "Reading", "looks_like_plan", "read_amounts", "read_forms", "read_goods", "read_plan"]
+
+MAX_CHARS = 2000
+MEASURED = ("discount", "gift", "voucher")
+
+#: Folded patterns of each form, in the order they are read; a matched span is blanked before the next form.
+FORM_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("voucher", r"e ?voucher|voucher|phieu mua hang|phieu su dung dich vu|phieu giam gia|ma giam gia|\bmgg\b|coupon|"
+     r"phieu qua tang|the qua tang|\bma (?:khuyen mai|km|uu dai)\b"),
+    ("lucky_draw", r"quay so|boc tham|rut tham|may rui|cao trung thuong|vong quay|quay thuong|trung thuong|lucky draw|"
+     r"cao (?:the|phieu)"),
+    ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|mini ?game|\bthi (?:anh|video|hat|nau an|ve)\b"),
+    ("loyalty", r"khach hang than thiet|khach hang thuong xuyen|tich diem|the thanh vien|doi diem|hang thanh vien"),
+    ("sample", r"hang mau|dich vu mau|san pham mau|dung thu|\bsample\b|\btester\b"),
+    ("gift_no_purchase", r"khong (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
+     r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
+    ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
+     r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)"),
+    ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
+    ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
+     r"\boff\s*\d|\d\s*%\s*off|\bgg\b"),
+)  # fmt: skip
+_PROMO = r"khuyen ma[iy]|\bkm\b|\bctkm\b|uu dai"
+_INTENT = (
+    r"\b(?:dinh|du dinh|du kien|muon|se|sap|ke hoach|chuan bi|len chuong trinh|chay chuong trinh|to chuc)\b|"
+    r"\btinh (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km)\b|"
+    r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha) (?:em|minh|toi|tui|chung toi|chung em|t)\b|"
+    r"\b(?:em|minh|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)"
+)
+_GENERAL = r"toi da (?:bao nhieu|la bao nhieu|may)|\bmax\b|bao nhieu (?:phan tram|%)|la gi\b|nhu the nao|o dau\b|"
+_GENERAL += r"thu tuc|ho so|mau (?:so|don)|bi phat|muc phat|xu phat|(?:tren|qua|vuot|hon) \d+ ?%|thap nhat|"
+_GENERAL += r"bao nhieu tien|han muc|tinh tren|dung khong|phai khong|bao lau|bao nhieu ngay"
+_GENERAL += r"|may gio|khi nao|luc nao|bao gio"
+#: What was done or suffered, not planned: a past programme, a buyer's complaint.
+_NOT_A_PLAN = (
+    r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\bbi (?:kiem tra|phat|xu phat|lap)\b|"
+    r"\b(?:em|toi|minh) (?:da |vua |moi )?mua\b|\bphan anh\b|\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b"
+)
+_DUTY = r"(?:can|phai) (?:thong bao|dang ky|bao (?:cao )?so|xin phep)"
+_PERCENT = r"(\d{1,4}(?:[.,]\d+)?)\s*(?:%|phan tram\b|pt\b)(?!\s*(?:vol|con|alc|do con))"
+_BARE_PERCENT = (
+    r"\bgiam\s*(?:gia\s*)?(?:toi da\s*|den\s*|len den\s*|len toi\s*|soc\s*|manh\s*)?(\d{1,3})"
+    r"(?![\d.,%]|\s*(?:k|nghin|ngan|tr|trieu|d|dong|vnd|ty|ti|cu|ngay|tuan|thang|gio|h)(?:\b|\d))"
+)
+_MONEY = (
+    r"(?<![\d/])(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|cu|ty|ti|d|dong|vnd)?"
+    r"(?:\s*(\d)(?!\d))?(?![a-z0-9])"
+)
+_UNITS = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "tr": 1e6, "trieu": 1e6, "cu": 1e6, "ty": 1e9, "ti": 1e9}
+_QTY = (
+    r"mua\s*(\d+)\s*(?:\w+\s*)?(?:tang|duoc tang|free|km|khuyen mai)\s*(\d+)|\b(\d+)\s*tang\s*(\d+)\b|"
+    r"buy\s*(\d+)\s*get\s*(\d+)"
+)
+#: Words before an amount → what the amount is (the nearest, then the longest, wins).
+ROLE_WORDS: tuple[tuple[str, str], ...] = (
+    ("voucher_value", r"voucher|phieu(?: mua hang| giam gia| qua tang)?|ma giam gia|coupon|\bma\b"),
+    ("order_value", r"don hang|don tu|hoa don|don toi thieu|\bdon\b|\bbill\b|mua hang tu|mua tu"),
+    ("sale_price", r"\bcon\b|xuong con|chi con|xuong|gia ban|gia khuyen mai|gia sale|dong gia"),
+    ("price", r"gia goc|gia niem yet|\bgia\b|san pham|\bmon\b|\bmua\b|niem yet|\bmau\b"),
+    ("gift_value", r"qua tang|\btang\b|tri gia|\bqua (?:tri gia|co gia|gia tri)|\bqua\s*$"),
+    ("total_value", r"tong (?:gia tri )?(?:giai|giai thuong|qua|khuyen mai)|ngan sach|tong tri gia giai|co cau giai"),
+    ("goods_value", r"tong (?:gia tri )?hang|doanh thu"),
+    ("discount_amount", r"\bgiam gia\b|\bgiam\b|\bbot\b|\btru\b"),
+)
+_ORDER_OF = {
+    "discount": ("price", "sale_price"),
+    "gift": ("gift_value", "price"),
+    "voucher": ("voucher_value", "order_value"),
+}
+_GOODS: tuple[tuple[str, str], ...] = (
+    ("tobacco", r"thuoc la|xi ga|thuoc lao|\bvape\b|pod dien tu"),
+    ("spirits", r"\bruou\b"),
+    ("beer", r"\bbia\b"),
+    ("lottery", r"xo so|ve so"),
+    ("breast_milk_substitute", r"thay the sua me|sua cong thuc|sua bot (?:cho )?(?:tre|be|em be|so sinh)|"
+     r"sua (?:cho )?(?:tre|be) (?:duoi|so sinh)"),
+    ("medicine", r"thuoc chua benh|thuoc tay|duoc pham|thuoc khang sinh|thuoc bo|\bthuoc\b"),
+    ("price_stabilisation", r"binh on gia"),
+    ("fresh_food", r"tuoi song|thuc pham tuoi|rau cu|thit tuoi|hai san tuoi|ca tuoi|trai cay tuoi"),
+    ("bankruptcy", r"pha san"),
+    ("dissolution", r"giai the"),
+    ("relocation", r"chuyen dia diem"),
+    ("change_of_line", r"(?:thay doi|chuyen doi|doi) nganh"),
+)  # fmt: skip
+_NOT_GOODS = r"\bthuoc (?:ve|danh muc|loai|nhom|dien|tinh|khu vuc|san|doi tuong|truong hop|chuong trinh|dang)\b"
+_ONLINE = r"online|\bonl\b|truc tuyen|tren mang|website|\bweb\b|facebook|\bfb\b|fanpage|zalo|livestream|\blive\b|" \
+          r"san (?:tmdt|thuong mai dien tu)|shopee|lazada|tiktok|tiki|sendo"  # fmt: skip
+_PLATFORM = r"san (?:tmdt|thuong mai dien tu)|\bsan\b|shopee|lazada|tiktok|tiki|sendo"
+_ONLY_ONLINE = (
+    r"chi ban (?:hang )?(?:online|onl|truc tuyen|tren mang|tren san|qua san|tren shopee|tren lazada|tren tiktok)"
+)
+
+
+@dataclass
+class Reading:
+    """What a message says about a planned promotion."""
+
+    plan: dict[str, Any]
+    missing: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields an evaluation compares: forms, discount_percent, start, end, provinces_count."""
+        plan = self.plan
+        return {
+            "forms": sorted(plan.get("forms", [])),
+            "discount_percent": plan.get("discount_percent"),
+            "start": plan.get("start"),
+            "end": plan.get("end"),
+            "provinces_count": len(plan.get("provinces", [])),
+        }
+
+
+def folded(text: str) -> str:
+    """Lower-case text without diacritics, spaces collapsed ("Giảm  GIÁ" → "giam gia"); words whose diacritics say
+    they are not what their folded form reads ("tăng" is not "tặng", "thuộc" not "thuốc") are blanked."""
+    words = unicodedata.normalize("NFC", text).lower().split()
+    kept = ["#" if w.strip(".,;:!?()\"'") in _ACCENTED_FALSE else w for w in words]
+    return re.sub(_FOLDED_FALSE, "#", fold(" ".join(kept)))
+
+
+_ACCENTED_FALSE = frozenset({"thuộc", "bìa", "bịa", "bía", "tăng", "tầng", "giám", "giàm", "chị"})
+_FOLDED_FALSE = r"\b(?:giam (?:doc|sat|dinh|ho)|tang (?:gap|len|gia|truong|ca|thue|luong|cuong)|gia tang)\b"
+
+
+def read_forms(text: str) -> list[str]:
+    """The promotion forms named in folded *text*, in the library's order of :data:`FORM_PATTERNS`."""
+    found: list[str] = []
+    rest = text
+    for form, pattern in FORM_PATTERNS:
+        if re.search(pattern, rest):
+            if not (form == "gift" and "gift_no_purchase" in found):
+                found.append(form)
+            rest = re.sub(pattern, " # ", rest)
+    if not found and re.search(r"\btang\b", rest):  # "tặng" alone: a gift, unless another form explains it
+        found.append("gift")
+    return found
+
+
+def _money(number: str, unit: str | None, tail: str | None) -> float | None:
+    if unit is None and not re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number) and (len(number) < 5 or "." in number):
+        return None
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):
+        value = float(re.sub(r"[.,]", "", number))
+    else:
+        value = float(number.replace(",", "."))
+    scale = _UNITS.get(unit or "", 1.0)
+    if tail and scale >= 1e6:  # "1tr5" = 1,5 triệu
+        value += int(tail) / 10
+    return value * scale
+
+
+def _role(before: str) -> str | None:
+    best: tuple[int, int, str] | None = None
+    for role, pattern in ROLE_WORDS:
+        for m in re.finditer(pattern, before):
+            key = (m.end(), m.end() - m.start(), role)
+            if best is None or key[:2] > best[:2]:
+                best = key
+    return best[2] if best else None
+
+
+def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+    """Numbers of the plan in folded *text* for *forms*: %, quantities, amounts by the words before them."""
+    numbers: dict[str, float] = {}
+    problems: list[str] = []
+    percents = [float(p.replace(",", ".")) for p in re.findall(_PERCENT, text)]
+    percents += [float(p) for p in re.findall(_BARE_PERCENT, text)] if not percents else []
+    if re.search(r"mot nua|nua gia|1/2 gia|50/50", text) and not percents:
+        percents.append(50.0)
+    if percents:
+        value = max(percents)
+        if value > 100:
+            problems.append(texts.Q_PERCENT_RANGE.format(value=texts.pct(value)))
+        else:
+            numbers["discount_percent"] = value
+    qty = re.search(_QTY, text)
+    if qty:
+        buy, free = (g for g in qty.groups() if g is not None)
+        numbers["buy_quantity"], numbers["free_quantity"] = float(buy), float(free)
+    elif back := re.search(r"tang\s*(\d+)\s*(?:\w+\s*){0,2}(?:khi|cho|neu)\s*(?:khach\s*)?mua\s*(\d+)", text):
+        numbers["buy_quantity"], numbers["free_quantity"] = float(back.group(2)), float(back.group(1))
+    loose: list[float] = []
+    for m in re.finditer(_MONEY, text):
+        value = _money(m.group(1), m.group(2), m.group(3))
+        if value is None:
+            continue
+        role = _role(text[max(0, m.start() - 28) : m.start()])
+        if role is None or role in numbers:
+            loose.append(value)
+        else:
+            numbers[role] = value
+    _place_loose(numbers, loose, forms)
+    if "gift" in forms and numbers.get("gift_value") and not numbers.get("price") and numbers.get("order_value"):
+        numbers["price"] = numbers["order_value"]  # a gift on an order: its value against the order's
+    amount = numbers.pop("discount_amount", None)
+    base = numbers.get("price") or numbers.get("order_value")
+    if amount is not None and base and "sale_price" not in numbers and amount <= base:
+        numbers["price"], numbers["sale_price"] = base, base - amount
+    return numbers, problems
+
+
+def _place_loose(numbers: dict[str, float], loose: list[float], forms: Sequence[str]) -> None:
+    """Amounts without a telling word go to the first form's slots in order (voucher, then order value…)."""
+    measured = [f for f in forms if f in _ORDER_OF]
+    if not measured:
+        return
+    for slot in _ORDER_OF[measured[0]]:
+        if loose and slot not in numbers:
+            numbers[slot] = loose.pop(0)
+
+
+def read_goods(text: str) -> tuple[list[str], float | None]:
+    """Goods categories in folded *text* (see :func:`folded`) and the alcohol degrees named."""
+    clean = re.sub(_NOT_GOODS, " ", text)
+    found: list[str] = []
+    for category, pattern in _GOODS:
+        if re.search(pattern, clean):
+            found.append(category)
+            clean = re.sub(pattern, " ", clean)
+    degrees = None
+    if {"spirits", "beer"} & set(found):
+        m = re.search(r"(\d{1,2}(?:[.,]\d)?)\s*(?:do\b|%\s*(?:vol|con|alc)|% ?abv|do con)", text)
+        degrees = float(m.group(1).replace(",", ".")) if m else None
+    return found, degrees
+
+
+def _places(text: str, original: str, start: str | None, today: date, plan: dict[str, Any]) -> None:
+    """Provinces as on the programme's start (the clock's day when no date is given), online, platform only."""
+    day = date.fromisoformat(start[:10]) if start else today
+    provinces = find_places(original, day)
+    online = re.search(_ONLINE, re.sub(r"online\s*friday", " ", text))
+    if re.search(r"toan quoc|ca nuoc|khap cac tinh|63 tinh|34 tinh", text) and not online:
+        provinces = provinces if len(provinces) >= 2 else list(PROVINCES)
+    if provinces:
+        plan["provinces"] = provinces
+    if online:
+        plan["online"] = True
+    if re.search(_ONLY_ONLINE, text) or (re.search(r"\bchi\b[^.]{0,20}(?:" + _PLATFORM + ")", text)):
+        plan["online"] = plan["platform_only"] = True
+
+
+def missing_of(plan: dict[str, Any]) -> list[str]:
+    """What the verdict still needs: forms, the amount of a capped form, the dates, the place of a draw, degrees."""
+    missing: list[str] = []
+    forms = plan.get("forms") or []
+    if not forms:
+        missing.append("forms")
+    n = plan.get
+    measurable = {
+        "discount": n("discount_percent") is not None or (n("price") and n("sale_price") is not None),
+        "gift": (n("buy_quantity") and n("free_quantity") is not None) or (n("gift_value") and n("price")),
+        "voucher": n("voucher_value") is not None and bool(n("order_value") or n("price")),
+    }
+    if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan):
+        missing.append("amount")
+    missing += [key for key in ("start", "end") if not plan.get(key)]
+    if "lucky_draw" in forms and not (plan.get("provinces") or plan.get("online") or plan.get("platform_only")):
+        missing.append("place")
+    if "beer" in (plan.get("goods") or []) and plan.get("alcohol_degrees") is None:
+        missing.append("degrees")
+    return missing
+
+
+def _no_cap(plan: dict[str, Any]) -> bool:
+    """Discounts on goods without a cap (fresh food…) need no amount."""
+    forms = set(plan.get("forms") or []) & set(MEASURED)
+    free = {"price_stabilisation", "fresh_food", "bankruptcy", "dissolution", "relocation", "change_of_line"}
+    return forms == {"discount"} and bool(free & set(plan.get("goods") or []))
+
+
+def validate(plan: dict[str, Any]) -> list[str]:
+    """The library's questions on values it cannot take (an end before the start…); those dates are dropped."""
+    _, questions = parse_plan(plan)
+    problems = [q for q in questions if q not in (texts.Q_NO_FORMS, texts.Q_NO_START, texts.Q_NO_END)]
+    if any(q.startswith(_END_BEFORE) for q in problems):
+        plan.pop("start", None)
+        plan.pop("end", None)
+    return problems
+
+
+_END_BEFORE = texts.Q_END_BEFORE_START.split("(", 1)[0]
+
+
+def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) -> Reading:
+    """The plan a message describes at *now* (local time), with what is missing and the questions on bad input."""
+    if len(text) > MAX_CHARS:
+        return Reading({}, ["forms", "start", "end"], [TOO_LONG.format(limit=f"{MAX_CHARS:,}".replace(",", "."))])
+    f = folded(text)
+    plan: dict[str, Any] = {"forms": read_forms(f)}
+    numbers, problems = read_amounts(f, plan["forms"])
+    percent_only = numbers.get("discount_percent") is not None and not set(plan["forms"]) & {"discount", "gift"}
+    if percent_only and ("voucher" in plan["forms"] or not plan["forms"]):
+        plan["forms"] = [*plan["forms"], "discount"]
+    if ("buy_quantity" in numbers) and "gift" not in plan["forms"]:
+        plan["forms"].append("gift")
+    plan.update(numbers)
+    dates = read_dates(f, now, windows)
+    problems += dates.problems
+    if dates.start:
+        plan["start"] = dates.start
+    if dates.end:
+        plan["end"] = dates.end
+    goods, degrees = read_goods(f)
+    if goods:
+        plan["goods"] = goods
+    if degrees is not None:
+        plan["alcohol_degrees"] = degrees
+    _places(f, text, dates.start, now.date(), plan)
+    problems += validate(plan)
+    return Reading(plan, missing_of(plan), problems, dates.notes)
+
+
+TOO_LONG = (
+    "Tin nhắn dài quá để mình đọc chính xác (tối đa {limit} ký tự). Bạn tóm tắt chương trình trong vài câu: "
+    "hình thức, mức giảm hoặc giá trị quà, ngày bắt đầu và kết thúc, nơi thực hiện nhé."
+)
+
+
+def looks_like_plan(text: str) -> bool:
+    """True when *text* describes a planned promotion (a form with a %, an amount or dates, and a plan or a
+    first person), not a general question such as "Online Friday được giảm tối đa bao nhiêu?"."""
+    f = folded(text[: MAX_CHARS + 1])
+    forms = read_forms(f)
+    promo = bool(forms) or bool(re.search(_PROMO, f))
+    if not promo:
+        return False
+    numbers, problems = read_amounts(f, forms)
+    number = bool(numbers) or bool(problems)
+    dates = read_dates(f, _NOON, ())
+    explicit = dates.kind == "explicit" or bool(dates.problems)
+    intent = bool(re.search(_INTENT, f))
+    if len(text) > MAX_CHARS:
+        return number or explicit
+    if re.search(_GENERAL, f) or re.search(_NOT_A_PLAN, f) or not (forms or intent):
+        return False
+    if number:
+        return explicit or intent or (dates.seen and bool(re.search(_DUTY, f)))
+    return bool(forms) and explicit and intent
+
+
+_NOON = datetime(2025, 6, 15, 12)
