@@ -27,7 +27,7 @@ from handlers.types import Reply
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.subscriptions import Broadcast
-from tests.support.configs import plan_2024
+from tests.support.configs import live_campaign, plan_2024
 from tests.support.databases import PG_URL, reset_postgres
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -252,27 +252,11 @@ async def test_the_leader_runs_on_one_process_only(db_url: str, config: AppConfi
 
 
 def live_config(base: AppConfig, start: datetime, **reminders) -> AppConfig:
-    """A campaign around the real clock (APScheduler runs on real time), without quiet hours."""
-    data = base.model_dump(mode="json")
-    data["campaigns"] = [
-        {
-            "id": "live",
-            "name": "Chiến dịch thử",
-            "year": start.year,
-            "events": [
-                {
-                    "id": "window",
-                    "name": "60 giờ thử",
-                    "start": start.isoformat(),
-                    "end": (start + timedelta(hours=60)).isoformat(),
-                    "main": True,
-                }
-            ],
-        }
-    ]
-    data["quiet_hours"] = {"start": "00:00", "end": "00:00"}
-    data["reminders"] = {**data["reminders"], **reminders}
-    return AppConfig.model_validate(data)
+    """A campaign around the real clock, without quiet hours."""
+    quiet = {"start": "00:00", "end": "00:00"}
+    return live_campaign(
+        base, start, quiet_hours=quiet, reminders={**base.model_dump(mode="json")["reminders"], **reminders}
+    )
 
 
 async def wait_for_slot(db: Database, slot: str, timeout: float = 15) -> Broadcast:

@@ -31,7 +31,7 @@ from handlers.reminders.countdown import ReminderSlot, reminder_slots
 from handlers.types import Reply
 from storage.db import Database, sync_url
 from tests.support.chat import shared_knowledge
-from tests.support.configs import plan_2024
+from tests.support.configs import live_campaign, plan_2024
 from tests.support.databases import PG_URL
 
 OLD_REVISION = "0009"
@@ -59,25 +59,8 @@ def old_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def live_config(start: datetime) -> AppConfig:
     """A campaign around the real clock, and the pinned countdown post."""
-    data = plan_2024().model_dump(mode="json")
-    data["campaigns"] = [
-        {
-            "id": "live",
-            "name": "Chiến dịch thử",
-            "year": start.year,
-            "events": [
-                {
-                    "id": "window",
-                    "name": "60 giờ thử",
-                    "start": start.isoformat(),
-                    "end": (start + timedelta(hours=60)).isoformat(),
-                    "main": True,
-                }
-            ],
-        }
-    ]
-    data["countdown_post"] = {"telegram_chat": "@kenh_sct_online_friday", "every_minutes": 15}
-    return AppConfig.model_validate(data)
+    post = {"telegram_chat": "@kenh_sct_online_friday", "every_minutes": 15}
+    return live_campaign(plan_2024(), start, countdown_post=post)
 
 
 def old_job(job_id: str, func_ref: str, trigger, args: tuple, next_run: datetime, grace: int | None) -> dict:

@@ -3,7 +3,9 @@ most tests keep using because their expectations follow the plan (its 11 distric
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from handlers.config import DEFAULT_CONFIG_PATH, PLAN_2024_CONFIG_PATH, AppConfig, load_config
 
@@ -21,3 +23,13 @@ def plan_2024() -> AppConfig:
 def dong_nai() -> AppConfig:
     """Today's Đồng Nai configuration, the default of ``load_config()`` and ``make run``."""
     return load_config(DONG_NAI)
+
+
+def live_campaign(base: AppConfig, start: datetime, **changes: Any) -> AppConfig:
+    """``base`` with one campaign whose 60-hour window starts at ``start`` (the leader's APScheduler runs on the real
+    clock), updated with ``changes`` (top-level keys of the configuration)."""
+    data = base.model_dump(mode="json")
+    window = {"id": "window", "name": "60 giờ thử", "start": start.isoformat(), "main": True}
+    window["end"] = (start + timedelta(hours=60)).isoformat()
+    data["campaigns"] = [{"id": "live", "name": "Chiến dịch thử", "year": start.year, "events": [window]}]
+    return AppConfig.model_validate({**data, **changes})
