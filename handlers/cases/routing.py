@@ -3,7 +3,7 @@ configuration."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,8 @@ from storage.cases import Case
 class Route:
     lead: str
     copies: tuple[str, ...]
-    rule: int | None = None  # the index in ``routing`` of the rule that matched; None: the fallback
+    # The index in ``routing`` of the rule that matched; None: the fallback.
+    rule: int | None = field(default=None, compare=False)
 
 
 def route(config: AppConfig, *, kind: str, category: str | None = None, area: str | None = None) -> Route:
