@@ -201,6 +201,9 @@ class ComplaintFlow(Flow):
         await self.reprompt(ctx)
 
     def _back(self, ctx: Context, step: Step, data: dict[str, Any]) -> None:
+        if step is Step.AREA and place.forget(data):  # candidates shown: back to typing the place
+            self.goto(ctx, Step.AREA, data)
+            return
         if data.pop("editing", False) or step is Step.EDIT:
             self.goto(ctx, Step.CONFIRM, data)
             return

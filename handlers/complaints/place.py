@@ -74,7 +74,7 @@ def answer(ctx: Context, data: dict[str, Any], arg: str, text: str) -> str | Non
     assert config.area_units is not None
     pending = list(data.get("area_pending") or [])
     if arg == RETYPE:
-        _clear(data)
+        forget(data)
         return None
     if arg.startswith("area:"):
         key = resolve_choice(arg[5:], [a.id for a in config.areas])
@@ -86,7 +86,7 @@ def answer(ctx: Context, data: dict[str, Any], arg: str, text: str) -> str | Non
         if len(pending) == 1 and folded in YES_WORDS:
             return pending[0]
         if len(pending) == 1 and folded in NO_WORDS:
-            _clear(data)
+            forget(data)
             return None
         if folded.isdigit():
             picked = pick_option(folded, [(key, _name(config, key)) for key in pending])
@@ -100,7 +100,7 @@ def answer(ctx: Context, data: dict[str, Any], arg: str, text: str) -> str | Non
 def chosen(ctx: Context, data: dict[str, Any], key: str) -> None:
     """Record the chosen area; an area outside the province gets the note about the competent Sở."""
     config = ctx.config
-    _clear(data)
+    forget(data)
     data["area"] = key
     if config.area_units is not None and key == config.area_units.outside:
         ctx.reply(OUTSIDE_NOTE.format(province=config.department.province, department=config.department.name))
@@ -115,14 +115,15 @@ def _recognised(ctx: Context, data: dict[str, Any], found: Recognition) -> str |
         data["area_pending"] = list(found.ids)
         data["area_was"] = found.was
         return None
-    _clear(data)
+    forget(data)
     ctx.reply(UNKNOWN)
     return None
 
 
-def _clear(data: dict[str, Any]) -> None:
-    data.pop("area_pending", None)
+def forget(data: dict[str, Any]) -> bool:
+    """Drop the candidates waiting for an answer; whether there were any."""
     data.pop("area_was", None)
+    return bool(data.pop("area_pending", None))
 
 
 def _name(config: AppConfig, key: str) -> str:

@@ -55,6 +55,9 @@ async def test_a_typed_yes_confirms_and_no_asks_again(dn_chat: ChatHarness) -> N
     await an.say("không")
     assert "xã, phường nào" in an.text
     await an.say("tran bien")
+    await an.press("Quay lại")  # back from the candidates: type the place again
+    assert "xã, phường nào" in an.text
+    await an.say("tran bien")
     await an.say("có")
     assert await stored_area(dn_chat, await finish(an)) == "phuong-tran-bien"
 
