@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from handlers.matching import fold_text
 
 PACKAGE = "vietnamadminunits"
 MAX_CANDIDATES = 10
-FUZZY_CUTOFF = 86  # rapidfuzz ratio (0–100) a typed name must reach to be taken for a known name
 FUZZY_MIN_LENGTH = 4  # letters; shorter typed names must match exactly
+FUZZY_LONG = 8  # letters from which a typed name may be two edits (typo, swap) away from a known one, else one
 
 WARD_TYPES = ("thi tran", "phuong", "xa", "tt", "p", "x")
 DISTRICT_TYPES = ("thanh pho", "thi xa", "huyen", "quan", "tp", "tx", "h", "q")
@@ -213,11 +214,23 @@ def recognise(text: str, province: str) -> Recognition:
     found = _match_parts(index, parts)
     if not _found(found) and len(parts) == 1:
         found = _match_glued(index, parts[0])
-    if not _found(found) and any(_split_type(part, DISTRICT_TYPES)[1] in index.elsewhere for part in parts):
+    if not _found(found) and any(_elsewhere(index, part) for part in parts):
         return Recognition("outside")
     if not _found(found):
         found = _match_fuzzy(index, parts)
+    if found.kind == "one" and any(_names_province(index, part) for part in parts):
+        found = Recognition("several", found.ids, found.was)  # "Long An": a ward here, or the province? ask
     return _tone_marks(index, text, found)
+
+
+def _elsewhere(index: _Index, part: str) -> bool:
+    """A district of another province ("Thủ Đức", "quận 1"); a bare number names nothing."""
+    kind, core = _split_type(part, DISTRICT_TYPES)
+    return core in index.elsewhere and (bool(kind) or not core.isdigit())
+
+
+def _names_province(index: _Index, part: str) -> bool:
+    return _split_type(part, PROVINCE_TYPES)[1] in index.provinces
 
 
 def _tone_marks(index: _Index, text: str, found: Recognition) -> Recognition:
@@ -336,11 +349,14 @@ def _match_fuzzy(index: _Index, parts: list[str]) -> Recognition:
         return Recognition("unknown")
     if squeezed in index.squeezed:
         return _lookup(index, f"{district_kind or ward_kind} {index.squeezed[squeezed]}".strip(), "")
-    hits = process.extract(squeezed, list(index.squeezed), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5)
+    edits = 2 if len(squeezed) >= FUZZY_LONG else 1
+    hits = process.extract(
+        squeezed, list(index.squeezed), scorer=DamerauLevenshtein.distance, score_cutoff=edits, limit=5
+    )
     if not hits:
         return Recognition("unknown")
     best = hits[0][1]
-    names = [index.squeezed[name] for name, score, _ in hits if score >= best - 2]
+    names = [index.squeezed[name] for name, distance, _ in hits if distance == best]
     results = [_lookup(index, f"{district_kind or ward_kind} {name}".strip(), "") for name in names]
     ids = tuple(dict.fromkeys(unit_id for result in results for unit_id in result.ids))
     if len(ids) == 1:

@@ -8,7 +8,7 @@ The schema is documented in ``docs/configuration.md``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,10 +50,31 @@ def _contact_line(value: Any) -> Any:
     return value
 
 
+class Jurisdiction(_Strict):
+    """Sở có thẩm quyền trong một khoảng thời gian khác (trước/sau sắp xếp tỉnh), để câu trả lời về ngày đó nêu đúng."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str
+    province: str
+    portal: str = ""
+    promotion_filing: str = ""
+    valid_from: date | None = Field(default=None, alias="from")
+    until: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.until is None or day <= self.until)
+
+
 class Department(_Strict):
     name: str = Field(description="Tên đầy đủ của Sở, ví dụ 'Sở Công Thương tỉnh Bình Phước'")
     short_name: str
     province: str
+    portal: str = Field(default="", description="Cổng thông tin của Sở (tên miền), nêu trong câu trả lời")
+    promotion_filing: str = Field(default="", description="Hệ thống nộp hồ sơ khuyến mại trực tuyến (tên miền)")
+    jurisdictions: list[Jurisdiction] = Field(
+        default_factory=list, description="Sở có thẩm quyền trong thời gian khác (from/until), ví dụ trước sáp nhập"
+    )
     contact_lines: list[Annotated[str, BeforeValidator(_contact_line)]] = Field(
         default_factory=list, description="Dòng liên hệ hiển thị ở mục Liên hệ; {text, verify: true} = cần kiểm chứng"
     )
@@ -419,6 +440,17 @@ class AppConfig(_Strict):
         if units is None or units.committee is None or area_id == units.outside or self.area(area_id) is None:
             return None
         return units.committee
+
+    def competent(self, day: date) -> dict[str, str]:
+        """The knowledge base's placeholders for the Sở competent on ``day`` (``knowledge/placeholders.py``)."""
+        department = self.department
+        body = next((j for j in department.jurisdictions if j.covers(day)), department)
+        return {
+            "so": body.name,
+            "tinh": f"tỉnh {body.province}",
+            "so_web": body.portal,
+            "so_dkkm": body.promotion_filing,
+        }
 
     def area(self, area_id: str) -> Area | None:
         return next((a for a in self.areas if a.id == area_id), None)

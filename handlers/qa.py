@@ -16,6 +16,7 @@ import logging
 from datetime import date, datetime
 
 from handlers import texts
+from handlers.clock import local
 from handlers.config import AppConfig
 from handlers.core import Context, Flow, Router, start
 from handlers.delivery import channel_name, unreachable_cause
@@ -26,6 +27,7 @@ from handlers.staff import lead_agency_for_questions, require_staff
 from handlers.types import Button, ChatKind, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
 from knowledge.dated import Shown, question_date, resolve
+from knowledge.placeholders import fill
 from storage.db import UnitOfWork
 from storage.outbox import Undelivered
 from storage.questions import Question, QuestionStatus, parse_code
@@ -125,13 +127,22 @@ def dated(kb: KnowledgeBase, config: AppConfig, entry: Entry, text: str, now: da
     return resolve(entry, question_date(text, now, campaign_windows(config)), kb.entries)
 
 
+def competent(config: AppConfig, text: str, now: datetime) -> dict[str, str]:
+    """The placeholders of an answer: the Sở competent on the day *text* is about, and today's (``…_nay``)."""
+    today = config.competent(local(now).date())
+    day = config.competent(question_date(text, now, campaign_windows(config)))
+    return {**day, **{f"{name}_nay": value for name, value in today.items()}}
+
+
 def answer_text(kb: KnowledgeBase, config: AppConfig, result: MatchResult, text: str, now: datetime) -> str | None:
     """The text a chat shows for *result* (a combined situation, one dated entry), or None when not answered."""
     if result.combined and len(result.combined) > 1:
-        return format_combined([dated(kb, config, entry, text, now) for entry in result.combined])
-    if result.best is None:
+        shown = format_combined([dated(kb, config, entry, text, now) for entry in result.combined])
+    elif result.best is None:
         return None
-    return format_shown(dated(kb, config, result.best, text, now), kb.entries)
+    else:
+        shown = format_shown(dated(kb, config, result.best, text, now), kb.entries)
+    return fill(shown, competent(config, text, now))
 
 
 class QaFlow(Flow):
@@ -203,7 +214,7 @@ def show_combined(ctx: Context, kb: KnowledgeBase, result: MatchResult, text: st
     shown = [dated(kb, ctx.config, entry, text, ctx.now) for entry in result.combined]
     rows = [[Button(f"🔗 {s.entry.title}", f"qa:e:{question_id}:{entry_token(s.entry.id)}")] for s in shown]
     rows.append([Button(FORWARD_LABEL, f"qa:fwd:{question_id}")])
-    ctx.reply(format_combined(shown), rows)
+    ctx.reply(fill(format_combined(shown), competent(ctx.config, text, ctx.now)), rows)
 
 
 def show_entry(ctx: Context, kb: KnowledgeBase, entry: Entry, question_id: int | None, text: str = "") -> None:
@@ -216,7 +227,7 @@ def show_entry(ctx: Context, kb: KnowledgeBase, entry: Entry, question_id: int |
         related = kb.entries.get(related_id)
         if related is not None:
             rows.append([Button(f"🔗 {related.title}", f"qa:e:{qid}:{entry_token(related.id)}")])
-    ctx.reply(format_shown(shown, kb.entries), rows)
+    ctx.reply(fill(format_shown(shown, kb.entries), competent(ctx.config, text, ctx.now)), rows)
 
 
 def suggest(ctx: Context, result: MatchResult, question_id: int) -> None:

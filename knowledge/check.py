@@ -50,6 +50,7 @@ from knowledge.loader import (
 )
 from knowledge.matcher import DEFAULT_PARAMS, KnowledgeBase
 from knowledge.normalize import fold, normalize
+from knowledge.placeholders import problems as placeholder_problems
 from knowledge.promotion.rules import is_full_url
 from knowledge.promotion.rules import validate as validate_rules
 
@@ -123,6 +124,10 @@ def _entry_rules(entry: Entry, raw: dict[str, Any], file: str) -> list[Problem]:
         add("error", "verify-marker", f"verify: true nhưng câu trả lời không có cụm '{VERIFY_MARKER}'")
     if entry.id in entry.related:
         add("warning", "related-self", "related trỏ đến chính mục này")
+    shown = [entry.answer, entry.validity.text, *(t for v in entry.versions for t in (v.answer, v.text))]
+    for text in shown:
+        for code, message in placeholder_problems(text):
+            add("warning", code, message)
     v = entry.validity
     if v.valid_from and v.until and v.valid_from > v.until:
         add("error", "validity-order", "validity.from sau validity.until")

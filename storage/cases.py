@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    cast,
     select,
     update,
 )
@@ -90,6 +91,9 @@ class Case(SQLModel, table=True):
     kind: str = Field(default="consumer_report", max_length=32)
     lead: str = Field(max_length=64)
     copies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The names shown for the case when it was routed or moved ({"agencies": {id: [name, short]}, "area": …,
+    # "category": …}): an old case stays readable under a configuration that no longer has its agency or area.
+    names: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     status: str = Field(default=CaseStatus.NEW.value, max_length=16)
     assignee_channel: str | None = Field(default=None, max_length=16)
     assignee_user_id: str | None = Field(default=None, max_length=64)
@@ -208,6 +212,11 @@ class CaseRepository:
         if assignee is not None:
             query = query.where(Case.assignee_channel == assignee[0], Case.assignee_user_id == assignee[1])
         return list((await self.session.execute(query.order_by(Case.created_at, Case.id))).scalars())
+
+    async def without_names(self, limit: int = 10_000) -> list[Case]:
+        """Cases routed before names were kept (``names`` empty), oldest first."""
+        query = select(Case).where(cast(Case.names, Text) == "{}").order_by(Case.id).limit(limit)
+        return list((await self.session.execute(query)).scalars())
 
     async def sla_due(self, now: datetime, limit: int) -> list[int]:
         """Ids of open cases with an SLA step due at ``now``."""

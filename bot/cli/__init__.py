@@ -76,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="tệp cấu hình YAML")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    config_sub.add_parser("check", help="kiểm tra tệp cấu hình (BOT_CONFIG hoặc mặc định)")
+    config_sub.add_parser("check", help="kiểm tra tệp cấu hình (BOT_CONFIG hoặc mặc định) và các phản ánh đang mở")
+    move = config_sub.add_parser("move", help="chuyển phản ánh đang mở mà tệp cấu hình không còn cơ quan chủ trì")
+    move.add_argument("--to", required=True, help="id cơ quan nhận, ví dụ qltm")
+    move.add_argument("--from", dest="source", help="chỉ chuyển phản ánh của cơ quan này (id cũ)")
     return parser
 
 

@@ -1,10 +1,16 @@
-"""``python -m bot db upgrade`` and ``config check``: what an installation or an update runs first."""
+"""``python -m bot db upgrade``, ``config check`` and ``config move``: what an installation or an update runs
+first, and what a switch of configuration (2024 plan → today's Đồng Nai) needs for the cases still open."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
 from bot.settings import Settings
-from handlers.config import load_config
-from storage.db import Database, masked
+from handlers.config import AppConfig, load_config
+from storage.db import Database, applied_revisions, masked, migration_heads
 
 
 def run_db(args, settings: Settings) -> int:
@@ -14,6 +20,8 @@ def run_db(args, settings: Settings) -> int:
 
 
 def run_config(args, settings: Settings) -> int:
+    if args.config_command == "move":
+        return asyncio.run(_move(args, settings))
     config = load_config(settings.bot_config)
     print(
         f"Cấu hình hợp lệ: {len(config.campaigns)} chiến dịch, {len(config.areas)} địa bàn, "
@@ -25,4 +33,57 @@ def run_config(args, settings: Settings) -> int:
     silent = sorted(a for a in named if (agency := config.agency(a)) is not None and not agency.chats)
     if silent:
         print(f"Lưu ý: chưa khai báo nhóm chat cán bộ (agencies[].chats) cho: {', '.join(silent)}.")
+    if _migrated(settings.database_url):
+        asyncio.run(_orphans(config, settings))
+    return 0
+
+
+def _migrated(url: str) -> bool:
+    """Whether ``url`` is a database this version has migrated (a fresh clone has none: nothing to check)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).exists()):
+        return False
+    return applied_revisions(url) == migration_heads()
+
+
+async def _orphans(config: AppConfig, settings: Settings) -> None:
+    from handlers.cases.switch import describe, orphans
+
+    db = Database(settings.database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            found = await orphans(uow, config)
+    finally:
+        await db.dispose()
+    if not found:
+        print("Mọi phản ánh đang mở đều có cơ quan và địa bàn trong tệp cấu hình này.")
+        return
+    print(f"{len(found)} phản ánh đang mở có cơ quan hoặc địa bàn mà tệp này không có (tên cũ vẫn được giữ):")
+    for orphan in found:
+        print(describe(config, orphan))
+    print("Chuyển chúng cho một cơ quan: python -m bot config move --to <id cơ quan>")
+
+
+async def _move(args, settings: Settings) -> int:
+    from handlers.cases.switch import move
+    from handlers.clock import SystemClock
+    from storage.media import MediaStore
+
+    config = load_config(settings.bot_config)
+    if config.agency(args.to) is None:
+        print(f"Không có cơ quan «{args.to}» trong tệp cấu hình.")
+        return 1
+    db = Database(settings.database_url)
+    await asyncio.to_thread(db.upgrade)
+    try:
+        async with db.unit_of_work() as uow:
+            moved = await move(
+                uow, config, MediaStore(settings.media_dir), args.to, SystemClock().now(), source=args.source
+            )
+            await uow.commit()
+    finally:
+        await db.dispose()
+    for line in moved:
+        print(f"• {line}")
+    print(f"Đã chuyển {len(moved)} phản ánh đang mở cho {config.agency(args.to).shown_name}.")
     return 0

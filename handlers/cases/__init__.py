@@ -9,14 +9,24 @@ the text-input flow, "reply to" in a group, /viec), ``reports`` (/tonghop, /thon
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers.cases.chat import CaseInputFlow, group_message, my_cases_command
 from handlers.cases.chat import on_button as case_button
 from handlers.cases.reports import open_cases_command, period_stats_command
+from handlers.cases.switch import backfill
 from handlers.cases.unreachable import reporter_unreachable as on_undelivered
 from handlers.cases.worker import jobs
+from handlers.config import AppConfig
 from handlers.core import Context, Router
+from storage.db import UnitOfWork
 
-__all__ = ["jobs", "on_undelivered", "register"]  # what the leader runs: the worker's jobs, the sender's hook
+__all__ = ["jobs", "on_start", "on_undelivered", "register"]  # the leader's jobs, the sender's hook, at start
+
+
+async def on_start(uow: UnitOfWork, config: AppConfig, now: datetime) -> None:
+    """Cases routed before their names were kept get them now, from this configuration (``switch``)."""
+    await backfill(uow, config)
 
 
 def register(router: Router) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.cases.reporter import notify_reporter, public_event
-from handlers.cases.routing import agency_for_chat, agency_name, due_times
+from handlers.cases.routing import agency_for_chat, agency_name, due_times, remember
 from handlers.cases.view import CaseView
 from handlers.cases.vocabulary import CASE_STATUS_LABELS, EVENT_LABELS, Audit, CardView, CaseError, OutboxKind
 from handlers.config import Agency, AppConfig
@@ -241,6 +241,7 @@ async def transfer(act: Act) -> str:
     before = case.snapshot()
     old = case.lead
     act.ctx.uow.cases.transfer(case, target.id, act.now, due_times(config, act.complaint.category, act.now))
+    case.names = remember(config, case, act.complaint.area)
     reason = f". Lý do: {act.text}" if act.text else ""
     await act.record(before=before, note=f"{agency_name(config, old)} → {target.name}{reason}")
     await act.inform(target=target.name)
@@ -421,4 +422,4 @@ ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
 # Every audit code with its label: the staff actions' and the other events'.
 AUDIT_LABELS: dict[str, str] = {a.audit: a.audit_label for a in _ACTIONS if a.audit} | EVENT_LABELS
 BY_AUDIT: dict[str, Action] = {a.audit: a for a in _ACTIONS if a.audit}
-CARD_HISTORY = frozenset({a.audit for a in _ACTIONS if a.history} | {Audit.REPORTER_ADDED})
+CARD_HISTORY = frozenset({a.audit for a in _ACTIONS if a.history} | {Audit.REPORTER_ADDED, Audit.CONFIG_MOVE})

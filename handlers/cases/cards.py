@@ -48,13 +48,13 @@ def history_line(action: CaseAction) -> str:
 
 
 def card_head(config: AppConfig, case: Case, view: CardView, agency_id: str | None) -> list[str]:
-    lead = agency_name(config, case.lead)
+    lead = agency_name(config, case.lead, names=case.names)
     if view is CardView.COPY:
         return [f"📋 BẢN SAO — PHẢN ÁNH {case.code}", f"Chủ trì: {lead}. Bản sao để nắm thông tin, phối hợp khi cần."]
     if view is CardView.FORMER:
-        former = agency_name(config, agency_id or "", short=True)
+        former = agency_name(config, agency_id or "", short=True, names=case.names)
         return [f"🔁 PHẢN ÁNH {case.code} — {former} đã chuyển cho {lead}", "Thẻ này chỉ còn để tra cứu."]
-    return [f"🚨 PHẢN ÁNH {case.code} — {agency_name(config, case.lead, short=True)} chủ trì"]
+    return [f"🚨 PHẢN ÁNH {case.code} — {agency_name(config, case.lead, short=True, names=case.names)} chủ trì"]
 
 
 def case_state_lines(case: Case) -> list[str]:
@@ -92,7 +92,7 @@ def card_text(
         f"Loại: {category_name(config, complaint.category)}",
         f"Người bán: {complaint.seller} — {PLATFORMS.get(complaint.platform, complaint.platform)}{where}",
         f"Sản phẩm: {complaint.product} (ngày mua: {date_text(complaint.purchase_date)})",
-        f"Địa bàn: {area_name(config, complaint.area)}",
+        f"Địa bàn: {area_name(config, complaint.area, case.names.get('area'))}",
         f"Nội dung: {description}",
     ]
     if complaint.photo_note:
@@ -104,7 +104,7 @@ def card_text(
         f"Gửi lúc: {local_text(complaint.created_at)}",
     ]
     if case.copies:
-        lines.append("Bản sao: " + ", ".join(agency_name(config, a, short=True) for a in case.copies))
+        lines.append("Bản sao: " + ", ".join(agency_name(config, a, short=True, names=case.names) for a in case.copies))
     shown = [a for a in history if a.action in CARD_HISTORY][-HISTORY_LINES:]
     if shown:
         lines += ["Diễn biến:", *(history_line(a) for a in shown)]

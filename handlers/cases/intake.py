@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from handlers.cases.posting import post_cards, post_to_chats, refresh_cards
-from handlers.cases.routing import agency_chats, agency_name, due_times, route
+from handlers.cases.routing import agency_chats, agency_name, due_times, remember, route
 from handlers.cases.sla import next_sla_at
 from handlers.cases.view import load_view, photo_paths
 from handlers.cases.vocabulary import Audit, CaseError, OutboxKind
@@ -76,6 +76,7 @@ async def open_case(uow: UnitOfWork, config: AppConfig, media: Any, source: Outb
         created_at=now,
         updated_at=now,
     )
+    case.names = remember(config, case, complaint.area)
     uow.cases.schedule_sla(case, next_sla_at(case, set(), config))
     await uow.cases.add(case)
     copies = ", ".join(agency_name(config, a, short=True) for a in case.copies) or "không"

@@ -3,17 +3,21 @@ configuration."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from handlers.config import Agency, AppConfig, Sla
 from handlers.staff import lead_agency_for_questions
+from storage.cases import Case
 
 
 @dataclass(frozen=True)
 class Route:
     lead: str
     copies: tuple[str, ...]
+    # The index in ``routing`` of the rule that matched; None: the fallback.
+    rule: int | None = field(default=None, compare=False)
 
 
 def route(config: AppConfig, *, kind: str, category: str | None = None, area: str | None = None) -> Route:
@@ -22,7 +26,7 @@ def route(config: AppConfig, *, kind: str, category: str | None = None, area: st
     Falls back to the agency that leads merchant questions (the coordinator) when no rule matches,
     so nothing is ever left without an owner.
     """
-    for rule in config.routing:
+    for index, rule in enumerate(config.routing):
         if rule.kind != kind:
             continue
         if rule.categories and category not in rule.categories:
@@ -33,7 +37,7 @@ def route(config: AppConfig, *, kind: str, category: str | None = None, area: st
         committee = config.area_committee(area) if rule.copy_area_committee else None
         if committee is not None and committee != rule.lead and committee not in copies:
             copies.append(committee)
-        return Route(rule.lead, tuple(copies))
+        return Route(rule.lead, tuple(copies), index)
     return Route(lead_agency_for_questions(config).id, ())
 
 
@@ -59,11 +63,28 @@ def due_times(config: AppConfig, category: str, submitted_at: datetime) -> tuple
     return submitted_at + timedelta(hours=ack), submitted_at + timedelta(hours=resolve)
 
 
-def agency_name(config: AppConfig, agency_id: str, *, short: bool = False) -> str:
+def agency_name(config: AppConfig, agency_id: str, *, short: bool = False, names: dict | None = None) -> str:
+    """The agency's name from the configuration, else as the case kept it (``Case.names``), else its id."""
     agency = config.agency(agency_id)
     if agency is None:
-        return agency_id
+        kept = ((names or {}).get("agencies") or {}).get(agency_id)
+        return kept[1 if short else 0] if kept else agency_id
     return agency.shown_short_name if short else agency.shown_name
+
+
+def remember(config: AppConfig, case: Case, area: str) -> dict[str, Any]:
+    """The case's kept names with those of its current lead, copies and area added (names already kept stay)."""
+    names = dict(case.names or {})
+    agencies = dict(names.get("agencies") or {})
+    for agency_id in [case.lead, *case.copies]:
+        agency = config.agency(agency_id)
+        if agency is not None and agency_id not in agencies:
+            agencies[agency_id] = [agency.shown_name, agency.shown_short_name]
+    names["agencies"] = agencies
+    known = config.area(area)
+    if known is not None and "area" not in names:
+        names["area"] = known.name
+    return names
 
 
 def coordinator(config: AppConfig) -> Agency:

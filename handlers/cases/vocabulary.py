@@ -58,6 +58,7 @@ class Audit(enum.StrEnum):
     SLA_ACK_REMINDER = "sla_ack_reminder"
     SLA_ACK_ESCALATION = "sla_ack_escalation"
     SLA_RESOLVE_ESCALATION = "sla_resolve_escalation"
+    CONFIG_MOVE = "config_move"  # moved to another agency when the configuration changed (``config move``)
 
 
 EVENT_LABELS = {
@@ -68,6 +69,7 @@ EVENT_LABELS = {
     Audit.SLA_ACK_REMINDER: "Nhắc quá hạn tiếp nhận",
     Audit.SLA_ACK_ESCALATION: "Báo lãnh đạo: quá hạn tiếp nhận",
     Audit.SLA_RESOLVE_ESCALATION: "Báo lãnh đạo: quá hạn xử lý",
+    Audit.CONFIG_MOVE: "Chuyển cơ quan do đổi cấu hình",
 }
 
 CASE_STATUS_LABELS = {

@@ -40,6 +40,7 @@ from typing import Any
 
 from handlers import texts
 from handlers.clock import local
+from handlers.complaints import place
 from handlers.complaints.answers import (
     ANONYMOUS_WORDS,
     BACK_WORDS,
@@ -200,6 +201,9 @@ class ComplaintFlow(Flow):
         await self.reprompt(ctx)
 
     def _back(self, ctx: Context, step: Step, data: dict[str, Any]) -> None:
+        if step is Step.AREA and place.forget(data):  # candidates shown: back to typing the place
+            self.goto(ctx, Step.AREA, data)
+            return
         if data.pop("editing", False) or step is Step.EDIT:
             self.goto(ctx, Step.CONFIRM, data)
             return
@@ -336,6 +340,9 @@ class ComplaintFlow(Flow):
         )
 
     async def _area(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:
+        if ctx.config.area_units is not None:
+            await self._unit(ctx, data, answer, text)
+            return
         keys = [a.id for a in ctx.config.areas]
         key = resolve_choice(answer[5:], keys) if answer.startswith("area:") else pick_area(text, ctx.config)
         if key is None:
@@ -344,6 +351,16 @@ class ComplaintFlow(Flow):
             )
             return
         data["area"] = key
+        await self._next(ctx, Step.AREA, data)
+
+    async def _unit(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:
+        """Today's commune or ward: typed (an old address too), then confirmed or chosen (``place``)."""
+        key = place.answer(ctx, data, answer, text)
+        if key is None:
+            self.goto(ctx, Step.AREA, data)
+            await self.reprompt(ctx)
+            return
+        place.chosen(ctx, data, key)
         await self._next(ctx, Step.AREA, data)
 
     async def _contact(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
+from handlers.complaints import place
 from handlers.complaints.answers import choice_arg
 from handlers.complaints.photos import MAX_PHOTOS
 from handlers.complaints.vocabulary import ONLINE, PLATFORMS, area_name, category_name, contact_text, date_text
@@ -156,9 +157,11 @@ def _photos(flow: Flow, ctx: Context, data: dict[str, Any]) -> tuple[str, Rows]:
 
 
 def _area(flow: Flow, ctx: Context, data: dict[str, Any]) -> tuple[str, Rows]:
+    where = "Bạn đang ở" if data.get("platform") in ONLINE else "Nơi bán thuộc"
+    if ctx.config.area_units is not None:  # today's communes: typed, never one button each
+        return place.question(flow, ctx, data, where)
     buttons = [flow.button(a.name, choice_arg("area", i, a.id)) for i, a in enumerate(ctx.config.areas)]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    where = "Bạn đang ở" if data.get("platform") in ONLINE else "Nơi bán thuộc"
     return f"{where} địa bàn nào?", [*rows, nav(flow)]
 
 

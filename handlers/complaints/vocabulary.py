@@ -40,9 +40,10 @@ def category_name(config: AppConfig, key: str) -> str:
     return next((c.name for c in config.categories if c.id == key), key)
 
 
-def area_name(config: AppConfig, key: str) -> str:
+def area_name(config: AppConfig, key: str, kept: str | None = None) -> str:
+    """The area's name from the configuration, else the name kept with the case (``kept``), else its id."""
     area = config.area(key)
-    return area.name if area else key
+    return area.name if area else kept or key
 
 
 def status_label(status: str) -> str:

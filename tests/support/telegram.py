@@ -3,13 +3,22 @@ who talks to the real python-telegram-bot Application."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.app import App
+from bot.app import App, create_app
 from bot.channels.telegram import TelegramChannel
+from bot.sender import OutboxSender
 from bot.settings import Settings
+from handlers.cases.intake import route_pending
+from handlers.cases.posting import link_sent
+from handlers.clock import FixedClock
 from handlers.config import AppConfig
+from tests.support.cases import FAST
+from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.configs import plan_2024
 from tests.support.databases import migrated_sqlite
 from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, photo_update, text_update
@@ -104,3 +113,49 @@ def push_album(rig: ReporterRig, served: list[bytes], group: str, caption_on: in
         sizes = [(f"{group}-thumb-{i}", 90, 90, 1_000), (big, 1280, 960, len(data))]
         caption = "Vỏ hộp in sai" if i == caption_on else None
         rig.fake.push_update(photo_update(sizes, user_id=USER, media_group_id=group, caption=caption))
+
+
+@dataclass
+class CaseRig:
+    fake: FakeTelegramAPI
+    app: App
+    channel: TelegramChannel
+    clock: FixedClock
+
+    async def deliver(self) -> None:
+        """The leader's work: route the staff rows, deliver the outbox through the Bot API, link ids."""
+        app = self.app
+        await route_pending(app.db, app.config, self.clock.now(), media=app.media)
+        sender = OutboxSender(
+            app.db,
+            {"telegram": self.channel.deliver},
+            edits={"telegram": self.channel.edit},
+            clock=self.clock,
+            codec=app.codec,
+            limiter=self.channel.limiter,
+            options=FAST,
+        )
+        await asyncio.wait_for(sender.run(until_empty=True), 30)
+        await link_sent(app.db)
+
+    def to(self, chat: int, method: str = "sendMessage") -> list[Call]:
+        return [c for c in self.fake.calls_of(method) if c.params.get("chat_id") == chat and c.status == 200]
+
+
+@asynccontextmanager
+async def case_rig(tmp_path: Path, config: AppConfig) -> AsyncIterator[CaseRig]:
+    """The app under ``config`` with its Telegram channel on the fake Bot API, and the leader's delivery."""
+    async with FakeTelegramAPI() as fake:
+        settings = make_settings(
+            fake, tmp_path, media_dir=tmp_path / "media", album_quiet_seconds=QUIET, album_max_wait_seconds=3
+        )
+        clock = FixedClock(DEFAULT_NOW)
+        app = create_app(settings, clock=clock, config=config, knowledge=shared_knowledge())
+        async with app:
+            channel = TelegramChannel(settings, app.dispatcher.handle)
+            app.register_downloader(channel.name, channel.download_to)
+            await channel.start()
+            try:
+                yield CaseRig(fake, app, channel, clock)
+            finally:
+                await channel.stop()

@@ -9,23 +9,15 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from bot.app import App, create_app
 from bot.channels.base import RateLimited
 from bot.channels.telegram import TelegramChannel
-from bot.sender import OutboxSender
-from handlers.cases.intake import route_pending
-from handlers.cases.posting import link_sent
-from handlers.clock import FixedClock
 from handlers.types import Button, Reply
 from storage.models import OutboxMessage
-from tests.support.cases import FAST
-from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.databases import migrated_sqlite
 from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, chat_dict, text_update
 from tests.support.images import jpeg
@@ -33,10 +25,11 @@ from tests.support.processes import ROOT, checkout_env
 from tests.support.telegram import (
     COORDINATOR,
     GROUP,
-    QUIET,
     STAFF,
     USER,
+    CaseRig,
     ReporterRig,
+    case_rig,
     make_settings,
     push_album,
     telegram_config,
@@ -44,49 +37,10 @@ from tests.support.telegram import (
 )
 
 
-@dataclass
-class CaseRig:
-    fake: FakeTelegramAPI
-    app: App
-    channel: TelegramChannel
-    clock: FixedClock
-
-    async def deliver(self) -> None:
-        """The leader's work: route the staff rows, deliver the outbox through the Bot API, link ids."""
-        app = self.app
-        await route_pending(app.db, app.config, self.clock.now(), media=app.media)
-        sender = OutboxSender(
-            app.db,
-            {"telegram": self.channel.deliver},
-            edits={"telegram": self.channel.edit},
-            clock=self.clock,
-            codec=app.codec,
-            limiter=self.channel.limiter,
-            options=FAST,
-        )
-        await asyncio.wait_for(sender.run(until_empty=True), 30)
-        await link_sent(app.db)
-
-    def to(self, chat: int, method: str = "sendMessage") -> list[Call]:
-        return [c for c in self.fake.calls_of(method) if c.params.get("chat_id") == chat and c.status == 200]
-
-
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[CaseRig]:
-    async with FakeTelegramAPI() as fake:
-        settings = make_settings(
-            fake, tmp_path, media_dir=tmp_path / "media", album_quiet_seconds=QUIET, album_max_wait_seconds=3
-        )
-        clock = FixedClock(DEFAULT_NOW)
-        app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
-        async with app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
-            app.register_downloader(channel.name, channel.download_to)
-            await channel.start()
-            try:
-                yield CaseRig(fake, app, channel, clock)
-            finally:
-                await channel.stop()
+    async with case_rig(tmp_path, telegram_config()) as made:
+        yield made
 
 
 def buttons(call: Call) -> dict[str, str]:
