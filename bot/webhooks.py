@@ -34,6 +34,13 @@ class WebhookServer:
         self.app.router.add_post(path, handler)
         self.paths.append(path)
 
+    def mount(self, prefix: str, app: web.Application) -> None:
+        """Serve a feature's web application under ``prefix`` (e.g. the staff console)."""
+        if self._runner is not None:
+            raise RuntimeError("mount web applications before the server starts")
+        self.app.add_subapp(prefix, app)
+        self.paths.append(prefix)
+
     @property
     def running(self) -> bool:
         return self._runner is not None

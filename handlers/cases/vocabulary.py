@@ -58,6 +58,7 @@ class Audit(enum.StrEnum):
     SLA_ACK_REMINDER = "sla_ack_reminder"
     SLA_ACK_ESCALATION = "sla_ack_escalation"
     SLA_RESOLVE_ESCALATION = "sla_resolve_escalation"
+    EXPORTED = "exported"  # in a file downloaded from the web console (contacts masked)
 
 
 EVENT_LABELS = {
@@ -68,6 +69,7 @@ EVENT_LABELS = {
     Audit.SLA_ACK_REMINDER: "Nhắc quá hạn tiếp nhận",
     Audit.SLA_ACK_ESCALATION: "Báo lãnh đạo: quá hạn tiếp nhận",
     Audit.SLA_RESOLVE_ESCALATION: "Báo lãnh đạo: quá hạn xử lý",
+    Audit.EXPORTED: "Tải về từ bảng điều khiển",
 }
 
 CASE_STATUS_LABELS = {
