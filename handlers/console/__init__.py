@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers.console.signin import login_command
+from handlers.console.signin import PREFIX, login_command
 
 if TYPE_CHECKING:
     from handlers.core import Router
     from handlers.web import WebContext, WebMount
-
-PREFIX = "/console"
 
 
 def register(router: Router) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.console.access import web_context
-from handlers.console.app import console_of, member_of, notify, refused_page, render, see_other
+from handlers.console.base import console_of, member_of, notify, refused_page, render, see_other
 from handlers.qa import submit_answer
 from handlers.staff import remove_staff, save_staff, validate_staff
 from storage.questions import QuestionStatus

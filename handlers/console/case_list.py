@@ -12,7 +12,7 @@ from handlers.cases.reports import PeriodError, days_period, report_zone
 from handlers.cases.vocabulary import CASE_STATUS_LABELS
 from handlers.complaints.vocabulary import PLATFORMS, area_name, category_name
 from handlers.console.access import scoped_filter
-from handlers.console.app import Console, console_of, member_of, render
+from handlers.console.base import Console, console_of, member_of, render
 from handlers.matching import fold_text
 from storage.cases import Case, CaseStatus
 from storage.complaints import Complaint
@@ -136,7 +136,7 @@ async def cases_page(request: web.Request) -> web.Response:
             "now": console.now(),
             "category_name": lambda k: category_name(config, k),
             "area_name": lambda k: area_name(config, k),
-            "agency_name": lambda k: (config.agency(k).short_name if config.agency(k) else k),
+            "agency_name": lambda k: config.agency(k).short_name if config.agency(k) else k,
             "platform_name": lambda k: PLATFORMS.get(k, k),
         },
     )

@@ -19,13 +19,17 @@ from handlers.cases.vocabulary import CASE_STATUS_LABELS, Audit, CardView
 from handlers.complaints.records import complaint_fields
 from handlers.complaints.vocabulary import contact_text
 from handlers.console.access import refuse_view, scope, web_context
-from handlers.console.app import console_of, member_of, notify, refused_page, render, see_other
+from handlers.console.base import console_of, member_of, notify, refused_page, render, see_other
 from handlers.console.web_actions import run_action
 from storage.cases import Case
 from storage.db import UnitOfWork
 from storage.staff import StaffMember
 
-DIRECTIONS = {"from_reporter": "Người phản ánh gửi", "to_agency_chat": "Chuyển vào nhóm", "to_reporter": "Gửi người phản ánh"}
+DIRECTIONS = {
+    "from_reporter": "Người phản ánh gửi",
+    "to_agency_chat": "Chuyển vào nhóm",
+    "to_reporter": "Gửi người phản ánh",
+}
 
 
 async def _case(request: web.Request, uow: UnitOfWork, what: str, *, lock: bool = False) -> Case | web.Response:

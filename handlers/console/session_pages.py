@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers.console.app import console_of, is_secure, member_of, notify, refused_page, render, see_other
+from handlers.console.base import console_of, is_secure, member_of, notify, refused_page, render, see_other, session_of
 from handlers.console.signin import COOKIE, IDLE, LIFETIME, start_session
 
 REFUSED_LINK = (
@@ -49,7 +49,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     async with console.db.unit_of_work() as uow:
-        await uow.web.revoke(request["session"].id, console.now())
+        await uow.web.revoke(session_of(request).id, console.now())
         await uow.commit()
     response = see_other(request, "/")
     response.del_cookie(COOKIE, path=console.prefix)
@@ -67,7 +67,7 @@ async def sessions_page(request: web.Request) -> web.Response:
     now = console.now()
     async with console.db.unit_of_work() as uow:
         rows = await uow.web.sessions(now, now - IDLE)
-    return render(request, "sessions.html", {"title": "Phiên đăng nhập", "rows": rows, "mine": request["session"].id})
+    return render(request, "sessions.html", {"title": "Phiên đăng nhập", "rows": rows, "mine": session_of(request).id})
 
 
 async def revoke(request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,7 @@ IDLE = timedelta(minutes=30)
 LIFETIME = timedelta(hours=12)
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often
 COOKIE = "sct_console"
+PREFIX = "/console"  # where the console is mounted
 
 NOT_STAFF = "Lệnh /dangnhap chỉ dành cho cán bộ được phân công."
 NO_CONSOLE = "Bảng điều khiển web chưa được bật trên máy chủ này."
@@ -43,8 +44,6 @@ async def issue_link(uow: UnitOfWork, member: StaffMember, base_url: str, prefix
 
 async def login_command(ctx: Context) -> None:
     """/dangnhap — a one-time link to the web console, in a private chat."""
-    from handlers.console import PREFIX
-
     member = await ctx.uow.staff.active(ctx.msg.channel, ctx.msg.user_id)
     if member is None:
         ctx.reply(NOT_STAFF)

@@ -18,8 +18,8 @@ from handlers.cases.reports import (
     CaseRow,
     Period,
     PeriodError,
-    default_period,
     days_period,
+    default_period,
     load_rows,
     report_zone,
     summarise,
@@ -27,7 +27,7 @@ from handlers.cases.reports import (
 )
 from handlers.cases.vocabulary import Audit
 from handlers.console.access import scope
-from handlers.console.app import Console, console_of, member_of, render
+from handlers.console.base import Console, console_of, member_of, render
 from storage.db import UnitOfWork
 from storage.staff import StaffMember
 

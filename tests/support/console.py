@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from aiohttp.test_utils import TestClient, TestServer
-
+from aiohttp import ClientSession, CookieJar
 from aiohttp import web as aioweb
+from aiohttp.test_utils import TestServer
 
 from handlers.console import web
+from handlers.console.base import CONSOLE, Console
 from handlers.web import WebContext
 from tests.support.cases import Inbox, deliver
 from tests.support.chat import ChatHarness
-from tests.support.complaints import file_report
+from tests.support.complaints import submit, to_photos, to_summary
+from tests.support.images import jpeg
 
 LINK = re.compile(r"https?://\S+/console/login/[\w-]+")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -27,9 +29,13 @@ class Rig:
     chat: ChatHarness
     server: TestServer
     inbox: Inbox
+    console: Console
 
-    def client(self) -> TestClient:
-        return TestClient(self.server)
+    def client(self) -> ClientSession:
+        """A browser of its own (cookie jar) on the console's server; the server outlives it."""
+        return ClientSession(
+            base_url=f"http://{self.server.host}:{self.server.port}", cookie_jar=CookieJar(unsafe=True)
+        )
 
     async def link(self, user_id: str) -> str:
         """The sign-in path ``/dangnhap`` gives a staff member in their private chat."""
@@ -39,14 +45,21 @@ class Rig:
         assert found, text
         return "/console/login/" + found.group(0).rsplit("/", 1)[1]
 
-    async def report(self, reporter: str = "u1", **kwargs) -> str:
-        """A citizen files a report; the case worker routes it and the sender delivers the cards."""
-        code = await file_report(self.chat.person(reporter, name="An"), **kwargs)
+    async def report(self, reporter: str = "u1", *, photos: int = 0, **kwargs) -> str:
+        """A citizen files a report (with ``photos`` photos); the case worker routes it and the sender delivers
+        the cards."""
+        an = self.chat.person(reporter, name="An")
+        await to_photos(an, **kwargs)
+        for i in range(photos):
+            await an.send_photo(self.chat.serve(f"{reporter}-{i}", jpeg(f"{reporter}-{i}")))
+        await an.press("Xong" if photos else "Bỏ qua")
+        await to_summary(an)
+        code = await submit(an)
         await deliver(self.chat, self.inbox)
         return code
 
 
-async def sign_in(rig: Rig, client: TestClient, user_id: str) -> str:
+async def sign_in(rig: Rig, client: ClientSession, user_id: str) -> str:
     """Sign ``user_id`` in on ``client``; returns the session's CSRF token."""
     path = await rig.link(user_id)
     response = await client.post(path, allow_redirects=False)
@@ -64,7 +77,7 @@ async def console_rig(chat: ChatHarness) -> AsyncIterator[Rig]:
     root.add_subapp(mount.prefix, mount.app)
     server = TestServer(root)
     await server.start_server()
-    rig = Rig(chat, server, Inbox())
+    rig = Rig(chat, server, Inbox(), mount.app[CONSOLE])
     try:
         yield rig
     finally:
