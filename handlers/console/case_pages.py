@@ -25,6 +25,12 @@ from storage.cases import Case
 from storage.db import UnitOfWork
 from storage.staff import StaffMember
 
+HINTS = {  # what each action's text is, as the chat's prompt says it
+    "more": "Nội dung cần người phản ánh bổ sung",
+    "reply": "Nội dung trả lời người phản ánh (gửi dưới tên cơ quan)",
+    "done": "Kết quả xử lý (gửi cho người phản ánh)",
+    "rej": "Lý do từ chối (gửi cho người phản ánh)",
+}
 DIRECTIONS = {
     "from_reporter": "Người phản ánh gửi",
     "to_agency_chat": "Chuyển vào nhóm",
@@ -86,6 +92,7 @@ async def case_page(request: web.Request) -> web.Response:
             "lead_name": agency_name(config, case.lead),
             "copy_names": [agency_name(config, a) for a in case.copies],
             "actions": offered(case, view, member),
+            "hints": HINTS,
             "assignees": staff,
             "agencies": [a for a in config.agencies if a.id != case.lead],
         },

@@ -104,3 +104,16 @@ def push_album(rig: ReporterRig, served: list[bytes], group: str, caption_on: in
         sizes = [(f"{group}-thumb-{i}", 90, 90, 1_000), (big, 1280, 960, len(data))]
         caption = "Vỏ hộp in sai" if i == caption_on else None
         rig.fake.push_update(photo_update(sizes, user_id=USER, media_group_id=group, caption=caption))
+
+
+async def file_with_album(reporter: ReporterRig, photos: list[bytes], album: str = "case-album") -> str:
+    """The reporter files the usual report with ``photos`` as one album; returns its code."""
+    await to_photos(reporter)
+    push_album(reporter, photos, album)
+    await reporter.expect(1)
+    await reporter.press("Xong")
+    await reporter.say("Đồng Xoài")
+    await reporter.say("0912 345 678")
+    await reporter.press("Đồng ý")
+    receipt = await reporter.press("Gửi phản ánh")
+    return receipt.split("Mã tra cứu của bạn: ")[1].split()[0]

@@ -20,9 +20,10 @@ SIGN_IN = "Gửi <strong>/dangnhap</strong>"
 
 
 @pytest.fixture
-async def rig(sqlite_url: str) -> AsyncIterator[Rig]:
+async def rig(db_url: str) -> AsyncIterator[Rig]:
+    """SQLite, and PostgreSQL too when TEST_DATABASE_URL is set."""
     async with (
-        ChatHarness.create(sqlite_url, now=DEFAULT_NOW, config=cases_config()) as chat,
+        ChatHarness.create(db_url, now=DEFAULT_NOW, config=cases_config()) as chat,
         console_rig(chat) as rig,
     ):
         yield rig
