@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast clean
+.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast bench-console clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-cases: $(STAMP)
 
 bench-broadcast: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_broadcast
+
+bench-console: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_console
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

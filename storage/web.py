@@ -157,6 +157,11 @@ class WebRepository:
     # -- the cases list --------------------------------------------------------------------------------
 
     async def unindexed(self, limit: int = 5000) -> list[tuple[int, str, Complaint]]:
+        """Cases without a search row (a deleted case takes its row along, so equal counts mean none)."""
+        cases = select(func.count()).select_from(Case).scalar_subquery()
+        indexed = select(func.count()).select_from(CaseSearch).scalar_subquery()
+        if not (await self.session.execute(select(cases - indexed))).scalar_one():
+            return []
         result = await self.session.execute(
             select(Case.id, Case.code, Complaint)
             .join(Complaint, Complaint.id == Case.complaint_id)

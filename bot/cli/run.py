@@ -35,14 +35,26 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
         await leader.start()
         try:
             if mounts:
-                await server.start()
-                for mount in mounts:
-                    if mount.demo is not None:
-                        print(await mount.demo(), file=sys.stderr)
+                await start_demo_pages(server, mounts)
             return await channel.run()
         finally:
             await leader.stop()
             await server.stop()
+
+
+async def start_demo_pages(server, mounts: list) -> None:
+    """The local demo's web pages and their sign-in links; a port in use only costs the pages."""
+    try:
+        await server.start()
+    except OSError as exc:
+        print(
+            f"Không mở được trang web trên cổng {server.requested_port} ({exc}); đặt WEBHOOK_PORT khác.",
+            file=sys.stderr,
+        )
+        return
+    for mount in mounts:
+        if mount.demo is not None:
+            print(await mount.demo(), file=sys.stderr)
 
 
 async def run(app: App) -> int:

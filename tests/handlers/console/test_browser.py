@@ -59,7 +59,7 @@ async def two_reports(rig: RunRig) -> tuple[str, str]:
 
 async def act_on(page, code: str, reply: str) -> None:
     """On the case page: acknowledge, then reply to the reporter."""
-    await page.click(f"form[data-code=ack] button")
+    await page.click("form[data-code=ack] button")
     await page.wait_for_selector(f"text=Đã tiếp nhận {code}")
     await page.fill("form[data-code=reply] textarea", reply)
     await page.click("form[data-code=reply] button")
