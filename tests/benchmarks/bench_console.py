@@ -47,8 +47,13 @@ NOW = datetime(2024, 11, 30, 3, 0, tzinfo=UTC)
 SELLERS = ["Shop Mỹ Phẩm Hoa Hồng", "Cửa hàng Điện Máy Xanh Lá", "Thời trang Bé Yêu", "Nhà thuốc Minh Châu",
            "Tạp hóa Đồng Xoài", "Gia dụng Phước Long", "Mẹ và Bé Bình Minh", "Điện thoại Hải Đăng"]  # fmt: skip
 PRODUCTS = ["Son môi", "Nồi chiên không dầu", "Áo khoác", "Sữa bột", "Tai nghe", "Kem chống nắng"]
-DESCRIPTIONS = ["Hàng giả, vỏ hộp in sai chính tả", "Giao thiếu hàng, shop không trả lời",
-                "Giá niêm yết khác giá thanh toán", "Sản phẩm hết hạn sử dụng", "Không đúng mô tả, chất lượng kém"]  # fmt: skip
+DESCRIPTIONS = [
+    "Hàng giả, vỏ hộp in sai chính tả",
+    "Giao thiếu hàng, shop không trả lời",
+    "Giá niêm yết khác giá thanh toán",
+    "Sản phẩm hết hạn sử dụng",
+    "Không đúng mô tả, chất lượng kém",
+]
 STATUSES = ["new", "acknowledged", "in_progress", "waiting_reporter", "resolved", "rejected"]
 PLATFORMS = ["shopee", "lazada", "tiktok", "tiki", "facebook"]
 SEARCHES = ["hoa hong", "dien may", "noi chien", "het han", "PA-0", "dong xoai", "khong tra loi"]
