@@ -9,7 +9,6 @@ machine needs. Without it (or without Playwright) the browser tests are skipped 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -20,18 +19,16 @@ from typing import Any
 
 import pytest
 
-from bot.app import App, create_app
-from bot.cli.run import wire_channels
+from bot.app import App
 from bot.leader import Leader
-from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.cases.worker import CaseWorker
 from handlers.clock import FixedClock
 from handlers.types import IncomingMessage
-from tests.support.chat import DEFAULT_NOW, Person, shared_knowledge
+from tests.support.chat import Person
 from tests.support.fakes.telegram_api import FakeTelegramAPI, text_update
 from tests.support.fakes.zalo_oa_api import FakeZaloOA
-from tests.support.telegram import telegram_config
+from tests.support.wired import fake_settings, wired
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -132,40 +129,6 @@ class RunRig:
 @asynccontextmanager
 async def run_rig(database_url: str, tmp_path: Path) -> AsyncIterator[RunRig]:
     async with FakeTelegramAPI() as telegram, FakeZaloOA() as oa:
-        settings = Settings(
-            _env_file=None,
-            database_url=database_url,
-            media_dir=tmp_path / "media",
-            webhook_listen="127.0.0.1",
-            webhook_port=0,
-            album_quiet_seconds=0.3,
-            album_max_wait_seconds=3,
-            telegram_bot_token=telegram.token,
-            telegram_api_base_url=telegram.api_base_url,
-            telegram_file_base_url=telegram.file_base_url,
-            zalo_oa_app_id=oa.app_id,
-            zalo_oa_secret_key=oa.oa_secret_key,
-            zalo_oa_app_secret=oa.app_secret,
-            zalo_oa_access_token=oa.initial_access,
-            zalo_oa_refresh_token=oa.initial_refresh,
-            zalo_oa_api_base_url=oa.base_url,
-            zalo_oa_oauth_base_url=oa.base_url,
-        )
-        clock = FixedClock(DEFAULT_NOW)
-        app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
-        async with app:
-            channels, server, leader = wire_channels(app)  # exactly as `run`: the console is on this server
-            quick = dataclasses.replace(leader.timing.sender, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05)
-            leader.timing = dataclasses.replace(leader.timing, sender=quick)
-            worker = CaseWorker(app.db, app.config, clock, app.media)
-            started = []
-            try:
-                await server.start()
-                for channel in channels:
-                    await channel.start()
-                    started.append(channel)
-                yield RunRig(app, clock, telegram, oa, server, leader, worker, {c.name: c for c in channels})
-            finally:
-                for channel in reversed(started):
-                    await channel.stop()
-                await server.stop()
+        settings = fake_settings(database_url, tmp_path, quiet=0.3, telegram=telegram, oa=oa)
+        async with wired(settings) as w:  # exactly as `run`: the console is on the webhook server
+            yield RunRig(w.app, w.clock, telegram, oa, w.server, w.leader, w.worker, w.channels)
