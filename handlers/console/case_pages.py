@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from handlers.cases.actions import ACTIONS, AUDIT_LABELS
 from handlers.cases.cards import card_buttons
+from handlers.cases.chat import refusal
 from handlers.cases.pack import MESSAGE_KINDS, collect, write_pack
 from handlers.cases.routing import agency_name
 from handlers.cases.view import CaseView, load_view
@@ -21,6 +23,7 @@ from handlers.complaints.vocabulary import contact_text
 from handlers.console.access import refuse_view, scope, web_context
 from handlers.console.base import console_of, member_of, notify, refused_page, render, see_other
 from handlers.console.web_actions import run_action
+from handlers.core import Context
 from storage.cases import Case
 from storage.db import UnitOfWork
 from storage.staff import StaffMember
@@ -52,12 +55,16 @@ async def _case(request: web.Request, uow: UnitOfWork, what: str, *, lock: bool 
     return case
 
 
-def offered(case: Case, view: CaseView, member: StaffMember) -> dict[str, list]:
-    """The card's buttons this viewer's card would show (the lead card, or the copy card of a copy agency)."""
+def offered(ctx: Context, case: Case, view: CaseView, member: StaffMember) -> dict[str, Any]:
+    """The card's buttons (the lead card's, and a copy agency's copy card) this viewer may press: the chat's own
+    permission rule, so a supervisor who sees a copy is offered only «Đã nắm thông tin»."""
     lead = card_buttons(case, view.complaint, view=CardView.LEAD)
     copy = card_buttons(case, view.complaint, view=CardView.COPY) if member.agency in case.copies else []
-    codes = [b.payload.split(":")[1] for row in lead + copy for b in row]
     labels = {b.payload.split(":")[1]: b.label for row in lead + copy for b in row}
+    codes = [
+        code for code in labels
+        if member.role == "admin" or refusal(ctx, ACTIONS[code].who, member, case) is None
+    ]  # fmt: skip
     return {"codes": codes, "labels": labels, "prompted": {c for c in codes if ACTIONS[c].prompt}}
 
 
@@ -72,6 +79,7 @@ async def case_page(request: web.Request) -> web.Response:
         events = await uow.complaints.events(view.complaint.id, public_only=False)  # type: ignore[arg-type]
         messages = await uow.outbox.by_ref(case.code, MESSAGE_KINDS)
         staff = await uow.staff.list(agency=case.lead)
+        actions = offered(web_context(uow, console.web.services, member, console.now()), case, view, member)
     complaint = view.complaint
     return render(
         request,
@@ -91,7 +99,7 @@ async def case_page(request: web.Request) -> web.Response:
             "status_label": CASE_STATUS_LABELS[case.state],
             "lead_name": agency_name(config, case.lead),
             "copy_names": [agency_name(config, a) for a in case.copies],
-            "actions": offered(case, view, member),
+            "actions": actions,
             "hints": HINTS,
             "assignees": staff,
             "agencies": [a for a in config.agencies if a.id != case.lead],

@@ -163,15 +163,22 @@ async def test_another_agencys_case_photo_and_pack_are_refused_and_audited(rig: 
 async def test_who_sees_what_is_the_chats_scope(rig: Rig) -> None:
     code = await rig.report()
     async with rig.chat.app.db.unit_of_work() as uow:  # a supervisor of a copy agency
-        await uow.staff.upsert(channel=CHANNEL, user_id="qltm-3", name="Đỗ Thu", agency="qltm", role="supervisor",
+        await uow.staff.upsert(channel=CHANNEL, user_id="hoi-3", name="Đỗ Thu", agency="hoi-bvntd", role="supervisor",
                                source="cli", now=rig.chat.clock.now())  # fmt: skip
         await uow.commit()
-    seen = {}
-    for user in ("qltt-1", "qltm-2", "qltm-3", "qltm-1", "tts-1"):
+    case = await the_case(rig.chat, code)
+    seen, offered = {}, {}
+    for user in ("qltt-1", "qltt-2", "qltm-2", "hoi-3", "qltm-1", "tts-1"):
         async with rig.client() as client:
             await sign_in(rig, client, user)
             seen[user] = code in await (await client.get("/console/cases")).text()
-    assert seen == {"qltt-1": True, "qltm-2": False, "qltm-3": True, "qltm-1": True, "tts-1": False}
+            page = await (await client.get(f"/console/cases/{case.id}")).text()
+            offered[user] = re.findall(r'data-code="(\w+)"', page)
+    assert seen == {"qltt-1": True, "qltt-2": True, "qltm-2": False, "hoi-3": True, "qltm-1": True, "tts-1": False}
+    card = ["ack", "take", "assign", "xfer", "more", "reply", "done", "rej", "contact"]
+    assert offered["qltt-1"] == [c for c in card if c != "assign"]  # an agent does not assign
+    assert offered["qltt-2"] == card and offered["hoi-3"] == ["seen"]  # a copy's supervisor: the copy's button
+    assert offered["qltm-1"] == [*card, "seen"] and offered["qltm-2"] == offered["tts-1"] == []
 
 
 async def test_a_web_action_is_the_cards_action(rig: Rig) -> None:
@@ -210,11 +217,14 @@ async def test_list_filters_search_without_diacritics_and_pages(rig: Rig) -> Non
     async with rig.client() as admin:
         await sign_in(rig, admin, "qltm-1")
 
-        async def codes(**params) -> set[str]:
+        async def listed(**params) -> list[str]:
             text = await (await admin.get("/console/cases", params=params)).text()
-            return set(re.findall(r"PA-[0-9A-Z]{4}-[0-9A-Z]{2}", text))
+            return list(dict.fromkeys(re.findall(r"PA-[0-9A-Z]{4}-[0-9A-Z]{2}", text)))
 
-        assert await codes() == {first, second}
+        async def codes(**params) -> set[str]:
+            return set(await listed(**params))
+
+        assert await listed() == [second, first] and await listed(sort="old") == [first, second]
         assert await codes(q="dong xoai dien may") == {first}
         assert await codes(q="KEM DUONG") == {second}
         assert await codes(q=second[3:7].lower()) == {second}
@@ -290,6 +300,12 @@ async def test_statistics_for_a_period_with_a_daily_chart(rig: Rig) -> None:
         text = await (await son.get("/console/stats", params={"from": first, "to": last})).text()
         assert '<strong id="total">2</strong>' in text and text.count("<rect") == 3
         assert "Hàng giả / hàng nhái" in text and "Theo cơ quan chủ trì" in text
+    async with rig.client() as em:  # the inspectorate's agent: none of them is theirs
+        csrf = await sign_in(rig, em, "tts-1")
+        text = await (await em.get("/console/stats", params={"from": first, "to": last})).text()
+        assert '<strong id="total">0</strong>' in text
+        exported = await em.post("/console/export", data={"csrf": csrf, "from": first, "to": last, "format": "csv"})
+        assert (await exported.read()).decode("utf-8-sig").count("\n") == 1  # the header only
 
 
 async def test_merchant_questions_are_answered_from_the_web(rig: Rig) -> None:
