@@ -34,6 +34,7 @@ HINTS = {  # what each action's text is, as the chat's prompt says it
     "done": "Kết quả xử lý (gửi cho người phản ánh)",
     "rej": "Lý do từ chối (gửi cho người phản ánh)",
 }
+DELIVERY = {"pending": "chờ gửi", "sent": "đã gửi", "failed": "không gửi được", "skipped": "bỏ qua"}
 DIRECTIONS = {
     "from_reporter": "Người phản ánh gửi",
     "to_agency_chat": "Chuyển vào nhóm",
@@ -101,6 +102,7 @@ async def case_page(request: web.Request) -> web.Response:
             "copy_names": [agency_name(config, a) for a in case.copies],
             "actions": actions,
             "hints": HINTS,
+            "delivery": DELIVERY,
             "assignees": staff,
             "agencies": [a for a in config.agencies if a.id != case.lead],
         },
