@@ -13,6 +13,12 @@ from storage.questions import QuestionStatus
 from storage.staff import STAFF_ROLES
 
 CHANNELS = ("telegram", "zalo_bot", "zalo_oa", "console")
+BROADCAST_WORDS = {
+    "reminder": "Nhắc lịch",
+    "announcement": "Thông báo",
+    "queued": "Đã xếp hàng gửi",
+    "skipped": "Bỏ qua",
+}
 
 
 async def questions_page(request: web.Request) -> web.Response:
@@ -43,7 +49,13 @@ async def broadcasts_page(request: web.Request) -> web.Response:
     return render(
         request,
         "broadcasts.html",
-        {"title": "Thông báo, nhắc lịch", "broadcasts": recent, "progress": progress, "pending": pending},
+        {
+            "title": "Thông báo, nhắc lịch",
+            "broadcasts": recent,
+            "progress": progress,
+            "pending": pending,
+            "words": BROADCAST_WORDS,
+        },
     )
 
 

@@ -75,12 +75,8 @@ async def test_a_link_works_once_within_ten_minutes_and_the_cookie_is_locked_dow
         assert forged.status == 403
 
 
-async def test_https_makes_the_cookie_secure(rig: Rig) -> None:
-    async with rig.client() as client:
-        path = await rig.link("qltt-1")
-        response = await client.post(path, allow_redirects=False, headers={"X-Forwarded-Proto": "https"})
-        assert response.status == 303
-    rig.console.web.base_url = "https://sct.example.vn"  # the deployment's PUBLIC_URL
+async def test_an_https_public_url_makes_the_cookie_secure(rig: Rig) -> None:
+    rig.console.web.base_url = "https://sct.example.vn"  # the deployment's PUBLIC_URL (behind its HTTPS proxy)
     async with rig.client() as client:
         response = await client.post(await rig.link("qltt-1"), allow_redirects=False)
         assert "Secure" in response.headers["Set-Cookie"]
@@ -343,3 +339,17 @@ async def test_admins_manage_staff_and_others_cannot(rig: Rig) -> None:
         assert "Đã ngừng quyền" in await removed.text()
         assert (await son.get("/console/cases")).status == 401  # no longer staff: the session ends
         assert "Chưa có thông báo nào" in await (await admin.get("/console/broadcasts")).text()
+
+
+async def test_the_broadcasts_status(rig: Rig) -> None:
+    from handlers.announcements import queue_announcement
+
+    for user in ("u1", "u2"):
+        await rig.chat.person(user, user).say("/nhacnho")
+    async with rig.chat.app.db.unit_of_work() as uow:
+        await queue_announcement(uow, rig.chat.app.config, rig.chat.clock.now(), text="Mở bán sớm", audience="all")
+        await uow.commit()
+    async with rig.client() as son:
+        await sign_in(rig, son, "qltt-1")
+        text = await (await son.get("/console/broadcasts")).text()
+        assert "Mở bán sớm" in text and "Thông báo" in text and "Đã xếp hàng gửi" in text
