@@ -30,7 +30,7 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
         from bot.webhooks import WebhookServer
 
         leader = Leader(app, {channel.name: channel.deliver}, edits={channel.name: channel.edit})
-        server = WebhookServer(app.settings.webhook_listen, app.settings.webhook_port)
+        server = WebhookServer("127.0.0.1", app.settings.webhook_port)  # a local demo: this machine only
         mounts = mount_web(app, server)
         await leader.start()
         try:
@@ -44,13 +44,8 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
 
 async def start_demo_pages(server, mounts: list) -> None:
     """The local demo's web pages and their sign-in links; a port in use only costs the pages."""
-    try:
-        await server.start()
-    except OSError as exc:
-        print(
-            f"Không mở được trang web trên cổng {server.requested_port} ({exc}); đặt WEBHOOK_PORT khác.",
-            file=sys.stderr,
-        )
+    if not await server.start_serving():
+        print(f"Không mở được trang web trên cổng {server.requested_port}; bạn đặt WEBHOOK_PORT khác.", file=sys.stderr)
         return
     for mount in mounts:
         if mount.demo is not None:
@@ -77,8 +72,7 @@ async def run(app: App) -> int:
         channels, server, leader = wire_channels(app)
         started: list = []
         try:
-            if server.paths:
-                await server.start()
+            await server.start_serving()
             for channel in channels:
                 await channel.start()
                 started.append(channel)
