@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast bench-areas clean
+.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast bench-areas bench-console clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-broadcast: $(STAMP)
 
 bench-areas: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_areas
+
+bench-console: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_console
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

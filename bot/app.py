@@ -55,6 +55,7 @@ class App:
             knowledge=self.knowledge,
             media=self.media,
             downloaders=self.downloaders,
+            web_url=self.settings.web_url,
         )
         self.codec = ButtonCodec(key.encode())
         self.dispatcher = Dispatcher(self.db, build_router(), services, self.codec)

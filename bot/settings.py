@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8080
     telegram_webhook_path: str = "/telegram"
+    # The staff web console, on WEBHOOK_PORT: PUBLIC_URL is how staff reach it (links sent by /dangnhap); an
+    # https address also makes its cookies Secure. Empty = http://127.0.0.1:WEBHOOK_PORT (a local try-out).
+    web_console: bool = Field(default=True, description="serve the staff web console")
+    public_url: str | None = None
     telegram_overall_rate: float = Field(default=30, ge=0, description="messages/s over all chats; 0 = no limit")
     telegram_group_per_minute: float = Field(default=20, ge=0, description="messages/min per group; 0 = no limit")
     telegram_per_chat_rate: float = Field(default=1, ge=0, description="broadcast messages/s per chat; 0 = no limit")
@@ -67,6 +71,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def web_url(self) -> str:
+        """The base URL of the web console ("" when it is off)."""
+        if not self.web_console:
+            return ""
+        return (self.public_url or f"http://127.0.0.1:{self.webhook_port}").rstrip("/")
 
     @property
     def any_messenger(self) -> bool:

@@ -23,7 +23,8 @@ class WebhookServer:
         self.requested_port = port
         self.app = web.Application(client_max_size=client_max_size)
         self.app.router.add_get("/healthz", self._health)
-        self.paths: list[str] = []
+        self.paths: list[str] = []  # the channels' webhooks
+        self.mounted: list[str] = []  # the features' web applications
         self._runner: web.AppRunner | None = None
 
     def add_post(self, path: str, handler: Route) -> None:
@@ -33,6 +34,13 @@ class WebhookServer:
             raise ValueError(f"two channels want the webhook path {path}")
         self.app.router.add_post(path, handler)
         self.paths.append(path)
+
+    def mount(self, prefix: str, app: web.Application) -> None:
+        """Serve a feature's web application under ``prefix`` (e.g. the staff console)."""
+        if self._runner is not None:
+            raise RuntimeError("mount web applications before the server starts")
+        self.app.add_subapp(prefix, app)
+        self.mounted.append(prefix)
 
     @property
     def running(self) -> bool:
@@ -53,7 +61,23 @@ class WebhookServer:
         site = web.TCPSite(runner, self.listen, self.requested_port)
         await site.start()
         self._runner = runner
-        logger.info("webhooks: listening on port %s for %s", self.port, ", ".join(self.paths) or "nothing")
+        logger.info(
+            "webhooks: listening on port %s for %s", self.port, ", ".join(self.paths + self.mounted) or "nothing"
+        )
+
+    async def start_serving(self) -> bool:
+        """Start when there is something to serve. A port in use is fatal for webhooks (the channels need them),
+        but only costs the web pages when there are none (e.g. a second process polling Telegram)."""
+        if not (self.paths or self.mounted):
+            return False
+        try:
+            await self.start()
+        except OSError:
+            if self.paths:
+                raise
+            logger.warning("web pages not served: port %s is in use (set WEBHOOK_PORT)", self.requested_port)
+            return False
+        return True
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -45,6 +45,7 @@ class Services:
     knowledge: Any = None  # knowledge.KnowledgeBase, when loaded
     media: Any = None  # storage.media.MediaStore
     downloaders: dict[str, Downloader] = field(default_factory=dict)  # channel -> fetch a photo to a file
+    web_url: str = ""  # the base URL of the process's web pages ("" when it serves none)
 
 
 @dataclass(frozen=True)

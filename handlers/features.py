@@ -8,6 +8,7 @@ A feature is a module (or a package whose ``__init__`` is the module) under ``ha
   messages of its kinds that failed for good; returns how many outbox rows it queued in answer.
 * optionally ``on_start(uow, config, now)`` — what it writes when the assistant starts, before the first
   message (e.g. the staff listed in the configuration), in the start's transaction.
+* optionally ``web(ctx)`` — web pages it serves (see :mod:`handlers.web`), mounted by ``bot/`` on its HTTP server.
 
 ``bot/`` runs what the features declare and never names one; adding a feature is one line in
 :data:`FEATURES`. Features are imported only when the router or the leader is built.
@@ -23,6 +24,7 @@ from types import ModuleType
 from handlers.config import AppConfig
 from handlers.core import Router
 from handlers.jobs import Job, LeaderContext
+from handlers.web import WebContext, WebMount
 from storage.db import UnitOfWork
 from storage.outbox import Undelivered
 
@@ -40,6 +42,7 @@ FEATURES: tuple[str, ...] = (
     "handlers.cases",
     "handlers.reminders",
     "handlers.announcements",
+    "handlers.console",
 )
 
 
@@ -66,6 +69,15 @@ async def declared_jobs(features: Sequence[ModuleType], ctx: LeaderContext) -> d
                 raise ValueError(f"two jobs are declared as {job.id!r}")
             jobs[job.id] = job
     return jobs
+
+
+def web_mounts(features: Sequence[ModuleType], ctx: WebContext) -> list[WebMount]:
+    """The web applications the features declare, each under its own prefix."""
+    mounts = [feature.web(ctx) for feature in features if hasattr(feature, "web")]
+    prefixes = [m.prefix for m in mounts]
+    if len(prefixes) != len(set(prefixes)):
+        raise ValueError(f"two features want the same web prefix: {prefixes}")
+    return mounts
 
 
 async def on_start(features: Sequence[ModuleType], uow: UnitOfWork, config: AppConfig, now: datetime) -> None:

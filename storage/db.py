@@ -31,6 +31,7 @@ from storage.repositories import ConversationRepository, SecretRepository, UserR
 from storage.session import DbSession, SyncSession
 from storage.staff import StaffRepository
 from storage.subscriptions import BroadcastRepository, SubscriptionRepository
+from storage.web import WebRepository
 from storage.zalo import ZaloRepository
 
 if TYPE_CHECKING:
@@ -194,6 +195,7 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
         self.channel_posts = ChannelPostRepository(session)
+        self.web = WebRepository(session)
 
     async def lock(self, *parts: str) -> None:
         """Serialise work on one key across processes until this transaction ends (PostgreSQL)."""

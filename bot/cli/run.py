@@ -24,15 +24,32 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
         app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
         if not (broadcasts and app.settings.scheduler_enabled):
             return await channel.run()
-        # `run` on the console alone: reminders and announcements for console users are printed here.
+        # `run` on the console alone: reminders and announcements for console users are printed here, and the
+        # features' web pages (the staff console) are served with a demo sign-in link.
         from bot.leader import Leader
+        from bot.webhooks import WebhookServer
 
         leader = Leader(app, {channel.name: channel.deliver}, edits={channel.name: channel.edit})
+        server = WebhookServer("127.0.0.1", app.settings.webhook_port)  # a local demo: this machine only
+        mounts = mount_web(app, server)
         await leader.start()
         try:
+            if mounts:
+                await start_demo_pages(server, mounts)
             return await channel.run()
         finally:
             await leader.stop()
+            await server.stop()
+
+
+async def start_demo_pages(server, mounts: list) -> None:
+    """The local demo's web pages and their sign-in links; a port in use only costs the pages."""
+    if not await server.start_serving():
+        print(f"Không mở được trang web trên cổng {server.requested_port}; bạn đặt WEBHOOK_PORT khác.", file=sys.stderr)
+        return
+    for mount in mounts:
+        if mount.demo is not None:
+            print(await mount.demo(), file=sys.stderr)
 
 
 async def run(app: App) -> int:
@@ -55,8 +72,7 @@ async def run(app: App) -> int:
         channels, server, leader = wire_channels(app)
         started: list = []
         try:
-            if server.paths:
-                await server.start()
+            await server.start_serving()
             for channel in channels:
                 await channel.start()
                 started.append(channel)
@@ -90,10 +106,25 @@ def wire_channels(app: App) -> tuple[list, Any, Any]:
     for channel in channels:
         channel.attach(server)
         app.register_downloader(channel.name, channel.download_to)
+    mount_web(app, server)
     edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}
     pins = {c.name: c.pin for c in channels if hasattr(c, "pin")}
     leader = Leader(app, {c.name: c.deliver for c in channels}, edits=edits, pins=pins, limiter=limiter)
     return channels, server, leader
+
+
+def mount_web(app: App, server) -> list:
+    """The web pages the features declare, mounted on the server (none when WEB_CONSOLE is off)."""
+    from handlers.features import load_features, web_mounts
+    from handlers.web import WebContext
+
+    assert app.dispatcher is not None
+    if not app.settings.web_url:
+        return []
+    mounts = web_mounts(load_features(), WebContext(app.db, app.dispatcher.services, app.settings.web_url))
+    for mount in mounts:
+        server.mount(mount.prefix, mount.app)
+    return mounts
 
 
 def messenger_channels(app: App, limiter) -> list:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from handlers.cases.reports import COLUMNS, EVERYTHING, Period, load_rows, summarise, summary_sections
+from handlers.cases.reports import COLUMNS, EVERYTHING, Period, Scope, load_rows, summarise, summary_sections
 from handlers.config import AppConfig
 from storage.db import UnitOfWork
 
@@ -28,9 +28,11 @@ class PeriodReport:
     sections: list[tuple[str, Rows]]  # titled counts and medians
 
 
-async def period_report(uow: UnitOfWork, config: AppConfig, period: Period, now: datetime) -> PeriodReport:
-    """Every case submitted in ``period``, and the summary of them."""
-    rows = await load_rows(uow, EVERYTHING, period=period)
+async def period_report(
+    uow: UnitOfWork, config: AppConfig, period: Period, now: datetime, scope: Scope = EVERYTHING
+) -> PeriodReport:
+    """Every case (in ``scope``) submitted in ``period``, and the summary of them."""
+    rows = await load_rows(uow, scope, period=period)
     summary = summarise(rows, config)
     heading: Rows = [
         ("Báo cáo phản ánh của người tiêu dùng", config.department.name),
@@ -52,11 +54,19 @@ def default_file_name(period: Period, fmt: str) -> str:
     return f"bao-cao-phan-anh_{first:%Y-%m-%d}_{last:%Y-%m-%d}.{fmt}"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(value: Any) -> Any:
+    """A text a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+1…``, ``@SUM…``) kept as text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def _cell(value: Any) -> Any:
-    """A CSV cell: times as ISO 8601 with their offset, nothing as an empty cell."""
+    """A CSV cell: times as ISO 8601 with their offset, nothing as an empty cell, no formula."""
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    return "" if value is None else value
+    return "" if value is None else neutral(value)
 
 
 def write_csv(records: Records, handle: TextIO) -> None:
@@ -86,7 +96,7 @@ def write_xlsx(report: PeriodReport, path: Path) -> None:
     sheet.freeze_panes = "B2"
     for record in report.records:
         # Excel has no time zones: local wall-clock times, the zone named on the summary sheet.
-        sheet.append([_naive(record[key]) for key in COLUMNS])
+        sheet.append([neutral(_naive(record[key])) for key in COLUMNS])
     for index, key in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         if key.endswith("_at"):

@@ -60,6 +60,8 @@ class Audit(enum.StrEnum):
     SLA_RESOLVE_ESCALATION = "sla_resolve_escalation"
     CONFIG_MOVE = "config_move"  # moved to another agency when the configuration changed (``config move``)
 
+    EXPORTED = "exported"  # in a file downloaded from the web console (contacts masked)
+
 
 EVENT_LABELS = {
     Audit.ROUTED: "Chuyển tới cơ quan chủ trì",
@@ -70,6 +72,8 @@ EVENT_LABELS = {
     Audit.SLA_ACK_ESCALATION: "Báo lãnh đạo: quá hạn tiếp nhận",
     Audit.SLA_RESOLVE_ESCALATION: "Báo lãnh đạo: quá hạn xử lý",
     Audit.CONFIG_MOVE: "Chuyển cơ quan do đổi cấu hình",
+
+    Audit.EXPORTED: "Tải về từ bảng điều khiển",
 }
 
 CASE_STATUS_LABELS = {

@@ -9,7 +9,12 @@ from tests.support.chat import Person
 CODE = re.compile(r"PA-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{2}")
 
 
-async def to_photos(an: Person, seller: str = "Shop Mỹ Phẩm Hoa Hồng", product: str = "Son môi Dior") -> None:
+async def to_photos(
+    an: Person,
+    seller: str = "Shop Mỹ Phẩm Hoa Hồng",
+    product: str = "Son môi Dior",
+    description: str = "Son bị chảy, mùi lạ, vỏ hộp in sai chính tả",
+) -> None:
     """Answer the questions up to the photo step, mixing buttons and typed answers."""
     await an.say("/phananh")
     assert "vấn đề gì" in an.text
@@ -22,7 +27,7 @@ async def to_photos(an: Person, seller: str = "Shop Mỹ Phẩm Hoa Hồng", pro
     await an.say(product)
     assert "ngày nào" in an.text
     await an.press("Hôm qua")
-    await an.say("Son bị chảy, mùi lạ, vỏ hộp in sai chính tả")
+    await an.say(description)
     assert "gửi ảnh" in an.text
 
 

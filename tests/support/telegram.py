@@ -159,3 +159,15 @@ async def case_rig(tmp_path: Path, config: AppConfig) -> AsyncIterator[CaseRig]:
                 yield CaseRig(fake, app, channel, clock)
             finally:
                 await channel.stop()
+
+async def file_with_album(reporter: ReporterRig, photos: list[bytes], album: str = "case-album") -> str:
+    """The reporter files the usual report with ``photos`` as one album; returns its code."""
+    await to_photos(reporter)
+    push_album(reporter, photos, album)
+    await reporter.expect(1)
+    await reporter.press("Xong")
+    await reporter.say("Đồng Xoài")
+    await reporter.say("0912 345 678")
+    await reporter.press("Đồng ý")
+    receipt = await reporter.press("Gửi phản ánh")
+    return receipt.split("Mã tra cứu của bạn: ")[1].split()[0]

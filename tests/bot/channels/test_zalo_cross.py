@@ -14,7 +14,6 @@ buttons in their Telegram group. The last test also has a reporter on Telegram, 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import time
 from collections.abc import AsyncIterator
@@ -25,8 +24,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.app import App, create_app
-from bot.cli.run import wire_channels
+from bot.app import App
 from bot.leader import Leader
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
@@ -36,14 +34,14 @@ from handlers.matching import fold_text
 from handlers.reminders.countdown import reminder_slots
 from handlers.reminders.firing import ReminderService
 from storage.models import OutboxMessage
-from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, chat_dict
 from tests.support.fakes.telegram_api import text_update as tg_text_update
 from tests.support.fakes.zalo_bot_api import FakeZaloBotAPI, image_update
 from tests.support.fakes.zalo_bot_api import text_update as zb_text_update
 from tests.support.fakes.zalo_oa_api import FakeZaloOA, image_event, text_event
 from tests.support.images import jpeg
-from tests.support.telegram import COORDINATOR, GROUP, STAFF, telegram_config
+from tests.support.telegram import COORDINATOR, GROUP, STAFF
+from tests.support.wired import fake_settings, wired
 
 CODE = re.compile(r"PA-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{2}")
 OPTION = re.compile(r"^(\d{1,2})\. (.+)$", re.MULTILINE)
@@ -90,53 +88,19 @@ class Rig:
 def rig_settings(
     database_url: str, tmp_path: Path, telegram: FakeTelegramAPI, zalo_bot: FakeZaloBotAPI, oa: FakeZaloOA
 ) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        media_dir=tmp_path / "media",
-        webhook_listen="127.0.0.1",
-        webhook_port=0,
-        album_quiet_seconds=QUIET,
-        album_max_wait_seconds=3,
-        telegram_bot_token=telegram.token,
-        telegram_api_base_url=telegram.api_base_url,
-        telegram_file_base_url=telegram.file_base_url,
-        zalo_bot_token=zalo_bot.token,
-        zalo_bot_api_base_url=zalo_bot.api_base_url,
-        zalo_oa_app_id=oa.app_id,
-        zalo_oa_secret_key=oa.oa_secret_key,
-        zalo_oa_app_secret=oa.app_secret,
-        zalo_oa_access_token=oa.initial_access,
-        zalo_oa_refresh_token=oa.initial_refresh,
-        zalo_oa_api_base_url=oa.base_url,
-        zalo_oa_oauth_base_url=oa.base_url,
-    )
+    return fake_settings(database_url, tmp_path, quiet=QUIET, telegram=telegram, zalo_bot=zalo_bot, oa=oa)
 
 
 @pytest.fixture
 async def rig(db_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
     """SQLite, and PostgreSQL too when TEST_DATABASE_URL is set."""
-    async with FakeTelegramAPI() as telegram, FakeZaloBotAPI() as zalo_bot, FakeZaloOA() as oa:
-        settings = rig_settings(db_url, tmp_path, telegram, zalo_bot, oa)
-        clock = FixedClock(DEFAULT_NOW)
-        app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
-        async with app:
-            channels, server, leader = wire_channels(app)  # exactly as bot.cli.run.run
-            # The settings' sender, only quicker to notice it is done.
-            quick = dataclasses.replace(leader.timing.sender, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05)
-            leader.timing = dataclasses.replace(leader.timing, sender=quick)
-            worker = CaseWorker(app.db, app.config, clock, app.media)
-            started = []
-            try:
-                await server.start()
-                for channel in channels:
-                    await channel.start()
-                    started.append(channel)
-                yield Rig(app, clock, telegram, zalo_bot, oa, {c.name: c for c in channels}, server, leader, worker)
-            finally:
-                for channel in reversed(started):
-                    await channel.stop()
-                await server.stop()
+    async with (
+        FakeTelegramAPI() as telegram,
+        FakeZaloBotAPI() as zalo_bot,
+        FakeZaloOA() as oa,
+        wired(rig_settings(db_url, tmp_path, telegram, zalo_bot, oa)) as w,
+    ):
+        yield Rig(w.app, w.clock, telegram, zalo_bot, oa, w.channels, w.server, w.leader, w.worker)
 
 
 # ----------------------------------------------------------------------------------------------------------

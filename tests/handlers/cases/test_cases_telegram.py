@@ -31,9 +31,10 @@ from tests.support.telegram import (
     ReporterRig,
     case_rig,
     make_settings,
-    push_album,
     telegram_config,
-    to_photos,
+)
+from tests.support.telegram import (
+    file_with_album as file_album_report,
 )
 
 
@@ -53,17 +54,8 @@ def data_for(call: Call, label: str) -> str:
 
 
 async def file_with_album(rig: CaseRig) -> tuple[str, list[bytes]]:
-    reporter = ReporterRig(rig.fake, rig.app, rig.channel)
-    await to_photos(reporter)
     served = [jpeg(f"case-{i}", 20_000 + i) for i in range(3)]
-    push_album(reporter, served, "case-album")
-    await reporter.expect(1)
-    await reporter.press("Xong")
-    await reporter.say("Đồng Xoài")
-    await reporter.say("0912 345 678")
-    await reporter.press("Đồng ý")
-    receipt = await reporter.press("Gửi phản ánh")
-    code = receipt.split("Mã tra cứu của bạn: ")[1].split()[0]
+    code = await file_album_report(ReporterRig(rig.fake, rig.app, rig.channel), served)
     return code, served
 
 
