@@ -34,6 +34,8 @@ _WORDS_DATE = r"(?:ngay|mung|mong)\s+(\d{1,2})\s+thang\s+(\d{1,2})(?:\s+nam\s+(\
 _OCCASION = (
     r"online\s*friday|\bof\b|\bolf\b|60\s*(?:h|gio)\b|ngay mua sam truc tuyen|tuan le (?:thuong mai dien tu|tmdt)"
 )
+_UNIT_AFTER = r"\s*(?:thang|tuoi|ngay|tuan|nam|gio|h|k|kg|cm|ml|lit|trieu|tr|nghin|%|phan tram|lan|nguoi|khach)\b"
+_HOURS = r"(\d{1,2})\s*(?:h|g|gio|:)(\d{2})?\s*(?:-|–|den|toi)\s*(\d{1,2})\s*(?:h|g|gio|:)(\d{2})?(?![a-z0-9])"
 _PART = {"dau": (1, 10), "giua": (11, 20), "cuoi": (21, 31)}
 
 
@@ -110,6 +112,8 @@ def _explicit(text: str, today: date, out: Dates) -> list[_Mark]:
             if not free(*m.span()) or (dotted and m.group(1) != m.group(3)):  # "1.5": a number; "12.12": a date
                 continue
             if re.match(r"\s*(?:gia|so)\b", text[m.end() :]):  # "1/2 giá": a fraction, not a date
+                continue
+            if m.group(2) == "-" and not m.group(4) and re.match(_UNIT_AFTER, text[m.end() :]):  # "0-6 tháng tuổi"
                 continue
             d, mo, y = (m.group(g) for g in groups)
             raw = f"{d}/{mo}" + (f"/{y}" if y else "")
@@ -282,7 +286,12 @@ def _from_marks(marks: list[_Mark], text: str, out: Dates) -> None:
     if len(marks) == 1:
         out.start = _iso(first.day, first.time, end=False)
         duration = _duration(text)
-        if duration is not None:
+        hours = re.search(_HOURS, text)
+        if hours and _hours_valid(hours):  # "0h-2h ngày 25/9": both ends on that day
+            (h1, m1, h2, m2) = (int(g or 0) for g in hours.groups())
+            out.start = _iso(first.day, (h1, m1), end=False)
+            out.end = _iso(first.day, (h2, m2), end=True)
+        elif duration is not None:
             out.end = (first.day + duration - timedelta(days=1)).isoformat()
         elif re.search(r"(?:den|toi)\s+(?:het|cuoi)\s+(nam|thang)\b", text):
             unit = re.search(r"(?:den|toi)\s+(?:het|cuoi)\s+(nam|thang)\b", text).group(1)
@@ -299,8 +308,25 @@ def _from_marks(marks: list[_Mark], text: str, out: Dates) -> None:
         end_day = _make(end_day.day, end_day.month, first.day.year + 1) or end_day
     if first.raw.count("/") == 1 and second.raw.count("/") == 2:  # "29/11 đến 1/12/2024": the year of the end
         start_day = _make(first.day.day, first.day.month, end_day.year)
-        if start_day and start_day > end_day:
+        if start_day and start_day > end_day and first.day.month > end_day.month:  # "20/12 đến 5/1/2027"
             start_day = _make(first.day.day, first.day.month, end_day.year - 1)
         first.day = start_day or first.day
+    elif first.raw.count("/") == 1 and first.day > end_day and first.day.year > end_day.year:
+        running = _make(first.day.day, first.day.month, end_day.year)  # "từ 5/12 đến 10/12" on 7/12: running
+        first.day = running if running and running <= end_day else first.day
+    if len({k.day for k in marks}) > 2 and not re.search(r"\b(?:va|,)\s*$", text[: marks[0].pos]):
+        out.problems.append(MANY_DATES.format(dates=", ".join(k.raw for k in marks[:4])))
+        return
     out.start = _iso(first.day, first.time, end=False)
     out.end = _iso(end_day, second.time, end=True)
+
+
+def _hours_valid(match: re.Match[str]) -> bool:
+    h1, m1, h2, m2 = (int(g or 0) for g in match.groups())
+    return h1 <= 24 and h2 <= 24 and m1 < 60 and m2 < 60 and (h1, m1) < (h2, m2)
+
+
+MANY_DATES = (
+    "Tin nhắn có nhiều ngày ({dates}) nên mình chưa chắc chương trình chạy từ ngày nào đến ngày nào. "
+    "Nếu có nhiều đợt, bạn gửi từng đợt một nhé."
+)
