@@ -259,7 +259,7 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
     marks = _explicit(text, today, out)
     if marks:
         out.seen, out.kind = True, "explicit"
-        _from_marks(marks, text, out)
+        _from_marks(marks, text, today, out)
         return out
     occasion = _occasion(text, now, windows, out)
     if occasion or out.notes:
@@ -279,10 +279,15 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
     return out
 
 
-def _from_marks(marks: list[_Mark], text: str, out: Dates) -> None:
+def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
     if any(k.day is None for k in marks[:2]):
         return
     first = marks[0]
+    if len(marks) == 1 and re.search(r"\b(?:den|toi|truoc)\s+(?:het\s+)?(?:ngay\s+)?$", text[: first.pos]):
+        out.end = _iso(first.day, first.time, end=True)  # "đến 30/11": the end; the start only if "từ nay"
+        if re.search(r"\btu (?:nay|hom nay|bay gio|ngay hom nay)\b", text) and first.day >= today:
+            out.start = today.isoformat()
+        return
     if len(marks) == 1:
         out.start = _iso(first.day, first.time, end=False)
         duration = _duration(text)

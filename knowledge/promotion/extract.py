@@ -29,8 +29,9 @@ MEASURED = ("discount", "gift", "voucher")
 
 #: Folded patterns of each form, in the order they are read; a matched span is blanked before the next form.
 FORM_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("voucher", r"e ?voucher|voucher|phieu mua hang|phieu su dung dich vu|phieu giam gia|ma giam gia|\bmgg\b|coupon|"
-     r"phieu qua tang|the qua tang|\bma (?:khuyen mai|km|uu dai|giam)\b|\bcode giam\b"),
+    ("voucher", r"(?:e ?voucher|voucher|coupon)(?: giam(?: gia)?\b)?|phieu mua hang|phieu su dung dich vu|"
+     r"phieu giam gia|ma giam gia|\bmgg\b|phieu qua tang|the qua tang|\bma (?:khuyen mai|km|uu dai|giam)\b|"
+     r"\bcode giam\b"),
     ("lucky_draw", r"quay so|boc tham|rut tham|may rui|cao trung thuong|vong quay|quay thuong|trung thuong|lucky draw|"
      r"cao (?:the|phieu)"),
     ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b"),
@@ -40,7 +41,7 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
      r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
     ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
      r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)|free ?ship|\bfs\b|"
-     r"mien phi (?:van chuyen|giao hang|ship)"),
+     r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia"),
     ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
      r"\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|thanh ly|\bsale\s*\d|"
@@ -74,7 +75,7 @@ _DUTY = r"(?:can|phai) (?:thong bao|dang ky|bao (?:cao )?so|xin phep)"
 _PERCENT = r"(\d{1,4}(?:[.,]\d+)?)\s*(?:%|phan tram\b|pt\b)(?!\s*(?:vol|con|alc|do con))"
 _BARE_PERCENT = (
     r"\bgiam\s*(?:gia\s*)?(?:toi da\s*|den\s*|len den\s*|len toi\s*|soc\s*|manh\s*)?(\d{1,3})"
-    r"(?![\d.,%]|\s*(?:k|nghin|ngan|tr|trieu|d|dong|vnd|ty|ti|cu|ngay|tuan|thang|gio|h)(?:\b|\d))"
+    r"(?![\d.,%]|\s*(?:k|nghin|ngan|tr|trieu|d|dong|vnd|ty|ti|cu|ngay|tuan|thang|gio|h|nua|phan)(?:\b|\d))"
 )
 _MONEY = (
     r"(?<![\d/])(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|cu|ty|ti|d|dong|vnd)?"
@@ -139,7 +140,7 @@ class Reading:
     def fields(self) -> dict[str, Any]:
         """The fields an evaluation compares: forms, discount_percent, start, end, provinces_count."""
         plan = self.plan
-        percent = plan.get("discount_percent")
+        percent = plan.get("discount_percent", plan.get("voucher_percent"))
         price, sale = plan.get("price"), plan.get("sale_price")
         if percent is None and "discount" in plan.get("forms", []) and price and sale is not None and sale <= price:
             percent = round((1 - sale / price) * 100, 1)  # "500k còn 200k" is a 60 % discount
@@ -269,7 +270,7 @@ def _percent(match: re.Match[str], text: str) -> float | None:
 
 
 def _other_goods(qty: re.Match[str]) -> bool:
-    """"mua 2 áo tặng 1 đôi tất": the free item is not the one bought, so 1/2 is not the gift's share of the price."""
+    """«mua 2 áo tặng 1 đôi tất»: the free item is not the one bought, so 1/2 is not the gift's share of the price."""
     if qty.group(1) is None:
         return False
     bought, given = (qty.group(2) or "").split(), qty.group(4)
@@ -332,7 +333,7 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
         "discount": n("discount_percent") is not None or (n("price") and n("sale_price") is not None),
         "gift": (n("buy_quantity") and n("free_quantity") is not None) or (n("gift_value") and n("price")),
         "voucher": (n("voucher_value") is not None and bool(n("order_value") or n("price")))
-        or n("discount_percent") is not None,
+        or n("voucher_percent") is not None,
     }
     if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan):
         missing.append("amount")
@@ -373,7 +374,9 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     numbers, problems = read_amounts(f, plan["forms"])
     percent_only = numbers.get("discount_percent") is not None and not set(plan["forms"]) & {"discount", "gift"}
     voucher_percent = "voucher" in plan["forms"] and bool(re.search(_VOUCHER_PERCENT, f))
-    if percent_only and not voucher_percent and ("voucher" in plan["forms"] or not plan["forms"]):
+    if percent_only and voucher_percent:  # "voucher giảm 30 %": the voucher's own percentage
+        numbers["voucher_percent"] = numbers.pop("discount_percent")
+    elif percent_only and ("voucher" in plan["forms"] or not plan["forms"]):
         plan["forms"] = [*plan["forms"], "discount"]
     problems += _game(f, plan)
     if ("buy_quantity" in numbers or OTHER_GIFT in problems) and "gift" not in plan["forms"]:
