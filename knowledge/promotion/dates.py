@@ -177,6 +177,10 @@ def _months(text: str, today: date) -> tuple[date, date] | None:
         return None
     part, which, year_raw = m.group(1), m.group(2), m.group(3)
     first, last = _PART.get(part or "", (1, 31))
+    counted = re.search(r"(\d{1,2})\s*(tuan|ngay)\s*$", text[: m.start()]) if part in ("dau", "cuoi") else None
+    if counted:  # "2 tuần đầu tháng 11", "3 ngày cuối tháng"
+        days = int(counted.group(1)) * (7 if counted.group(2) == "tuan" else 1)
+        first, last = (1, days) if part == "dau" else (-days, 31)
     if which in ("sau", "toi", "nay"):
         month = today.month + (which != "nay")
         year = today.year + (month > 12)
@@ -186,8 +190,11 @@ def _months(text: str, today: date) -> tuple[date, date] | None:
         if not 1 <= month <= 12:
             return None
         year = int(year_raw) if year_raw else today.year
-        if not year_raw and _month_span(year, month, first, last)[1] < today:
+        if not year_raw and date(year, month, min(last, calendar.monthrange(year, month)[1])) < today:
             year += 1
+    if first < 0:  # counted back from the month's last day
+        last_day = calendar.monthrange(year, month)[1]
+        first = last_day + first + 1
     start, end = _month_span(year, month, first, last)
     return max(start, today) if which == "nay" else start, end
 
@@ -201,7 +208,7 @@ def _weeks(text: str, today: date) -> tuple[date, date] | None:
         return monday + timedelta(days=7), monday + timedelta(days=13)
     if re.search(r"\btuan nay\b", text):
         return today, monday + timedelta(days=6)
-    for words, delta in (("hom nay", 0), ("ngay mai", 1), ("ngay kia", 2)):
+    for words, delta in (("hom nay", 0), ("tu nay", 0), ("tu bay gio", 0), ("ngay mai", 1), ("ngay kia", 2)):
         if re.search(rf"\b{words}\b", text):
             day = today + timedelta(days=delta)
             return day, day
@@ -251,11 +258,32 @@ def _occasion(text: str, now: datetime, windows: Sequence[CampaignWindow], out: 
     return start.strftime("%Y-%m-%dT%H:%M"), end.strftime("%Y-%m-%dT%H:%M")
 
 
+def _month_words(text: str, today: date) -> str:
+    """ "ngày 10 đến ngày 20 tháng này" → "… tháng  10" (the same length, so positions hold)."""
+
+    def number(m: re.Match[str]) -> str:
+        month = (today.month - 1 + (m.group(2) != "nay")) % 12 + 1
+        return m.group(1) + f"{month:>3}"
+
+    return re.sub(r"(\d{1,2}\s+thang\s+)(nay|sau|toi)\b", number, text)
+
+
+def _until(text: str, span: tuple[date, date]) -> tuple[date, date]:
+    """ "từ ngày mai đến hết tháng": a relative start with the end of its month or year."""
+    m = re.search(r"(?:den|toi)\s+(?:het|cuoi)\s+(thang|nam)\b(?!\s+(?:sau|toi|\d))", text)
+    if not m:
+        return span
+    start = span[0]
+    end = date(start.year, 12, 31) if m.group(1) == "nam" else _month_span(start.year, start.month)[1]
+    return start, end
+
+
 def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) -> Dates:
     """The promotion's start and end read from folded lower-case *text* at *now* (local)."""
     out = Dates()
     now = local(now)
     today = now.date()
+    text = _month_words(text, today)
     marks = _explicit(text, today, out)
     if marks:
         out.seen, out.kind = True, "explicit"
@@ -270,6 +298,8 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
         return out
     for reader in (_tet, _months, _weeks):
         span = reader(text, today, out) if reader is _tet else reader(text, today)
+        if span and reader is _weeks:
+            span = _until(text, span)
         if span:
             occasion_only = reader is _tet and not re.search(r"\btet\s*(?:nguyen dan\s*)?\d{4}", text)
             out.seen, out.kind = True, "occasion" if occasion_only else "explicit"

@@ -230,15 +230,21 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
             numbers["price"], numbers["sale_price"] = price, sale
             text = text[: instead.start()] + " # " + text[instead.end() :]
     loose: list[float] = []
+    clash = False
     for m in re.finditer(_MONEY, text):
         value = _money(m.group(1), m.group(2), m.group(3))
         if value is None:
             continue
         role = _role(text[max(0, m.start() - 28) : m.start()])
+        if role in numbers and numbers[role] != value and role != "total_value":  # "giá gốc từ 100k đến 200k"
+            clash = True
         if role is None or role in numbers:
             loose.append(value)
         else:
             numbers[role] = value
+    if clash and set(forms) & set(MEASURED):  # which amount goes with which: asked, not guessed
+        problems.append(SEVERAL_AMOUNTS)
+        return {k: v for k, v in numbers.items() if k in _NOT_MONEY}, problems
     _place_loose(numbers, loose, forms)
     if "gift" in forms and numbers.get("gift_value") and not numbers.get("price") and numbers.get("order_value"):
         numbers["price"] = numbers["order_value"]  # a gift on an order: its value against the order's
@@ -418,6 +424,11 @@ def _game(text: str, plan: dict[str, Any]) -> list[str]:
     return []
 
 
+_NOT_MONEY = ("discount_percent", "buy_quantity", "free_quantity")
+SEVERAL_AMOUNTS = (
+    "Tin nhắn có nhiều mức giá hoặc giá trị cho cùng một thứ, nên mình chưa biết tính theo mức nào. "
+    "Bạn cho mình mức khuyến mại lớn nhất (ví dụ «giá 200k còn 50k») nhé."
+)
 GAME_FORM = (
     "«Minigame» có thể là cuộc thi (người chơi trả lời, dự đoán: phải thông báo) hoặc quay số, chọn ngẫu nhiên "
     "người trúng (phải đăng ký), nên mình cần bạn nói rõ cách chọn người nhận quà."

@@ -204,5 +204,5 @@ def test_bad_input_through_the_command_line_is_a_question_in_vietnamese() -> Non
     assert all(not r["complete"] and r["verdict"] is None for r in replies)
     phrases = ("Ngày «31/2» không hợp lệ", "Mức giảm 300 % không hợp lệ", "đang trước ngày bắt đầu", "dài quá")
     for reply, phrase in zip(replies, phrases, strict=True):
-        assert phrase in reply["text"] and "?" in reply["text"] or "nhé" in reply["text"], reply["text"]
+        assert phrase in reply["text"] and ("?" in reply["text"] or "nhé" in reply["text"]), reply["text"]
         assert "Traceback" not in reply["text"]
