@@ -199,8 +199,26 @@ def _months(text: str, today: date) -> tuple[date, date] | None:
     return max(start, today) if which == "nay" else start, end
 
 
+_WEEKDAYS = {"hai": 0, "2": 0, "ba": 1, "3": 1, "tu": 2, "4": 2, "nam": 3, "5": 3, "sau": 4, "6": 4, "bay": 5, "7": 5}
+_WEEKDAY = r"\bthu\s*(hai|ba|tu|nam|sau|bay|[2-7])\b|\b(chu nhat|cn)\b"
+
+
+def _weekdays(text: str, monday: date, today: date) -> tuple[date, date] | None:
+    """ "thứ 6 tuần này", "thứ 7 và chủ nhật tuần sau": those days, not the whole week."""
+    days = [6 if m.group(2) else _WEEKDAYS[m.group(1)] for m in re.finditer(_WEEKDAY, text)]
+    if not days:
+        return None
+    week = monday + timedelta(days=7 * bool(re.search(r"\btuan (?:sau|toi)\b", text)))
+    first, last = week + timedelta(days=min(days)), week + timedelta(days=max(days))
+    if last < today:  # "thứ 2" said on a Wednesday: next week's
+        first, last = first + timedelta(days=7), last + timedelta(days=7)
+    return first, last
+
+
 def _weeks(text: str, today: date) -> tuple[date, date] | None:
     monday = today - timedelta(days=today.weekday())
+    if days := _weekdays(text, monday, today):
+        return days
     if re.search(r"\bcuoi tuan\b", text):
         saturday = monday + timedelta(days=5 + 7 * bool(re.search(r"cuoi tuan (?:sau|toi)", text)))
         return max(saturday, today), saturday + timedelta(days=1)
@@ -288,6 +306,7 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
     if marks:
         out.seen, out.kind = True, "explicit"
         _from_marks(marks, text, today, out)
+        _far_ahead(marks[0], out, today)
         return out
     occasion = _occasion(text, now, windows, out)
     if occasion or out.notes:
@@ -364,4 +383,19 @@ def _hours_valid(match: re.Match[str]) -> bool:
 MANY_DATES = (
     "Tin nhắn có nhiều ngày ({dates}) nên mình chưa chắc chương trình chạy từ ngày nào đến ngày nào. "
     "Nếu có nhiều đợt, bạn gửi từng đợt một nhé."
+)
+
+
+def _far_ahead(first: _Mark, out: Dates, today: date) -> None:
+    """A date without a year that has just passed this year reads as next year's: asked, not assumed."""
+    if first.raw.count("/") != 1 or out.start is None or first.day is None:
+        return
+    start = date.fromisoformat(out.start[:10])
+    if (start - today).days > 240:
+        out.problems.append(FAR_AHEAD.format(raw=first.raw, day=start.strftime("%d/%m/%Y")))
+        out.start = out.end = None
+
+
+FAR_AHEAD = (
+    "Ngày {raw} năm nay đã qua, nên mình hiểu là {day} — bạn ghi rõ cả năm (ví dụ {day}) giúp mình để khỏi nhầm nhé."
 )

@@ -41,7 +41,8 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
      r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
     ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
      r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)|free ?ship|\bfs\b|"
-     r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia"),
+     r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia|"
+     r"giam\s*(?:gia\s*)?\d+\s*%?\s*(?:phi|tien) (?:van chuyen|ship|giao hang)"),
     ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
      r"\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|thanh ly|\bsale\s*\d|"
@@ -270,6 +271,8 @@ def _percent(match: re.Match[str], text: str) -> float | None:
     before = text[max(0, match.start() - 16) : match.start()]
     if re.search(_OTHER_PERCENT, before) or re.search(_THRESHOLD, before):
         return None
+    if re.match(r"\s*(?:phi|tien) (?:van chuyen|ship|giao hang)", text[match.end() :]):  # freeship: a service given
+        return None
     if re.search(r"\b(?:chi |xuong |gia )?con\s*$", before) and value <= 100:
         return 100 - value
     return value
@@ -365,6 +368,9 @@ def validate(plan: dict[str, Any]) -> list[str]:
     if any(q.startswith(_END_BEFORE) for q in problems):
         plan.pop("start", None)
         plan.pop("end", None)
+    if texts.Q_SALE_ABOVE_PRICE in problems:  # the two prices are asked again
+        plan.pop("price", None)
+        plan.pop("sale_price", None)
     return problems
 
 
@@ -385,6 +391,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     elif percent_only and ("voucher" in plan["forms"] or not plan["forms"]):
         plan["forms"] = [*plan["forms"], "discount"]
     problems += _game(f, plan)
+    if re.search(_STATE_PROGRAMME, f) and not re.search(r"online\s*friday|\bof\b|tuan le|\btet\b", f):
+        problems.append(STATE_PROGRAMME)
     if ("buy_quantity" in numbers or OTHER_GIFT in problems) and "gift" not in plan["forms"]:
         plan["forms"].append("gift")
     plan.update(numbers)
@@ -428,6 +436,16 @@ _NOT_MONEY = ("discount_percent", "buy_quantity", "free_quantity")
 SEVERAL_AMOUNTS = (
     "Tin nhắn có nhiều mức giá hoặc giá trị cho cùng một thứ, nên mình chưa biết tính theo mức nào. "
     "Bạn cho mình mức khuyến mại lớn nhất (ví dụ «giá 200k còn 50k») nhé."
+)
+#: A programme decided by a state agency (100 % caps) that the campaign calendar does not know.
+_STATE_PROGRAMME = (
+    r"ngay hoi mua sam|hoi cho|tuan hang|khuyen mai tap trung|chuong trinh (?:cua|do) (?:tinh|so|ubnd|bo|nha nuoc)|"
+    r"(?:tinh|so cong thuong|ubnd|thanh pho|bo cong thuong) (?:to chuc|phat dong)"
+)
+STATE_PROGRAMME = (
+    "Nếu chương trình do cơ quan nhà nước (Bộ, tỉnh) quyết định tổ chức thì đó là khuyến mại tập trung, mức tối đa "
+    "100 %; lịch của Sở mà mình có chưa ghi chương trình này. Bạn cho mình tên văn bản tổ chức, hoặc hỏi Sở Công "
+    "Thương để được xác nhận nhé."
 )
 GAME_FORM = (
     "«Minigame» có thể là cuộc thi (người chơi trả lời, dự đoán: phải thông báo) hoặc quay số, chọn ngẫu nhiên "
