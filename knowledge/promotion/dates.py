@@ -172,6 +172,12 @@ def _month_span(year: int, month: int, first: int = 1, last: int = 31) -> tuple[
 
 
 def _months(text: str, today: date) -> tuple[date, date] | None:
+    both = re.search(r"\btu\s+thang\s+(\d{1,2})\s+(?:den|toi|-)\s+(?:het\s+)?thang\s+(\d{1,2})\b", text)
+    if both:  # "từ tháng 4 đến tháng 6"
+        first, last = (_months(f"thang {both.group(n)}", today) for n in (1, 2))
+        if first and last:
+            end = last[1] if last[1] >= first[0] else _month_span(last[1].year + 1, last[1].month)[1]
+            return first[0], end
     m = re.search(r"(?:(dau|giua|cuoi)\s+)?thang\s+(sau|toi|nay|\d{1,2})(?:\s+(?:nam\s+)?(\d{4}))?", text)
     if not m or re.search(r"\d\s*$", text[: m.start()]):  # "3 tháng": a duration
         return None
@@ -328,7 +334,16 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
     return out
 
 
+def _ranged(marks: list[_Mark], text: str) -> list[_Mark]:
+    """ "dịp 2/9 … từ 29/8 đến 2/9": the marks of the "từ … đến …" range first, the others after them."""
+    for n, mark in enumerate(marks[:-1]):
+        if n and re.search(r"\b(?:tu|bat dau(?: tu)?)\s+(?:ngay\s+)?$", text[: mark.pos]):
+            return [mark, marks[n + 1], *marks[:n], *marks[n + 2 :]]
+    return marks
+
+
 def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
+    marks = _ranged(marks, text)
     if any(k.day is None for k in marks[:2]):
         return
     first = marks[0]
@@ -368,7 +383,8 @@ def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
     elif first.raw.count("/") == 1 and first.day > end_day and first.day.year > end_day.year:
         running = _make(first.day.day, first.day.month, end_day.year)  # "từ 5/12 đến 10/12" on 7/12: running
         first.day = running if running and running <= end_day else first.day
-    if len({k.day for k in marks}) > 2 and not re.search(r"\b(?:va|,)\s*$", text[: marks[0].pos]):
+    outside = [k for k in marks[2:] if k.day is None or not first.day <= k.day <= end_day]
+    if outside and not re.search(r"\b(?:va|,)\s*$", text[: marks[0].pos]):
         out.problems.append(MANY_DATES.format(dates=", ".join(k.raw for k in marks[:4])))
         return
     out.start = _iso(first.day, first.time, end=False)

@@ -223,7 +223,7 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
         numbers["buy_quantity"], numbers["free_quantity"] = float(buy), float(free)
     elif qty:
         problems.append(OTHER_GIFT)
-    elif back := re.search(r"tang\s*(\d+)\s*(?:\w+\s*){0,2}(?:khi|cho|neu)\s*(?:khach\s*)?mua\s*(\d+)", text):
+    elif back := re.search(r"tang\s*(\d+)\s*(?:\w+\s*){0,4}?(?:khi|cho|neu)\s*(?:khach\s*)?mua\s*(\d+)", text):
         numbers["buy_quantity"], numbers["free_quantity"] = float(back.group(2)), float(back.group(1))
     if instead := re.search(_INSTEAD, text):  # "giá 199k thay vì 300k": the first is the new price
         sale, price = (_money(*instead.group(1, 2), None), _money(*instead.group(3, 4), None))
@@ -316,7 +316,7 @@ def read_goods(text: str) -> tuple[list[str], float | None]:
     return found, degrees
 
 
-def _places(text: str, original: str, start: str | None, today: date, plan: dict[str, Any]) -> None:
+def _places(text: str, original: str, start: str | None, today: date, plan: dict[str, Any]) -> list[str]:
     """Provinces as on the programme's start (the clock's day when no date is given), online, platform only."""
     day = date.fromisoformat(start[:10]) if start else today
     provinces = find_places(original, day)
@@ -327,8 +327,13 @@ def _places(text: str, original: str, start: str | None, today: date, plan: dict
         plan["provinces"] = provinces
     if online:
         plan["online"] = True
+    nationwide = re.search(r"toan quoc|ca nuoc|khap cac tinh|moi tinh|63 tinh|34 tinh", text)
+    if "lucky_draw" in plan["forms"] and online and len(provinces) == 1 and not nationwide:
+        plan.pop("provinces"), plan.pop("online")  # one province's customers, or anyone online? asked
+        return [DRAW_WHERE.format(province=provinces[0])]
     if re.search(_ONLY_ONLINE, text) or (re.search(r"\bchi\b[^.]{0,20}(?:" + _PLATFORM + ")", text)):
         plan["online"] = plan["platform_only"] = True
+    return []
 
 
 def missing_of(plan: dict[str, Any]) -> list[str]:
@@ -407,7 +412,7 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         plan["goods"] = goods
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
-    _places(f, text, dates.start, now.date(), plan)
+    problems += _places(f, text, dates.start, now.date(), plan)
     problems += validate(plan)
     return Reading(plan, missing_of(plan), problems, dates.notes)
 
@@ -446,6 +451,10 @@ STATE_PROGRAMME = (
     "Nếu chương trình do cơ quan nhà nước (Bộ, tỉnh) quyết định tổ chức thì đó là khuyến mại tập trung, mức tối đa "
     "100 %; lịch của Sở mà mình có chưa ghi chương trình này. Bạn cho mình tên văn bản tổ chức, hoặc hỏi Sở Công "
     "Thương để được xác nhận nhé."
+)
+DRAW_WHERE = (
+    "Quay số có cả kênh trực tuyến: nếu chỉ khách ở {province} tham gia thì đăng ký với Sở Công Thương, nếu khách "
+    "ở nhiều tỉnh hoặc cả nước thì đăng ký với Bộ Công Thương."
 )
 GAME_FORM = (
     "«Minigame» có thể là cuộc thi (người chơi trả lời, dự đoán: phải thông báo) hoặc quay số, chọn ngẫu nhiên "
