@@ -63,7 +63,8 @@ _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 _NOT_A_PLAN = (
     r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\bbi (?:kiem tra|phat|xu phat|lap)\b|"
     r"\b(?:em|toi|minh|me em|con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|\bphan anh\b|"
-    r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b"
+    r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
+    r"\bmua qua\b|\b(?:cho|tang) (?:ban gai|ban trai|nguoi yeu|vo|chong|bo me|ba me|ong ba|sep|co giao)\b"
 )
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
 _PLANNING = (
@@ -163,7 +164,10 @@ def folded(text: str) -> str:
 
 
 _ACCENTED_FALSE = frozenset({"thuộc", "bìa", "bịa", "bía", "tăng", "tầng", "giám", "giàm", "chị"})
-_FOLDED_FALSE = r"\b(?:giam (?:doc|sat|dinh|ho)|tang (?:gap|len|gia|truong|ca|thue|luong|cuong)|gia tang)\b"
+_FOLDED_FALSE = (
+    r"\b(?:giam (?:doc|sat|dinh|ho|can|beo|mo|stress|dau|sot|toc)|tang (?:gap|len|gia|truong|ca|thue|luong|cuong)|"
+    r"gia tang)\b"
+)
 
 
 def read_forms(text: str) -> list[str]:
