@@ -25,9 +25,12 @@ CampaignWindow = tuple[str, date | datetime, date | datetime]
 
 _TIME = r"(\d{1,2})\s*(?:h|g|gio|:)(\d{2})?(?:\s*(sang|trua|chieu|toi|dem))?(?![a-z0-9])"
 _DATE = r"(?<![\d/.])(\d{1,2})\s*([/.-])\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}|\d{2}))?(?![\d/%])"
-_RANGE = r"(?<![\d/.-])(\d{1,2})\s*(?:-|–|den|toi)\s*(\d{1,2})\s*/\s*(\d{1,2})(?:\s*/\s*(\d{4}|\d{2}))?(?![\d/%])"
+_TO = r"(?:->|=>|→|~|-|–|den|toi)"
+_RANGE = (
+    rf"(?<![\d/.-])(\d{{1,2}})\s*{_TO}\s*(\d{{1,2}})\s*[/.]\s*(\d{{1,2}})(?:\s*[/.]\s*(\d{{4}}|\d{{2}}))?(?![\d/%]|[.,]\d)"
+)
 _WORDS_RANGE = (
-    r"(?:ngay\s+)?(\d{1,2})\s*(?:-|–|den|toi)\s*(?:het\s+)?(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})"
+    rf"(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s*{_TO}\s*(?:het\s+)?(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s+thang\s+(\d{{1,2}})"
     r"(?:\s+nam\s+(\d{4}))?"
 )
 _WORDS_DATE = r"(?:ngay|mung|mong)\s+(\d{1,2})\s+thang\s+(\d{1,2})(?:\s+nam\s+(\d{4}))?"

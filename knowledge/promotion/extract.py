@@ -267,13 +267,14 @@ _OTHER_PERCENT = r"(?:vat|thue|coc|lai suat|lai|hoa hong|doanh thu|doanh so|tang
 
 #: "quá 50 %", "trên 50 %": a threshold asked about, not the programme's own percentage (that is asked back).
 _THRESHOLD = r"\b(?:tren|qua|vuot|vuot qua|hon|duoi|it nhat|toi thieu|khong qua)\s*$"
+_OPEN_ENDED = r"\s*(?:\+|tro len\b|tro di\b)"  # "50 %++", "50 % trở lên": how far up is not said
 
 
 def _percent(match: re.Match[str], text: str) -> float | None:
     """The discount a percentage says: "giảm 30 %" is 30, "chỉ còn 30 %" of the price is 70; tax and the like none."""
     value = float(match.group(1).replace(",", "."))
     before = text[max(0, match.start() - 16) : match.start()]
-    if re.search(_OTHER_PERCENT, before) or re.search(_THRESHOLD, before):
+    if re.search(_OTHER_PERCENT, before) or re.search(_THRESHOLD, before) or re.match(_OPEN_ENDED, text[match.end() :]):
         return None
     if re.match(r"\s*(?:phi|tien) (?:van chuyen|ship|giao hang)", text[match.end() :]):  # freeship: a service given
         return None

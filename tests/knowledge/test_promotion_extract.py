@@ -293,3 +293,46 @@ def test_a_buyer_or_a_question_is_not_a_plan(text: str) -> None:
 )
 def test_a_merchant_telling_a_plan_is_read_as_one(text: str) -> None:
     assert looks_like_plan(text)
+
+
+OCT_2026 = datetime(2026, 10, 5, 9, tzinfo=TZ)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("giảm 30% từ 1->10/12", "2026-12-01", "2026-12-10"),
+        ("bên em giảm 20% từ 1 đến 10.12", "2026-12-01", "2026-12-10"),
+        ("sale 40% từ mùng 1 tới mùng 10 tháng 12", "2026-12-01", "2026-12-10"),
+        ("shop em định giảm giá 30% vào thứ 6 tuần này", "2026-10-09", "2026-10-09"),
+        ("thứ 7 và chủ nhật tuần sau bên em giảm 20%", "2026-10-17", "2026-10-18"),
+        ("shop em giảm 45% trong 2 tuần đầu tháng 11", "2026-11-01", "2026-11-14"),
+        ("từ ngày mai đến hết tháng shop em giảm 40%", "2026-10-06", "2026-10-31"),
+        ("em giảm 35% từ ngày 10 đến ngày 20 tháng này", "2026-10-10", "2026-10-20"),
+        ("quay số ở Đồng Nai từ tháng 11 đến tháng 12", "2026-11-01", "2026-12-31"),
+        ("dịp 20/10 bên em giảm 30% từ 18/10 đến 20/10", "2026-10-18", "2026-10-20"),
+    ],
+)
+def test_how_merchants_write_dates(text: str, start: str, end: str) -> None:
+    plan = plan_of(text, OCT_2026)
+    assert (plan.get("start"), plan.get("end")) == (start, end), plan
+
+
+@pytest.mark.parametrize(
+    ("text", "missing", "phrase"),
+    [
+        ("shop e sale 50%++ từ 10/10 đến 20/10", "amount", ""),
+        ("chị ơi shop em định chạy sale 9.9 giảm 55%", "start", "đã qua"),
+        ("em định bốc thăm trúng thưởng qua zalo cho khách ở Đồng Nai từ 10/10 đến 20/10", "place", "Bộ Công Thương"),
+        ("đơn từ 300k giảm 30k, đơn từ 500k giảm 70k, từ 10/10 đến 15/10", "amount", "nhiều mức"),
+    ],
+)
+def test_more_doubts_are_asked(text: str, missing: str, phrase: str) -> None:
+    reading = read_plan(text, OCT_2026, WINDOWS)
+    assert missing in reading.missing, reading
+    assert not phrase or any(phrase in p for p in reading.problems), reading.problems
+
+
+def test_a_state_programme_the_calendar_does_not_know_is_asked_about() -> None:
+    reading = read_plan("ngày hội mua sắm của tỉnh từ 10/10 đến 12/10 bên em giảm 80%", OCT_2026, WINDOWS)
+    assert any("khuyến mại tập trung" in p for p in reading.problems)
