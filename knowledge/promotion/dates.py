@@ -14,7 +14,7 @@ import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from knowledge.promotion import texts
 from knowledge.promotion.calendar import local, tet_day
@@ -25,10 +25,9 @@ CampaignWindow = tuple[str, date | datetime, date | datetime]
 
 _TIME = r"(\d{1,2})\s*(?:h|g|gio|:)(\d{2})?(?:\s*(sang|trua|chieu|toi|dem))?(?![a-z0-9])"
 _DATE = r"(?<![\d/.])(\d{1,2})\s*([/.-])\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}|\d{2}))?(?![\d/%])"
+_STREET = r"\b(?:duong|pho|hem|ngo|kiet|so nha|quoc lo|ql|khu pho|cong vien|benh vien|vong xoay)\s*$"
 _TO = r"(?:->|=>|→|~|-|–|den|toi)"
-_RANGE = (
-    rf"(?<![\d/.-])(\d{{1,2}})\s*{_TO}\s*(\d{{1,2}})\s*[/.]\s*(\d{{1,2}})(?:\s*[/.]\s*(\d{{4}}|\d{{2}}))?(?![\d/%]|[.,]\d)"
-)
+_RANGE = rf"(?<![\d/.-])(\d{{1,2}})\s*{_TO}\s*(\d{{1,2}})\s*[/.]\s*(\d{{1,2}})(?:\s*[/.]\s*(\d{{4}}|\d{{2}}))?(?![\d/%]|[.,]\d)"
 _WORDS_RANGE = (
     rf"(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s*{_TO}\s*(?:het\s+)?(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s+thang\s+(\d{{1,2}})"
     r"(?:\s+nam\s+(\d{4}))?"
@@ -115,6 +114,8 @@ def _explicit(text: str, today: date, out: Dates) -> list[_Mark]:
             if not free(*m.span()) or (dotted and m.group(1) != m.group(3)):  # "1.5": a number; "12.12": a date
                 continue
             if re.match(r"\s*(?:gia|so)\b", text[m.end() :]):  # "1/2 giá": a fraction, not a date
+                continue
+            if re.search(_STREET, text[: m.start()]):  # "đường 30/4": an address
                 continue
             if m.group(2) == "-" and not m.group(4) and re.match(_UNIT_AFTER, text[m.end() :]):  # "0-6 tháng tuổi"
                 continue
@@ -363,6 +364,10 @@ def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
             (h1, m1, h2, m2) = (int(g or 0) for g in hours.groups())
             out.start = _iso(first.day, (h1, m1), end=False)
             out.end = _iso(first.day, (h2, m2), end=True)
+        elif hours_long := re.search(r"(?:trong|keo dai|chay)\s+(\d{1,3})\s*(?:h|gio|tieng)\b", text):
+            begin = datetime.combine(first.day, time(*(first.time or (0, 0))))  # "trong 48h từ 0h ngày 15/10"
+            ends = begin + timedelta(hours=int(hours_long.group(1)))
+            out.end = _iso(ends.date(), (ends.hour, ends.minute), end=True)
         elif duration is not None:
             out.end = (first.day + duration - timedelta(days=1)).isoformat()
         elif re.search(r"(?:den|toi)\s+(?:het|cuoi)\s+(nam|thang)\b", text):

@@ -336,3 +336,16 @@ def test_more_doubts_are_asked(text: str, missing: str, phrase: str) -> None:
 def test_a_state_programme_the_calendar_does_not_know_is_asked_about() -> None:
     reading = read_plan("ngày hội mua sắm của tỉnh từ 10/10 đến 12/10 bên em giảm 80%", OCT_2026, WINDOWS)
     assert any("khuyến mại tập trung" in p for p in reading.problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("shop em ở số 15 đường 30/4, Biên Hòa, định giảm 30% từ 10/11 đến 20/11", "2026-11-10", "2026-11-20"),
+        ("cửa hàng em trên đường 3/2 định giảm 40% tuần sau", "2026-10-12", "2026-10-18"),
+        ("bên em giảm giá 30% trong 48h từ 0h ngày 15/10", "2026-10-15T00:00", "2026-10-17T00:00"),
+    ],
+)
+def test_street_names_are_not_dates_and_hours_count(text: str, start: str, end: str) -> None:
+    plan = plan_of(text, OCT_2026)
+    assert (plan.get("start"), plan.get("end")) == (start, end), plan
