@@ -27,9 +27,13 @@ _TIME = r"(\d{1,2})\s*(?:h|g|gio|:)(\d{2})?(?:\s*(sang|trua|chieu|toi|dem))?(?![
 _DATE = r"(?<![\d/.])(\d{1,2})\s*([/.-])\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}|\d{2}))?(?![\d/%])"
 _STREET = r"\b(?:duong|pho|hem|ngo|kiet|so nha|quoc lo|ql|khu pho|cong vien|benh vien|vong xoay)\s*$"
 _TO = r"(?:->|=>|→|~|-|–|den|toi)"
-_RANGE = rf"(?<![\d/.-])(\d{{1,2}})\s*{_TO}\s*(\d{{1,2}})\s*[/.]\s*(\d{{1,2}})(?:\s*[/.]\s*(\d{{4}}|\d{{2}}))?(?![\d/%]|[.,]\d)"
+_RANGE = (
+    rf"(?<![\d/.-])(\d{{1,2}})\s*{_TO}\s*(\d{{1,2}})\s*[/.]\s*(\d{{1,2}})(?:\s*[/.]\s*(\d{{4}}|\d{{2}}))?"
+    r"(?![\d/%]|[.,]\d)"
+)
 _WORDS_RANGE = (
-    rf"(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s*{_TO}\s*(?:het\s+)?(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s+thang\s+(\d{{1,2}})"
+    rf"(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s*{_TO}\s*(?:het\s+)?(?:(?:ngay|mung|mong)\s+)?(\d{{1,2}})\s+"
+    r"thang\s+(\d{1,2})"
     r"(?:\s+nam\s+(\d{4}))?"
 )
 _WORDS_DATE = r"(?:ngay|mung|mong)\s+(\d{1,2})\s+thang\s+(\d{1,2})(?:\s+nam\s+(\d{4}))?"

@@ -64,7 +64,10 @@ _NOT_A_PLAN = (
     r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\bbi (?:kiem tra|phat|xu phat|lap)\b|"
     r"\b(?:em|toi|minh|me em|con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|\bphan anh\b|"
     r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
-    r"\bmua qua\b|\b(?:cho|tang) (?:ban gai|ban trai|nguoi yeu|vo|chong|bo me|ba me|ong ba|sep|co giao)\b"
+    r"\bthuc te\b|\bmuon (?:tra lai|doi tra|doi hang)\b|\bkhong (?:cho|chiu) (?:doi|tra|bao hanh)\b|\bhang loi\b|"
+    r"\b(?:bi|da|gio) hong\b|\bxong roi\b|"
+    r"\bket thuc roi\b|\bda ket thuc\b|\b(?:em|toi|minh) (?:duoc|da duoc|vua duoc) tang\b|\bmua qua\b|"
+    r"\b(?:cho|tang) (?:ban gai|ban trai|nguoi yeu|vo|chong|bo me|ba me|ong ba|sep|co giao)\b"
 )
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
 _PLANNING = (

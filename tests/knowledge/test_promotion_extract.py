@@ -277,6 +277,11 @@ def test_what_is_ambiguous_is_asked_not_guessed(text: str, missing: str, phrase:
         "em muốn mua sữa bột giảm giá 30% cho con ở đâu",
         "em muốn săn sale 12/12 trên shopee giảm 50% thì làm sao",
         "Em định lấy vé số làm giải thưởng cho chương trình bốc thăm cuối năm, như vậy có được không ạ?",
+        "Tôi thấy siêu thị quảng cáo giảm 50% nhưng thực tế chỉ giảm 20%",
+        "shop trên mạng ghi giảm 70% từ 1/12 đến 5/12 mà giao hàng lỗi, tôi muốn trả lại",
+        "công ty em tổ chức quay số xong rồi, 2 giải không ai nhận, trị giá 20 triệu",
+        "em định tặng quà sinh nhật cho bạn gái",
+        "em định giảm cân 5kg trước Tết",
     ],
 )
 def test_a_buyer_or_a_question_is_not_a_plan(text: str) -> None:
