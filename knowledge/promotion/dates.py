@@ -384,6 +384,10 @@ def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
             out.end = _iso(first.day, None, end=True) if first.time is None else None
         return
     second = marks[1]
+    between = text[first.pos + len(first.raw) : second.pos]
+    if re.fullmatch(r"\s*(?:va|voi|hoac|,|;|&)\s*(?:ngay\s+|dip\s+)?", between) or re.search(r"moi dot|\d dot", text):
+        out.problems.append(MANY_DATES.format(dates=", ".join(k.raw for k in marks[:4])))  # "11/11 với 12/12"
+        return
     end_day = second.day
     if end_day < first.day and second.raw.count("/") == 1 and end_day.month < first.day.month:
         end_day = _make(end_day.day, end_day.month, first.day.year + 1) or end_day

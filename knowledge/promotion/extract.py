@@ -42,7 +42,7 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
      r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)|free ?ship|\bfs\b|"
      r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia|"
-     r"giam\s*(?:gia\s*)?\d+\s*%?\s*(?:phi|tien) (?:van chuyen|ship|giao hang)"),
+     r"giam\s*(?:gia\s*)?\d+\s*%?\s*(?:phi|tien) (?:van chuyen|ship|giao hang)|\btang (?:\d{1,2}|mot) (?!%|phan)[a-z]"),
     ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
      r"\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|thanh ly|\bsale\s*\d|"
@@ -72,7 +72,7 @@ _NOT_A_PLAN = (
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
 _PLANNING = (
     r"(?<!quy )(?<!xac )(?<!nhat )(?<!chi )(?<!on )(?<!co )(?<!nuoc )\bdinh\b(?! (?:gia|nghia|danh|ky|muc)\\b)|"
-    r"\b(?:du kien|ke hoach|chuan bi|tinh (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km))\b"
+    r"\b(?:du kien|ke hoach|chuan bi|(?:tinh|muon) (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km))\b"
 )
 #: A question asked of the law ("… có được không?"), not a plan told to be checked.
 _ASKING = r"\?|\b(?:duoc|dc|sao|gi|nao|khong|ko|chua|may)\s*(?:a|ah|vay|nhi|nhe|the)?\s*$"

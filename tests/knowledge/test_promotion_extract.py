@@ -330,6 +330,8 @@ def test_how_merchants_write_dates(text: str, start: str, end: str) -> None:
         ("chị ơi shop em định chạy sale 9.9 giảm 55%", "start", "đã qua"),
         ("em định bốc thăm trúng thưởng qua zalo cho khách ở Đồng Nai từ 10/10 đến 20/10", "place", "Bộ Công Thương"),
         ("đơn từ 300k giảm 30k, đơn từ 500k giảm 70k, từ 10/10 đến 15/10", "amount", "nhiều mức"),
+        ("dịp 11/11 với 12/12 em định giảm 50-60%, mỗi đợt 3 ngày", "start", "nhiều ngày"),
+        ("khai trương ngày 15/11 em giảm 50% và tặng 1 bánh ngọt cho mỗi hóa đơn trên 100k", "amount", ""),
     ],
 )
 def test_more_doubts_are_asked(text: str, missing: str, phrase: str) -> None:
