@@ -496,7 +496,9 @@ def looks_like_plan(text: str) -> bool:
         return False
     planning = bool(re.search(_PLANNING, f))
     if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it
-        return planning and explicit and (number or bool(forms)) and len(f) > 120
+        ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
+        told = bool(forms) and ranged and ((number and intent) or planning)
+        return told or (planning and explicit and (number or bool(forms)) and len(f) > 120)
     if number:
         return explicit or intent or (dates.seen and bool(re.search(_DUTY, f)))
     if planning and not re.search(_DUTY, f) and not re.search(_ASKING, f):  # "em định tặng quà dịp Trung thu"

@@ -294,6 +294,8 @@ def test_a_buyer_or_a_question_is_not_a_plan(text: str) -> None:
         "shop em mua 3 tang 1 tu 10/8 den 15/8",
         "em định tặng quà cho khách dịp Trung thu",
         "tuần sau bên em định khuyến mãi lớn cho khách",
+        "cửa hàng em muốn tổ chức quay số trúng thưởng từ 1/11 đến 30/11 tại Biên Hòa, thủ tục thế nào ạ",
+        "mình muốn khuyến mãi mua 1 tặng 1 từ 1/11 đến 10/11 thì nộp hồ sơ ở đâu",
     ],
 )
 def test_a_merchant_telling_a_plan_is_read_as_one(text: str) -> None:
