@@ -206,3 +206,12 @@ def test_bad_input_through_the_command_line_is_a_question_in_vietnamese() -> Non
     for reply, phrase in zip(replies, phrases, strict=True):
         assert phrase in reply["text"] and ("?" in reply["text"] or "nhé" in reply["text"]), reply["text"]
         assert "Traceback" not in reply["text"]
+
+
+async def test_a_doubt_is_asked_in_the_chat_and_the_check_continues(chat: ChatHarness) -> None:
+    """A minigame that does not say how winners are chosen: the form is asked, then the verdict."""
+    an = chat.person()
+    await an.say("shop em định làm minigame trên fanpage tặng quà cho khách từ 5/12 đến 7/12/2024")
+    assert "Minigame" in an.text and "hình thức khuyến mại nào" in an.text
+    await an.press("Cuộc thi")
+    assert "Kiểm tra chương trình khuyến mại" in an.text and "Phải thông báo" in an.text
