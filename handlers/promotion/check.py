@@ -77,8 +77,9 @@ def outcome_of(plan: dict[str, Any], windows: list[Window], today: date, problem
             return Outcome(plan, verdict, None if verdict.complete else (step or "dates"), verdict.render())
     lines = [texts.UNDERSTOOD.format(summary=texts.summary(plan))] if any(plan.get(k) for k in plan) else []
     lines += list(problems) + [_note(n) for n in notes if _note(n)]
-    lines.append(question(step or "form", plan))
-    return Outcome(plan, None, step or "form", "\n".join(lines))
+    step = step or ("dates" if problems and plan.get("forms") else "form")  # a doubt on the window: dates again
+    lines.append(question(step, plan))
+    return Outcome(plan, None, step, "\n".join(lines))
 
 
 def _note(code: str) -> str:

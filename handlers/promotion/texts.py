@@ -75,6 +75,8 @@ def summary(plan: dict) -> str:
     parts = [", ".join(FORM_NAMES[f] for f in plan.get("forms", []) if f in FORM_NAMES)]
     if plan.get("discount_percent") is not None:
         parts.append(f"mức giảm {plan['discount_percent']:g} %")
+    if plan.get("voucher_percent") is not None:
+        parts.append(f"phiếu giảm {plan['voucher_percent']:g} %")
     if plan.get("buy_quantity"):
         parts.append(f"mua {plan['buy_quantity']:g} tặng {plan.get('free_quantity', 0):g}")
     for key, label in (("voucher_value", "phiếu"), ("gift_value", "quà"), ("price", "giá"), ("order_value", "đơn")):

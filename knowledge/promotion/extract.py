@@ -29,20 +29,24 @@ MEASURED = ("discount", "gift", "voucher")
 
 #: Folded patterns of each form, in the order they are read; a matched span is blanked before the next form.
 FORM_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("voucher", r"e ?voucher|voucher|phieu mua hang|phieu su dung dich vu|phieu giam gia|ma giam gia|\bmgg\b|coupon|"
-     r"phieu qua tang|the qua tang|\bma (?:khuyen mai|km|uu dai)\b"),
+    ("voucher", r"(?:e ?voucher|voucher|coupon)(?: giam(?: gia)?\b)?|phieu mua hang|phieu su dung dich vu|"
+     r"phieu giam gia|ma giam gia|\bmgg\b|phieu qua tang|the qua tang|\bma (?:khuyen mai|km|uu dai|giam)\b|"
+     r"\bcode giam\b"),
     ("lucky_draw", r"quay so|boc tham|rut tham|may rui|cao trung thuong|vong quay|quay thuong|trung thuong|lucky draw|"
      r"cao (?:the|phieu)"),
-    ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|mini ?game|\bthi (?:anh|video|hat|nau an|ve)\b"),
+    ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b"),
     ("loyalty", r"khach hang than thiet|khach hang thuong xuyen|tich diem|the thanh vien|doi diem|hang thanh vien"),
     ("sample", r"hang mau|dich vu mau|san pham mau|dung thu|\bsample\b|\btester\b"),
     ("gift_no_purchase", r"khong (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
      r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
     ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
-     r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)"),
+     r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)|free ?ship|\bfs\b|"
+     r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia|"
+     r"giam\s*(?:gia\s*)?\d+\s*%?\s*(?:phi|tien) (?:van chuyen|ship|giao hang)|\btang (?:\d{1,2}|mot) (?!%|phan)[a-z]"),
     ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
-     r"\boff\s*\d|\d\s*%\s*off|\bgg\b"),
+     r"\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|thanh ly|\bsale\s*\d|"
+     r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d"),
 )  # fmt: skip
 _PROMO = r"khuyen ma[iy]|\bkm\b|\bctkm\b|uu dai"
 _INTENT = (
@@ -58,13 +62,25 @@ _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
     r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\bbi (?:kiem tra|phat|xu phat|lap)\b|"
-    r"\b(?:em|toi|minh) (?:da |vua |moi )?mua\b|\bphan anh\b|\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b"
+    r"\b(?:em|toi|minh|me em|con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|\bphan anh\b|"
+    r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
+    r"\bthuc te\b|\bmuon (?:tra lai|doi tra|doi hang)\b|\bkhong (?:cho|chiu) (?:doi|tra|bao hanh)\b|\bhang loi\b|"
+    r"\b(?:bi|da|gio) hong\b|\bxong roi\b|"
+    r"\bket thuc roi\b|\bda ket thuc\b|\b(?:em|toi|minh) (?:duoc|da duoc|vua duoc) tang\b|\bmua qua\b|"
+    r"\b(?:cho|tang) (?:ban gai|ban trai|nguoi yeu|vo|chong|bo me|ba me|ong ba|sep|co giao)\b"
 )
+#: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
+_PLANNING = (
+    r"(?<!quy )(?<!xac )(?<!nhat )(?<!chi )(?<!on )(?<!co )(?<!nuoc )\bdinh\b(?! (?:gia|nghia|danh|ky|muc)\\b)|"
+    r"\b(?:du kien|ke hoach|chuan bi|(?:tinh|muon) (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km))\b"
+)
+#: A question asked of the law ("… có được không?"), not a plan told to be checked.
+_ASKING = r"\?|\b(?:duoc|dc|sao|gi|nao|khong|ko|chua|may)\s*(?:a|ah|vay|nhi|nhe|the)?\s*$"
 _DUTY = r"(?:can|phai) (?:thong bao|dang ky|bao (?:cao )?so|xin phep)"
 _PERCENT = r"(\d{1,4}(?:[.,]\d+)?)\s*(?:%|phan tram\b|pt\b)(?!\s*(?:vol|con|alc|do con))"
 _BARE_PERCENT = (
     r"\bgiam\s*(?:gia\s*)?(?:toi da\s*|den\s*|len den\s*|len toi\s*|soc\s*|manh\s*)?(\d{1,3})"
-    r"(?![\d.,%]|\s*(?:k|nghin|ngan|tr|trieu|d|dong|vnd|ty|ti|cu|ngay|tuan|thang|gio|h)(?:\b|\d))"
+    r"(?![\d.,%]|\s*(?:k|nghin|ngan|tr|trieu|d|dong|vnd|ty|ti|cu|ngay|tuan|thang|gio|h|nua|phan)(?:\b|\d))"
 )
 _MONEY = (
     r"(?<![\d/])(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|cu|ty|ti|d|dong|vnd)?"
@@ -72,12 +88,14 @@ _MONEY = (
 )
 _UNITS = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "tr": 1e6, "trieu": 1e6, "cu": 1e6, "ty": 1e9, "ti": 1e9}
 _QTY = (
-    r"mua\s*(\d+)\s*(?:\w+\s*)?(?:tang|duoc tang|free|km|khuyen mai)\s*(\d+)|\b(\d+)\s*tang\s*(\d+)\b|"
-    r"buy\s*(\d+)\s*get\s*(\d+)"
+    r"mua\s*(\d+)\s*((?:[a-z]+\s*){0,4}?)(?:thi\s*)?(?:tang|duoc tang|free|km|khuyen mai)\s*(?:them\s*)?(\d+)"
+    r"(?:\s*([a-z]+))?|\b(\d+)\s*tang\s*(\d+)\b|buy\s*(\d+)\s*get\s*(\d+)"
 )
+#: Words that count a thing rather than name it ("2 ly cà phê": the goods follow the counter).
+_COUNTERS = r"ly|cai|chiec|phan|hop|goi|chai|lon|thung|bo|doi|cuon|tui|hu|to|dia|suat|ve|sp|san|mon|cay|qua|con"
 #: Words before an amount → what the amount is (the nearest, then the longest, wins).
 ROLE_WORDS: tuple[tuple[str, str], ...] = (
-    ("voucher_value", r"voucher|phieu(?: mua hang| giam gia| qua tang)?|ma giam gia|coupon|\bma\b"),
+    ("voucher_value", r"voucher|phieu(?: mua hang| giam gia| qua tang)?|ma giam(?: gia)?|coupon|\bma\b"),
     ("order_value", r"don hang|don tu|hoa don|don toi thieu|\bdon\b|\bbill\b|mua hang tu|mua tu"),
     ("sale_price", r"\bcon\b|xuong con|chi con|xuong|gia ban|gia khuyen mai|gia sale|dong gia"),
     ("price", r"gia goc|gia niem yet|\bgia\b|san pham|\bmon\b|\bmua\b|niem yet|\bmau\b"),
@@ -127,9 +145,13 @@ class Reading:
     def fields(self) -> dict[str, Any]:
         """The fields an evaluation compares: forms, discount_percent, start, end, provinces_count."""
         plan = self.plan
+        percent = plan.get("discount_percent", plan.get("voucher_percent"))
+        price, sale = plan.get("price"), plan.get("sale_price")
+        if percent is None and "discount" in plan.get("forms", []) and price and sale is not None and sale <= price:
+            percent = round((1 - sale / price) * 100, 1)  # "500k còn 200k" is a 60 % discount
         return {
             "forms": sorted(plan.get("forms", [])),
-            "discount_percent": plan.get("discount_percent"),
+            "discount_percent": percent,
             "start": plan.get("start"),
             "end": plan.get("end"),
             "provinces_count": len(plan.get("provinces", [])),
@@ -145,7 +167,10 @@ def folded(text: str) -> str:
 
 
 _ACCENTED_FALSE = frozenset({"thuộc", "bìa", "bịa", "bía", "tăng", "tầng", "giám", "giàm", "chị"})
-_FOLDED_FALSE = r"\b(?:giam (?:doc|sat|dinh|ho)|tang (?:gap|len|gia|truong|ca|thue|luong|cuong)|gia tang)\b"
+_FOLDED_FALSE = (
+    r"\b(?:giam (?:doc|sat|dinh|ho|can|beo|mo|stress|dau|sot|toc)|tang (?:gap|len|gia|truong|ca|thue|luong|cuong)|"
+    r"gia tang)\b"
+)
 
 
 def read_forms(text: str) -> list[str]:
@@ -189,9 +214,9 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
     """Numbers of the plan in folded *text* for *forms*: %, quantities, amounts by the words before them."""
     numbers: dict[str, float] = {}
     problems: list[str] = []
-    percents = [float(p.replace(",", ".")) for p in re.findall(_PERCENT, text)]
+    percents = [p for m in re.finditer(_PERCENT, text) if (p := _percent(m, text)) is not None]
     percents += [float(p) for p in re.findall(_BARE_PERCENT, text)] if not percents else []
-    if re.search(r"mot nua|nua gia|1/2 gia|50/50", text) and not percents:
+    if re.search(r"(?:mot|1) nua|nua gia|1/2 gia|50/50", text) and not percents:
         percents.append(50.0)
     if percents:
         value = max(percents)
@@ -200,21 +225,34 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
         else:
             numbers["discount_percent"] = value
     qty = re.search(_QTY, text)
-    if qty:
-        buy, free = (g for g in qty.groups() if g is not None)
+    if qty and not _other_goods(qty):
+        buy, free = (g for g in qty.groups() if g is not None and g.isdigit())
         numbers["buy_quantity"], numbers["free_quantity"] = float(buy), float(free)
-    elif back := re.search(r"tang\s*(\d+)\s*(?:\w+\s*){0,2}(?:khi|cho|neu)\s*(?:khach\s*)?mua\s*(\d+)", text):
+    elif qty:
+        problems.append(OTHER_GIFT)
+    elif back := re.search(r"tang\s*(\d+)\s*(?:\w+\s*){0,4}?(?:khi|cho|neu)\s*(?:khach\s*)?mua\s*(\d+)", text):
         numbers["buy_quantity"], numbers["free_quantity"] = float(back.group(2)), float(back.group(1))
+    if instead := re.search(_INSTEAD, text):  # "giá 199k thay vì 300k": the first is the new price
+        sale, price = (_money(*instead.group(1, 2), None), _money(*instead.group(3, 4), None))
+        if sale is not None and price is not None:
+            numbers["price"], numbers["sale_price"] = price, sale
+            text = text[: instead.start()] + " # " + text[instead.end() :]
     loose: list[float] = []
+    clash = False
     for m in re.finditer(_MONEY, text):
         value = _money(m.group(1), m.group(2), m.group(3))
         if value is None:
             continue
         role = _role(text[max(0, m.start() - 28) : m.start()])
+        if role in numbers and numbers[role] != value and role != "total_value":  # "giá gốc từ 100k đến 200k"
+            clash = True
         if role is None or role in numbers:
             loose.append(value)
         else:
             numbers[role] = value
+    if clash and set(forms) & set(MEASURED):  # which amount goes with which: asked, not guessed
+        problems.append(SEVERAL_AMOUNTS)
+        return {k: v for k, v in numbers.items() if k in _NOT_MONEY}, problems
     _place_loose(numbers, loose, forms)
     if "gift" in forms and numbers.get("gift_value") and not numbers.get("price") and numbers.get("order_value"):
         numbers["price"] = numbers["order_value"]  # a gift on an order: its value against the order's
@@ -223,6 +261,42 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
     if amount is not None and base and "sale_price" not in numbers and amount <= base:
         numbers["price"], numbers["sale_price"] = base, base - amount
     return numbers, problems
+
+
+_MONEY_UNIT = r"(\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|d|dong|vnd)\b"
+_INSTEAD = _MONEY_UNIT + r"\s*(?:\(\s*)?(?:thay vi|thay cho|so voi|tu gia)\s*(?:gia\s*)?" + _MONEY_UNIT
+#: A percentage that is not the promotion's: tax, deposit, interest, commission, alcohol.
+_OTHER_PERCENT = r"(?:vat|thue|coc|lai suat|lai|hoa hong|doanh thu|doanh so|tang truong|do con)\s*(?:la\s*)?$"
+
+#: "quá 50 %", "trên 50 %": a threshold asked about, not the programme's own percentage (that is asked back).
+_THRESHOLD = r"\b(?:tren|qua|vuot|vuot qua|hon|duoi|it nhat|toi thieu|khong qua)\s*$"
+_OPEN_ENDED = r"\s*(?:\+|tro len\b|tro di\b)"  # "50 %++", "50 % trở lên": how far up is not said
+
+
+def _percent(match: re.Match[str], text: str) -> float | None:
+    """The discount a percentage says: "giảm 30 %" is 30, "chỉ còn 30 %" of the price is 70; tax and the like none."""
+    value = float(match.group(1).replace(",", "."))
+    before = text[max(0, match.start() - 16) : match.start()]
+    if re.search(_OTHER_PERCENT, before) or re.search(_THRESHOLD, before) or re.match(_OPEN_ENDED, text[match.end() :]):
+        return None
+    if re.match(r"\s*(?:phi|tien) (?:van chuyen|ship|giao hang)", text[match.end() :]):  # freeship: a service given
+        return None
+    if re.search(r"\b(?:chi |xuong |gia )?con\s*$", before) and value <= 100:
+        return 100 - value
+    return value
+
+
+def _other_goods(qty: re.Match[str]) -> bool:
+    """«mua 2 áo tặng 1 đôi tất»: the free item is not the one bought, so 1/2 is not the gift's share of the price."""
+    if qty.group(1) is None:
+        return False
+    bought, given = (qty.group(2) or "").split(), qty.group(4)
+    if not bought or given is None or given in ("va", "cho", "khi", "tu", "den", "trong", "tai", "o", "nhe", "nha"):
+        return False
+    first = bought[0]
+    if first in _COUNTERS.split("|") and given == first:
+        return False
+    return given not in bought
 
 
 def _place_loose(numbers: dict[str, float], loose: list[float], forms: Sequence[str]) -> None:
@@ -250,7 +324,7 @@ def read_goods(text: str) -> tuple[list[str], float | None]:
     return found, degrees
 
 
-def _places(text: str, original: str, start: str | None, today: date, plan: dict[str, Any]) -> None:
+def _places(text: str, original: str, start: str | None, today: date, plan: dict[str, Any]) -> list[str]:
     """Provinces as on the programme's start (the clock's day when no date is given), online, platform only."""
     day = date.fromisoformat(start[:10]) if start else today
     provinces = find_places(original, day)
@@ -261,8 +335,13 @@ def _places(text: str, original: str, start: str | None, today: date, plan: dict
         plan["provinces"] = provinces
     if online:
         plan["online"] = True
+    nationwide = re.search(r"toan quoc|ca nuoc|khap cac tinh|moi tinh|63 tinh|34 tinh", text)
+    if "lucky_draw" in plan["forms"] and online and len(provinces) == 1 and not nationwide:
+        plan.pop("provinces"), plan.pop("online")  # one province's customers, or anyone online? asked
+        return [DRAW_WHERE.format(province=provinces[0])]
     if re.search(_ONLY_ONLINE, text) or (re.search(r"\bchi\b[^.]{0,20}(?:" + _PLATFORM + ")", text)):
         plan["online"] = plan["platform_only"] = True
+    return []
 
 
 def missing_of(plan: dict[str, Any]) -> list[str]:
@@ -275,7 +354,8 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
     measurable = {
         "discount": n("discount_percent") is not None or (n("price") and n("sale_price") is not None),
         "gift": (n("buy_quantity") and n("free_quantity") is not None) or (n("gift_value") and n("price")),
-        "voucher": n("voucher_value") is not None and bool(n("order_value") or n("price")),
+        "voucher": (n("voucher_value") is not None and bool(n("order_value") or n("price")))
+        or n("voucher_percent") is not None,
     }
     if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan):
         missing.append("amount")
@@ -301,6 +381,9 @@ def validate(plan: dict[str, Any]) -> list[str]:
     if any(q.startswith(_END_BEFORE) for q in problems):
         plan.pop("start", None)
         plan.pop("end", None)
+    if texts.Q_SALE_ABOVE_PRICE in problems:  # the two prices are asked again
+        plan.pop("price", None)
+        plan.pop("sale_price", None)
     return problems
 
 
@@ -315,9 +398,15 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     plan: dict[str, Any] = {"forms": read_forms(f)}
     numbers, problems = read_amounts(f, plan["forms"])
     percent_only = numbers.get("discount_percent") is not None and not set(plan["forms"]) & {"discount", "gift"}
-    if percent_only and ("voucher" in plan["forms"] or not plan["forms"]):
+    voucher_percent = "voucher" in plan["forms"] and bool(re.search(_VOUCHER_PERCENT, f))
+    if percent_only and voucher_percent:  # "voucher giảm 30 %": the voucher's own percentage
+        numbers["voucher_percent"] = numbers.pop("discount_percent")
+    elif percent_only and ("voucher" in plan["forms"] or not plan["forms"]):
         plan["forms"] = [*plan["forms"], "discount"]
-    if ("buy_quantity" in numbers) and "gift" not in plan["forms"]:
+    problems += _game(f, plan)
+    if re.search(_STATE_PROGRAMME, f) and not re.search(r"online\s*friday|\bof\b|tuan le|\btet\b", f):
+        problems.append(STATE_PROGRAMME)
+    if ("buy_quantity" in numbers or OTHER_GIFT in problems) and "gift" not in plan["forms"]:
         plan["forms"].append("gift")
     plan.update(numbers)
     dates = read_dates(f, now, windows)
@@ -331,11 +420,57 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         plan["goods"] = goods
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
-    _places(f, text, dates.start, now.date(), plan)
+    problems += _places(f, text, dates.start, now.date(), plan)
     problems += validate(plan)
     return Reading(plan, missing_of(plan), problems, dates.notes)
 
 
+_VOUCHER_PERCENT = r"(?:voucher|phieu|\bma\b|coupon)[^.,;%]{0,25}?\d+\s*(?:%|phan tram)"
+_GAME = r"mini ?game|give ?away"
+
+
+def _game(text: str, plan: dict[str, Any]) -> list[str]:
+    """A "minigame" is a contest when players answer or guess, a lucky draw when winners are drawn at random; with
+    neither said, the form (notify or register?) is asked rather than guessed. Its prizes are not a gift form."""
+    if not re.search(_GAME, text) or {"contest", "lucky_draw"} & set(plan["forms"]):
+        return []
+    if re.search(r"ngau nhien|random|\bquay\b|may man", text):
+        found = "lucky_draw"
+    elif re.search(r"tra loi|cau hoi|\bdoan\b|du doan|ai dung|thi tai", text):
+        found = "contest"
+    else:
+        plan["forms"] = [f for f in plan["forms"] if f != "gift"]
+        return [GAME_FORM]
+    plan["forms"] = [found, *(f for f in plan["forms"] if f != "gift")]
+    return []
+
+
+_NOT_MONEY = ("discount_percent", "buy_quantity", "free_quantity")
+SEVERAL_AMOUNTS = (
+    "Tin nhắn có nhiều mức giá hoặc giá trị cho cùng một thứ, nên mình chưa biết tính theo mức nào. "
+    "Bạn cho mình mức khuyến mại lớn nhất (ví dụ «giá 200k còn 50k») nhé."
+)
+#: A programme decided by a state agency (100 % caps) that the campaign calendar does not know.
+_STATE_PROGRAMME = (
+    r"ngay hoi mua sam|hoi cho|tuan hang|khuyen mai tap trung|chuong trinh (?:cua|do) (?:tinh|so|ubnd|bo|nha nuoc)|"
+    r"(?:tinh|so cong thuong|ubnd|thanh pho|bo cong thuong) (?:to chuc|phat dong)"
+)
+STATE_PROGRAMME = (
+    "Nếu chương trình do cơ quan nhà nước (Bộ, tỉnh) quyết định tổ chức thì đó là khuyến mại tập trung, mức tối đa "
+    "100 %; lịch của Sở mà mình có chưa ghi chương trình này. Bạn cho mình tên văn bản tổ chức, hoặc hỏi Sở Công "
+    "Thương để được xác nhận nhé."
+)
+DRAW_WHERE = (
+    "Quay số có cả kênh trực tuyến: nếu chỉ khách ở {province} tham gia thì đăng ký với Sở Công Thương, nếu khách "
+    "ở nhiều tỉnh hoặc cả nước thì đăng ký với Bộ Công Thương."
+)
+GAME_FORM = (
+    "«Minigame» có thể là cuộc thi (người chơi trả lời, dự đoán: phải thông báo) hoặc quay số, chọn ngẫu nhiên "
+    "người trúng (phải đăng ký), nên mình cần bạn nói rõ cách chọn người nhận quà."
+)
+OTHER_GIFT = (
+    "Món tặng khác với món khách mua, nên «mua mấy tặng mấy» chưa cho biết quà bằng bao nhiêu phần trăm giá hàng."
+)
 TOO_LONG = (
     "Tin nhắn dài quá để mình đọc chính xác (tối đa {limit} ký tự). Bạn tóm tắt chương trình trong vài câu: "
     "hình thức, mức giảm hoặc giá trị quà, ngày bắt đầu và kết thúc, nơi thực hiện nhé."
@@ -357,10 +492,17 @@ def looks_like_plan(text: str) -> bool:
     intent = bool(re.search(_INTENT, f))
     if len(text) > MAX_CHARS:
         return number or explicit
-    if re.search(_GENERAL, f) or re.search(_NOT_A_PLAN, f) or not (forms or intent):
+    if re.search(_NOT_A_PLAN, f) or not (forms or intent):
         return False
+    planning = bool(re.search(_PLANNING, f))
+    if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it
+        ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
+        told = bool(forms) and ranged and ((number and intent) or planning)
+        return told or (planning and explicit and (number or bool(forms)) and len(f) > 120)
     if number:
         return explicit or intent or (dates.seen and bool(re.search(_DUTY, f)))
+    if planning and not re.search(_DUTY, f) and not re.search(_ASKING, f):  # "em định tặng quà dịp Trung thu"
+        return bool(forms) or dates.seen
     return bool(forms) and explicit and intent
 
 

@@ -111,6 +111,7 @@ FIELD_NAMES = {
     "buy_quantity": "số lượng phải mua",
     "free_quantity": "số lượng được tặng",
     "voucher_value": "giá trị phiếu mua hàng",
+    "voucher_percent": "mức giảm của phiếu (%)",
     "order_value": "giá trị đơn hàng",
     "total_value": "tổng giá trị khuyến mại",
     "goods_value": "tổng giá trị hàng được khuyến mại",

@@ -150,6 +150,8 @@ def _measure(plan: Plan, form: str) -> tuple[float, str] | None:
         value = free / buy * 100
         return value, texts.T_ARITH_QTY.format(buy=f"{buy:g}", free=f"{free:g}", pct=texts.pct(value))
     voucher = form == "voucher"
+    if voucher and n("voucher_value") is None and n("voucher_percent") is not None:  # "voucher giảm 30 %"
+        return n("voucher_percent"), texts.pct(n("voucher_percent"))
     given = n("voucher_value") if voucher else n("gift_value")
     base = (n("order_value") or price) if voucher else price
     if given is None or not base:

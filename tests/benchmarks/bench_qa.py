@@ -46,6 +46,7 @@ from tests.support.configs import plan_2024
 
 MATCHERS = ("hybrid", "bm25-only", "fuzzy-only")
 SITUATIONS_DEV = Path(__file__).resolve().parents[1] / "data" / "situations_dev.yaml"
+SITUATIONS_DEV_V2 = SITUATIONS_DEV.with_name("situations_dev_v2.yaml")
 
 
 def _matchers(kb: KnowledgeBase) -> dict[str, object]:
@@ -352,7 +353,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--probability", type=float, default=0.85, help="--calibrate: answer when P(right) ≥ this")
     parser.add_argument("--min-refusal", type=float, default=0.95, help="dev refusal floor when tuning")
     parser.add_argument(
-        "--situations", type=Path, nargs="*", default=[SITUATIONS_DEV], help="situation files (default: the dev set)"
+        "--situations",
+        type=Path,
+        nargs="*",
+        default=[SITUATIONS_DEV, SITUATIONS_DEV_V2],
+        help="situation files (default: the two dev sets; never the held-out, which is measured once by name)",
     )
     args = parser.parse_args(argv)
 

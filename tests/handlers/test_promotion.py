@@ -169,3 +169,49 @@ def test_cli_ask_answers_a_plan_as_the_chat_would() -> None:
     assert plan["kind"] == "promotion_check" and plan["confident"] and plan["verdict"]["cap"] == "over"
     assert missing["kind"] == "promotion_check" and not missing["confident"] and missing["ask"] == "dates"
     assert question["entry_id"] and "kind" not in question
+
+
+def _rambling(limit: int) -> str:
+    """A long, varied merchant message (not one sentence repeated) of at least *limit* characters."""
+    parts = [
+        "Dạ em chào anh chị, shop em bán quần áo trẻ em ở Đồng Xoài được mấy năm rồi.",
+        "Năm nay em định làm đợt xả hàng cuối năm, giảm 40% áo khoác từ 20/11 đến 30/11.",
+        "Khách mua 2 áo thì em tặng thêm 1 đôi tất, đơn trên 500k thì freeship.",
+        "Em bán cả trên Shopee, TikTok và Facebook nữa, không biết có phải báo Sở không.",
+        "Năm ngoái em có làm rồi mà không ai nói gì, năm nay nghe nói luật thay đổi nhiều.",
+    ]
+    text, n = "", 0
+    while len(text) < limit:
+        text += parts[n % len(parts)] + f" (ý {n + 1}) "
+        n += 1
+    return text
+
+
+def test_bad_input_through_the_command_line_is_a_question_in_vietnamese() -> None:
+    """31/2, 300 %, an end before the start, a 5,000-character message: a question back, never a verdict."""
+    messages = [
+        "shop em giảm 30% từ 31/2 đến 5/3",
+        "shop em giảm 300% từ 10/3 đến 20/3",
+        "bên em giảm 40% từ 25/3 đến 15/3/2026",
+        _rambling(5000),
+    ]
+    out = io.StringIO()
+    args = argparse.Namespace(message="-", json=True, at="2026-03-04T09:00")
+    stdin = io.StringIO("\n".join(messages) + "\n")
+    assert run_check(args, Settings(_env_file=None), stdin=stdin, stdout=out) == 0
+    replies = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(replies) == 4
+    assert all(not r["complete"] and r["verdict"] is None for r in replies)
+    phrases = ("Ngày «31/2» không hợp lệ", "Mức giảm 300 % không hợp lệ", "đang trước ngày bắt đầu", "dài quá")
+    for reply, phrase in zip(replies, phrases, strict=True):
+        assert phrase in reply["text"] and ("?" in reply["text"] or "nhé" in reply["text"]), reply["text"]
+        assert "Traceback" not in reply["text"]
+
+
+async def test_a_doubt_is_asked_in_the_chat_and_the_check_continues(chat: ChatHarness) -> None:
+    """A minigame that does not say how winners are chosen: the form is asked, then the verdict."""
+    an = chat.person()
+    await an.say("shop em định làm minigame trên fanpage tặng quà cho khách từ 5/12 đến 7/12/2024")
+    assert "Minigame" in an.text and "hình thức khuyến mại nào" in an.text
+    await an.press("Cuộc thi")
+    assert "Kiểm tra chương trình khuyến mại" in an.text and "Phải thông báo" in an.text
