@@ -72,7 +72,6 @@ EVENT_LABELS = {
     Audit.SLA_ACK_ESCALATION: "Báo lãnh đạo: quá hạn tiếp nhận",
     Audit.SLA_RESOLVE_ESCALATION: "Báo lãnh đạo: quá hạn xử lý",
     Audit.CONFIG_MOVE: "Chuyển cơ quan do đổi cấu hình",
-
     Audit.EXPORTED: "Tải về từ bảng điều khiển",
 }
 

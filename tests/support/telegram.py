@@ -160,6 +160,7 @@ async def case_rig(tmp_path: Path, config: AppConfig) -> AsyncIterator[CaseRig]:
             finally:
                 await channel.stop()
 
+
 async def file_with_album(reporter: ReporterRig, photos: list[bytes], album: str = "case-album") -> str:
     """The reporter files the usual report with ``photos`` as one album; returns its code."""
     await to_photos(reporter)
