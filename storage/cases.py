@@ -101,6 +101,10 @@ class Case(SQLModel, table=True):
     acknowledged_at: datetime | None = utc_column(nullable=True)
     closed_at: datetime | None = utc_column(nullable=True)
     outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    close_reason: str | None = Field(default=None, max_length=200)  # required to close (resolve or reject)
+    verdict: str | None = Field(default=None, max_length=16)  # the reporter's answer after the closing
+    verdict_at: datetime | None = utc_column(nullable=True)
+    reopens: int = 0  # times the reporter reopened it (each closing asks them once)
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
 
@@ -234,6 +238,29 @@ class CaseRepository:
             case.closed_at = now
         if outcome is not None:
             case.outcome = outcome
+
+    @staticmethod
+    def close(case: Case, status: CaseStatus, now: datetime, *, reason: str, outcome: str | None) -> None:
+        """Close the case with its reason; the reporter is asked afresh whether it was solved."""
+        assert not status.is_open
+        CaseRepository.set_status(case, status, now, outcome=outcome)
+        case.close_reason = reason[:200]
+        case.verdict = case.verdict_at = None
+
+    @staticmethod
+    def set_verdict(case: Case, verdict: str, now: datetime) -> None:
+        case.verdict, case.verdict_at = verdict, now
+        case.updated_at = now
+
+    @staticmethod
+    def reopen(case: Case, now: datetime, due: tuple[datetime, datetime] | None) -> None:
+        """The reporter said it was not solved: open again, with new deadlines in a new SLA epoch."""
+        case.status = CaseStatus.IN_PROGRESS.value
+        case.closed_at = None
+        case.reopens += 1
+        case.sla_epoch += 1
+        case.ack_due, case.resolve_due = (due[0], due[1]) if due else (None, None)
+        case.updated_at = now
 
     @staticmethod
     def assign(case: Case, channel: str, user_id: str, name: str, now: datetime) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
+from storage.canned import CannedReplyRepository
 from storage.cases import CaseRepository
 from storage.channel_posts import ChannelPostRepository
 from storage.complaints import ComplaintRepository
@@ -191,6 +192,7 @@ class UnitOfWork:
         self.questions = QuestionRepository(session)
         self.complaints = ComplaintRepository(session)
         self.cases = CaseRepository(session, is_sqlite=is_sqlite)
+        self.canned = CannedReplyRepository(session)
         self.staff = StaffRepository(session)
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
         self.channel_posts = ChannelPostRepository(session)

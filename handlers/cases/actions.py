@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from handlers.cases.reporter import notify_reporter, public_event
+from handlers.cases.reporter import ask_verdict, notify_reporter, public_event
 from handlers.cases.routing import agency_for_chat, agency_name, due_times
 from handlers.cases.view import CaseView
 from handlers.cases.vocabulary import CASE_STATUS_LABELS, EVENT_LABELS, Audit, CardView, CaseError, OutboxKind
@@ -60,6 +60,8 @@ class Action:
     needs_contact: bool = False  # shown only when the reporter left a phone number
     prompt: str = ""  # asks for a text first (fields: name, code, agency, target)
     skippable: bool = False  # the text may be skipped («Bỏ qua»)
+    reasons: bool = False  # a closing: asks first for its reason (the agency's list, or typed), required
+    canned: bool = False  # the agency's canned replies are offered as buttons under the prompt
     check: Callable[[AppConfig, Case, str], str | None] | None = None  # the button's ARG, before the prompt
     audit: str = ""  # the code of the audit row it writes
     audit_label: str = ""  # how the audit trail and the card name that row
@@ -85,6 +87,7 @@ class Act:
     member: StaffMember
     text: str = ""  # what the staff member typed (actions with a prompt)
     arg: str = ""  # the choice the button carries
+    reason: str = ""  # why the case is closed (actions with ``reasons``)
     recorded: bool = False  # an audit row the cards list was written
     card_for: Agency | None = None  # post the case's card in this chat (for this agency) afterwards
 
@@ -109,6 +112,7 @@ class Act:
             member=self.member.name,
             member_agency=agency_name(config, self.member.agency, short=True),
             text=self.text,
+            reason=self.reason,
             **extra,
         )
 
@@ -272,12 +276,19 @@ async def reply_reporter(act: Act) -> str:
 
 
 async def close(act: Act) -> str:
-    """Hoàn tất (the text is the outcome) or Từ chối (the reason): the closing state is the table's."""
+    """Hoàn tất or Từ chối, always with a reason (the text is what the reporter reads); the reporter is then
+    asked once whether it was solved."""
     require_open(act.case)
+    reason = " ".join(act.reason.split())
+    if not reason:
+        raise CaseError(f"Cần chọn hoặc nhập lý do để đóng phản ánh {act.case.code}.")
+    act.reason = reason
     before = act.case.snapshot()
-    act.move(outcome=act.text)
-    await act.record(before=before, note=act.text)
+    assert act.action.status is not None
+    act.ctx.uow.cases.close(act.case, act.action.status, act.now, reason=reason, outcome=act.text)
+    await act.record(before=before, note=f"Lý do: {reason}. {act.text}")
     await act.inform(detail=act.text)
+    await ask_verdict(act.ctx.uow, act.case, act.complaint, act.now)
     return act.say(act.action.done)
 
 
@@ -370,7 +381,7 @@ _ACTIONS = (
         done="🔁 Đã chuyển {code} cho {target}.",
     ),
     Action(
-        "more", request_more, button="📝 Yêu cầu bổ sung", row=2,
+        "more", request_more, button="📝 Yêu cầu bổ sung", row=2, canned=True,
         prompt="📝 {name}, bạn nhập nội dung cần người phản ánh bổ sung cho {code}.",
         audit="more", audit_label="Yêu cầu bổ sung", history=True, status=CaseStatus.WAITING,
         public="{agency} đề nghị bổ sung thông tin",
@@ -379,7 +390,7 @@ _ACTIONS = (
         done="📝 Đã gửi yêu cầu bổ sung cho người phản ánh {code}.",
     ),
     Action(
-        "reply", reply_reporter, button="💬 Trả lời người phản ánh", row=2,
+        "reply", reply_reporter, button="💬 Trả lời người phản ánh", row=2, canned=True,
         prompt="💬 {name}, bạn nhập nội dung trả lời người phản ánh {code}. Nội dung được gửi dưới tên {agency}, "
         "không kèm tên của bạn.",
         audit="reply", audit_label="Trả lời người phản ánh", history=True, public="{agency} đã trả lời",
@@ -387,20 +398,20 @@ _ACTIONS = (
         done="💬 Đã gửi trả lời tới người phản ánh {code} (dưới tên {short}).",
     ),
     Action(
-        "done", close, button="✅ Hoàn tất", row=3,
+        "done", close, button="✅ Hoàn tất", row=3, reasons=True, canned=True,
         prompt="✅ {name}, bạn nhập kết quả xử lý {code} (sẽ gửi cho người phản ánh).",
         audit="resolve", audit_label="Hoàn tất", history=True, status=CaseStatus.RESOLVED,
         public="{agency} đã xử lý xong", public_status=ComplaintStatus.RESOLVED,
-        notice="✅ Phản ánh {code} của bạn đã được {agency} xử lý xong.\nKết quả: {text}\n"
+        notice="✅ Phản ánh {code} của bạn đã được {agency} xử lý xong ({reason}).\nKết quả: {text}\n"
         "Cảm ơn bạn đã góp phần bảo vệ quyền lợi người tiêu dùng!",
         done="✅ Đã hoàn tất {code}; người phản ánh đã được báo.",
     ),
     Action(
-        "rej", close, button="⛔ Từ chối", row=3,
-        prompt="⛔ {name}, bạn nhập lý do từ chối {code} (sẽ gửi cho người phản ánh).",
+        "rej", close, button="⛔ Từ chối", row=3, reasons=True, canned=True,
+        prompt="⛔ {name}, bạn nhập lời giải thích gửi người phản ánh {code}.",
         audit="reject", audit_label="Từ chối", history=True, status=CaseStatus.REJECTED,
         public="{agency} đã đóng phản ánh", public_status=ComplaintStatus.REJECTED,
-        notice="Phản ánh {code} của bạn đã được {agency} xem xét và đóng lại.\nLý do: {text}\n"
+        notice="Phản ánh {code} của bạn đã được {agency} xem xét và đóng lại.\nLý do: {reason}. {text}\n"
         "Nếu có thêm bằng chứng, bạn có thể gửi phản ánh mới bằng /phananh hoặc gọi Tổng đài tư vấn người "
         "tiêu dùng 1800 6838 (miễn phí).",
         done="⛔ Đã từ chối {code}; người phản ánh đã được báo.",
@@ -421,4 +432,4 @@ ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
 # Every audit code with its label: the staff actions' and the other events'.
 AUDIT_LABELS: dict[str, str] = {a.audit: a.audit_label for a in _ACTIONS if a.audit} | EVENT_LABELS
 BY_AUDIT: dict[str, Action] = {a.audit: a for a in _ACTIONS if a.audit}
-CARD_HISTORY = frozenset({a.audit for a in _ACTIONS if a.history} | {Audit.REPORTER_ADDED})
+CARD_HISTORY = frozenset({a.audit for a in _ACTIONS if a.history} | {Audit.REPORTER_ADDED, Audit.REOPENED})

@@ -8,8 +8,14 @@ from datetime import datetime
 
 from handlers.cases.vocabulary import OutboxKind
 from handlers.types import Button, Reply
+from storage.cases import Case
 from storage.complaints import Complaint, ComplaintEvent, ComplaintStatus
 from storage.db import UnitOfWork
+
+
+SOLVED, PARTLY, UNSOLVED = "yes", "partly", "no"
+VERDICTS = {SOLVED: "Đã được giải quyết", PARTLY: "Giải quyết một phần", UNSOLVED: "Chưa được giải quyết"}
+QUESTION = "🙏 Phản ánh {code} đã được đóng. Vấn đề của bạn đã được giải quyết chưa? Bạn chọn một câu trả lời:"
 
 
 def track_buttons(code: str, *, add: bool = False) -> list[list[Button]]:
@@ -46,4 +52,24 @@ async def public_event(
         return
     await uow.complaints.add_event(
         complaint, ComplaintEvent(at=now, kind=kind, note=note[:500], detail=detail, actor="staff")
+    )
+
+
+def verdict_reply(case: Case) -> Reply:
+    """The question after a closing (its buttons carry the closing's round: an old question is not answered)."""
+    assert case.id is not None
+    payload = f"verdict:{case.id}:{case.reopens}:"
+    return Reply(QUESTION.format(code=case.code), [[Button(label, payload + key)] for key, label in VERDICTS.items()])
+
+
+async def ask_verdict(uow: UnitOfWork, case: Case, complaint: Complaint, now: datetime) -> None:
+    """Queue the question to the reporter, once per closing (the dedupe key)."""
+    await uow.outbox.enqueue(
+        channel=complaint.channel,
+        chat_id=complaint.chat_id,
+        kind=OutboxKind.VERDICT,
+        payload=verdict_reply(case).to_dict(),
+        now=now,
+        dedupe_key=f"verdict:{case.id}:{case.reopens}",
+        ref=case.code,
     )

@@ -24,6 +24,8 @@ class OutboxKind(enum.StrEnum):
     CONTACT = "case_contact"  # a contact sent privately to the staff member who asked (no alerts there)
     UNREACHABLE = "case_unreachable"  # to the lead agency: a message to the reporter did not get through
     CHAT_LOST = "case_chat_lost"  # to admins and the coordinator: a staff chat the bot cannot post to
+    VERDICT = "case_verdict"  # to the reporter after a closing: was it solved?
+    REOPENED = "case_reopened"  # to the lead agency: the reporter says it was not solved, the case is open again
 
 
 # What waits in a staff chat's queue (a long one turns new cards into digests; a chat lost shows there).
@@ -36,6 +38,7 @@ QUEUED_KINDS = (
     OutboxKind.REMINDER,
     OutboxKind.ESCALATION,
     OutboxKind.UNREACHABLE,
+    OutboxKind.REOPENED,
 )
 
 
@@ -58,6 +61,8 @@ class Audit(enum.StrEnum):
     SLA_ACK_REMINDER = "sla_ack_reminder"
     SLA_ACK_ESCALATION = "sla_ack_escalation"
     SLA_RESOLVE_ESCALATION = "sla_resolve_escalation"
+    VERDICT = "verdict"  # the reporter answered whether it was solved
+    REOPENED = "reporter_reopened"  # … that it was not, in time: the case is open again
 
 
 EVENT_LABELS = {
@@ -68,6 +73,8 @@ EVENT_LABELS = {
     Audit.SLA_ACK_REMINDER: "Nhắc quá hạn tiếp nhận",
     Audit.SLA_ACK_ESCALATION: "Báo lãnh đạo: quá hạn tiếp nhận",
     Audit.SLA_RESOLVE_ESCALATION: "Báo lãnh đạo: quá hạn xử lý",
+    Audit.VERDICT: "Người phản ánh đánh giá kết quả",
+    Audit.REOPENED: "Người phản ánh báo chưa được giải quyết — mở lại",
 }
 
 CASE_STATUS_LABELS = {

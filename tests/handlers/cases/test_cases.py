@@ -124,11 +124,15 @@ async def test_a_counterfeit_report_is_handled_by_market_surveillance_and_the_re
     assert "sẽ kiểm tra cửa hàng" in answer.text and "Sơn" not in answer.text
 
     await son.press_on(card, "Hoàn tất")
+    assert "chọn lý do «Hoàn tất»" in son.text
+    await son.say("Đã xử phạt")  # a reason of its own, typed
     await son.say("Đã kiểm tra, thu giữ 120 thỏi son giả và xử phạt cửa hàng.")
     assert f"Đã hoàn tất {code}" in son.text
     await deliver(chat, inbox)
-    done = inbox.last("u1")
-    assert "đã được Cục Quản lý thị trường tỉnh Bình Phước xử lý xong" in done.text and "120 thỏi" in done.text
+    done, question = inbox.to("u1")[-2:]
+    assert "đã được Cục Quản lý thị trường tỉnh Bình Phước xử lý xong (Đã xử phạt)" in done.text
+    assert "120 thỏi" in done.text
+    assert "đã được giải quyết chưa" in question.text and len(question.labels) == 3
     assert "Trạng thái: ✅ Đã hoàn tất" in card.text and "Kết quả: Đã kiểm tra" in card.text
     assert card.labels == ["📞 Xem liên hệ"]  # closed: only the contact stays
     assert copy.labels == []
@@ -145,7 +149,7 @@ async def test_a_counterfeit_report_is_handled_by_market_surveillance_and_the_re
     assert (ack.actor_name, ack.actor_agency, ack.actor_role) == ("Trần Văn Sơn", "qltt", "agent")
     assert (ack.before["status"], ack.after["status"]) == ("new", "acknowledged")
     assert trail[3].before["status"] == "waiting_reporter" and trail[3].after["status"] == "in_progress"
-    assert trail[-1].note.startswith("Đã kiểm tra") and trail[-1].after["status"] == "resolved"
+    assert trail[-1].note.startswith("Lý do: Đã xử phạt. Đã kiểm tra") and trail[-1].after["status"] == "resolved"
     case = await the_case(chat, code)
     assert case.acknowledged_at is not None and case.closed_at is not None and case.sla_next_at is None
 
