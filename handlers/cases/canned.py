@@ -51,7 +51,7 @@ def fill(template: str, config: AppConfig, case: Case, complaint: Complaint, now
         "due": f"{local(case.resolve_due):%H:%M %d/%m/%Y}" if case.resolve_due else "",
     }
     out = []
-    for literal, field, spec, conversion in string.Formatter().parse(template):
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
         out.append(literal)
         if field is not None:
             out.append(values[field] if field in values else "{" + field + "}")

@@ -40,6 +40,7 @@ FLOW = "caseinput"
 MIN_TEXT = 3
 MAX_TEXT = 2000
 MAX_REASON = 200
+NO_REASON = "⛔ Cần lý do để đóng {code}: chọn một lý do, hoặc gõ lý do khác ({low}–{high} ký tự)."
 REASON_PROMPT = "{name}, bạn chọn lý do «{verb}» {code} (bắt buộc), hoặc gõ lý do khác."
 
 NOT_STAFF = "⛔ Chỉ cán bộ được phân công mới thao tác được trên phản ánh."
@@ -277,7 +278,7 @@ class CaseInputFlow(Flow):
             return reasons[int(answer[1:])]
         text = ctx.text.strip() if ctx.msg.kind is MessageKind.TEXT and not answer else ""
         if len(fold_text(text)) < MIN_TEXT or len(text) > MAX_REASON:
-            ctx.reply(f"⛔ Cần lý do để đóng {case.code}: chọn một lý do, hoặc gõ lý do khác ({MIN_TEXT}–{MAX_REASON} ký tự).")
+            ctx.reply(NO_REASON.format(code=case.code, low=MIN_TEXT, high=MAX_REASON))
             return None
         return text
 

@@ -12,7 +12,6 @@ from storage.cases import Case
 from storage.complaints import Complaint, ComplaintEvent, ComplaintStatus
 from storage.db import UnitOfWork
 
-
 SOLVED, PARTLY, UNSOLVED = "yes", "partly", "no"
 VERDICTS = {SOLVED: "Đã được giải quyết", PARTLY: "Giải quyết một phần", UNSOLVED: "Chưa được giải quyết"}
 QUESTION = "🙏 Phản ánh {code} đã được đóng. Vấn đề của bạn đã được giải quyết chưa? Bạn chọn một câu trả lời:"
