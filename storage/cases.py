@@ -44,10 +44,11 @@ class CaseStatus(enum.StrEnum):
     RESOLVED = "resolved"
     REJECTED = "rejected"
     TRANSFERRED = "transferred"  # moved to another lead agency, waiting for it to acknowledge
+    MERGED = "merged"  # a duplicate merged into another case (``merged_into``), which its reporter now follows
 
     @property
     def is_open(self) -> bool:
-        return self not in (CaseStatus.RESOLVED, CaseStatus.REJECTED)
+        return self not in (CaseStatus.RESOLVED, CaseStatus.REJECTED, CaseStatus.MERGED)
 
     @property
     def unacknowledged(self) -> bool:
@@ -80,6 +81,9 @@ class Case(SQLModel, table=True):
         UniqueConstraint("code", name="uq_cases_code"),
         Index("ix_cases_status_sla", "status", "sla_next_at"),
         Index("ix_cases_lead_status", "lead", "status"),
+        Index("ix_cases_seller_key", "seller_key"),
+        Index("ix_cases_link_key", "link_key"),
+        Index("ix_cases_merged_into", "merged_into"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -105,6 +109,9 @@ class Case(SQLModel, table=True):
     verdict: str | None = Field(default=None, max_length=16)  # the reporter's answer after the closing
     verdict_at: datetime | None = utc_column(nullable=True)
     reopens: int = 0  # times the reporter reopened it (each closing asks them once)
+    seller_key: str | None = Field(default=None, max_length=300)  # the seller as duplicates compare it
+    link_key: str | None = Field(default=None, max_length=300)  # the shop link, normalised
+    merged_into: int | None = None  # the case this duplicate was merged into
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
 
@@ -261,6 +268,14 @@ class CaseRepository:
         case.sla_epoch += 1
         case.ack_due, case.resolve_due = (due[0], due[1]) if due else (None, None)
         case.updated_at = now
+
+    @staticmethod
+    def merge(case: Case, target: Case, now: datetime) -> None:
+        """Merge the duplicate ``case`` into ``target``: closed here, followed there."""
+        case.status = CaseStatus.MERGED.value
+        case.merged_into = target.id
+        case.closed_at = case.updated_at = now
+        case.sla_next_at = None
 
     @staticmethod
     def assign(case: Case, channel: str, user_id: str, name: str, now: datetime) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from handlers.phone import format_phone
 from handlers.types import Button, ChatKind, MessageKind, Reply
 from storage.cases import Case, CaseMessageKind, CaseStatus
 from storage.complaints import Complaint, ComplaintStatus
+from storage.duplicates import DuplicateState
 from storage.staff import StaffMember
 
 ALERT_CHANNELS = frozenset({"telegram", "console"})  # platforms that can show a pressed button's answer privately
@@ -90,6 +91,7 @@ class Act:
     reason: str = ""  # why the case is closed (actions with ``reasons``)
     recorded: bool = False  # an audit row the cards list was written
     card_for: Agency | None = None  # post the case's card in this chat (for this agency) afterwards
+    touched: list[Case] = field(default_factory=list)  # other cases whose cards show the change (a merge)
 
     @property
     def case(self) -> Case:
@@ -103,10 +105,11 @@ class Act:
     def now(self) -> datetime:
         return self.ctx.now
 
-    def say(self, template: str, **extra: Any) -> str:
+    def say(self, template: str, *, code: str | None = None, **extra: Any) -> str:
+        """The template filled in (``code``: a merged reporter's own code instead of the case's)."""
         config, case = self.ctx.config, self.case
         return template.format(
-            code=case.code,
+            code=code or case.code,
             agency=agency_name(config, case.lead),
             short=agency_name(config, case.lead, short=True),
             member=self.member.name,
@@ -144,13 +147,15 @@ class Act:
         """The action's line in the public history and its message to the reporter, those it has (``add``: the
         message has the button to add information)."""
         action = action or self.action
-        uow, complaint = self.ctx.uow, self.complaint
-        if action.public:
-            note = self.say(action.public, **extra)
-            status = status or action.public_status
-            await public_event(uow, complaint, self.now, note, status=status, kind=kind, detail=detail)
-        if action.notice:
-            await notify_reporter(uow, complaint, self.say(action.notice, **extra), self.now, add=add)
+        uow = self.ctx.uow
+        for complaint in self.view.complaints:  # every reporter of the case, each with their own code
+            if action.public:
+                note = self.say(action.public, code=complaint.code, **extra)
+                status = status or action.public_status
+                await public_event(uow, complaint, self.now, note, status=status, kind=kind, detail=detail)
+            if action.notice:
+                text = self.say(action.notice, code=complaint.code, **extra)
+                await notify_reporter(uow, complaint, text, self.now, add=add)
 
 
 def case_payload(code: str, case: Case, arg: str = "") -> str:
@@ -289,6 +294,35 @@ async def close(act: Act) -> str:
     await act.record(before=before, note=f"Lý do: {reason}. {act.text}")
     await act.inform(detail=act.text)
     await ask_verdict(act.ctx.uow, act.case, act.complaint, act.now)
+    for merged, complaint in act.view.merged:  # each merged reporter is asked on their own case
+        merged.verdict = None
+        await ask_verdict(act.ctx.uow, merged, complaint, act.now, round_=act.case.reopens)
+    return act.say(act.action.done)
+
+
+async def merge(act: Act) -> str:
+    """Gộp vào PA-…: this duplicate closes as merged; its reporter (and those merged into it) follow the other."""
+    ctx, case = act.ctx, act.case
+    require_open(case)
+    target = await ctx.uow.cases.get(int(act.arg), for_update=True) if act.arg.isdigit() else None
+    if target is None or target.id == case.id or not target.open:
+        raise CaseError("Phản ánh định gộp vào không còn mở; bạn bấm «Không trùng» hoặc xử lý riêng.")
+    if target.lead != act.member.agency and act.member.role != "admin":
+        raise CaseError(f"{target.code} do cơ quan khác chủ trì; chỉ gộp được vào phản ánh cơ quan bạn chủ trì.")
+    before = case.snapshot()
+    ctx.uow.cases.merge(case, target, act.now)
+    await ctx.uow.duplicates.settle(case.id or 0, DuplicateState.MERGED, target.id)
+    await ctx.uow.duplicates.follow(case.id or 0, target.id or 0)
+    await act.record(before=before, note=f"Gộp vào {target.code}")
+    await ctx.uow.cases.record(target, Audit.MERGED_IN, act.now, actor=act.member, note=f"{case.code} gộp vào")
+    await act.inform(target=target.code)
+    act.touched.append(target)
+    return act.say(act.action.done, target=target.code)
+
+
+async def not_duplicate(act: Act) -> str:
+    await act.ctx.uow.duplicates.settle(act.case.id or 0, DuplicateState.DISMISSED)
+    await act.record()
     return act.say(act.action.done)
 
 
@@ -426,10 +460,24 @@ _ACTIONS = (
         audit="contact_viewed", audit_label="Xem liên hệ",
     ),
     Action("open", open_card, Who.LEAD_OR_COPY),  # a digest's button: the full card in this chat
+    Action(
+        "merge", merge, audit="merge", audit_label="Gộp vào phản ánh trùng", history=True,
+        public="Được gộp với phản ánh {target} cùng nội dung để {agency} xử lý chung",
+        public_status=ComplaintStatus.IN_PROGRESS,
+        notice="🔗 Phản ánh {code} của bạn được gộp với phản ánh {target} cùng nội dung để {agency} xử lý chung. "
+        "Bạn vẫn nhận mọi thông báo và tra cứu bằng mã {code}.",
+        done="🔗 Đã gộp {code} vào {target}.",
+    ),  # the buttons are the card's suggestions (cards.py)
+    Action(
+        "notdup", not_duplicate, audit="not_duplicate", audit_label="Không trùng", history=True,
+        done="Đã ghi nhận {code} không trùng với phản ánh nào.",
+    ),
 )  # fmt: skip
 ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
 
 # Every audit code with its label: the staff actions' and the other events'.
 AUDIT_LABELS: dict[str, str] = {a.audit: a.audit_label for a in _ACTIONS if a.audit} | EVENT_LABELS
 BY_AUDIT: dict[str, Action] = {a.audit: a for a in _ACTIONS if a.audit}
-CARD_HISTORY = frozenset({a.audit for a in _ACTIONS if a.history} | {Audit.REPORTER_ADDED, Audit.REOPENED})
+CARD_HISTORY = frozenset(
+    {a.audit for a in _ACTIONS if a.history} | {Audit.REPORTER_ADDED, Audit.REOPENED, Audit.MERGED_IN}
+)

@@ -168,7 +168,9 @@ async def perform(
         act = Act(ctx, action, view, member, text=text, arg=arg, reason=reason)
         said = await action.run(act)
         if act.recorded:
-            await after(ctx, view, lead)
+            await after(ctx, await load_view(ctx.uow, case, view.complaint), lead)
+        for other in act.touched:
+            await after(ctx, await load_view(ctx.uow, other), other.lead)
         if act.card_for is not None:
             await post_card(
                 ctx.uow, ctx.config, ctx.services.media, view, act.card_for, ctx.msg.channel, ctx.msg.chat_id,

@@ -54,21 +54,25 @@ async def public_event(
     )
 
 
-def verdict_reply(case: Case) -> Reply:
+def verdict_reply(case: Case, round_: int) -> Reply:
     """The question after a closing (its buttons carry the closing's round: an old question is not answered)."""
     assert case.id is not None
-    payload = f"verdict:{case.id}:{case.reopens}:"
+    payload = f"verdict:{case.id}:{round_}:"
     return Reply(QUESTION.format(code=case.code), [[Button(label, payload + key)] for key, label in VERDICTS.items()])
 
 
-async def ask_verdict(uow: UnitOfWork, case: Case, complaint: Complaint, now: datetime) -> None:
-    """Queue the question to the reporter, once per closing (the dedupe key)."""
+async def ask_verdict(
+    uow: UnitOfWork, case: Case, complaint: Complaint, now: datetime, *, round_: int | None = None
+) -> None:
+    """Queue the question to the reporter of ``case`` (a merged duplicate: ``round_`` is the closing round of the
+    case it follows), once per closing (the dedupe key)."""
+    round_ = case.reopens if round_ is None else round_
     await uow.outbox.enqueue(
         channel=complaint.channel,
         chat_id=complaint.chat_id,
         kind=OutboxKind.VERDICT,
-        payload=verdict_reply(case).to_dict(),
+        payload=verdict_reply(case, round_).to_dict(),
         now=now,
-        dedupe_key=f"verdict:{case.id}:{case.reopens}",
+        dedupe_key=f"verdict:{case.id}:{round_}",
         ref=case.code,
     )

@@ -47,7 +47,8 @@ async def on_verdict(ctx: Context) -> None:
     if (ctx.msg.channel, ctx.msg.chat_id) != (complaint.channel, complaint.chat_id):
         ctx.reply("Câu hỏi này dành cho người đã gửi phản ánh.")
         return
-    if case.open or round_ != str(case.reopens) or case.verdict:
+    target = await ctx.uow.cases.get(case.merged_into, for_update=True) if case.merged_into else case
+    if target is None or target.open or round_ != str(target.reopens) or case.verdict:
         ctx.reply(f"Bạn đã trả lời câu hỏi về phản ánh {case.code} rồi. Cảm ơn bạn!")
         return
     ctx.uow.cases.set_verdict(case, choice, ctx.now)
@@ -59,28 +60,31 @@ async def on_verdict(ctx: Context) -> None:
         ctx.reply(THANKS.format(code=case.code))
         return
     days = ctx.config.cases.reopen_days
-    if case.closed_at is None or ctx.now - as_utc(case.closed_at) > timedelta(days=days):
+    if target.closed_at is None or ctx.now - as_utc(target.closed_at) > timedelta(days=days):
         ctx.reply(TOO_LATE.format(code=case.code, days=days))
         return
-    await reopen(ctx, case, complaint)
-    ctx.reply(REOPENED.format(code=case.code, agency=agency_name(ctx.config, case.lead)))
+    await reopen(ctx, target, complaint if target is case else None)
+    ctx.reply(REOPENED.format(code=case.code, agency=agency_name(ctx.config, target.lead)))
 
 
-async def reopen(ctx: Context, case: Case, complaint: Complaint) -> None:
-    """Open the case again with new deadlines; the lead agency hears it under its card, the cards show it."""
+async def reopen(ctx: Context, case: Case, complaint: Complaint | None) -> None:
+    """Open the case again with new deadlines; the lead agency hears it under its card, the cards show it (every
+    reporter of it reads it in /tracuu)."""
     uow, config, now = ctx.uow, ctx.config, ctx.now
+    view = await load_view(uow, case, complaint)
     before = case.snapshot()
-    uow.cases.reopen(case, now, due_times(config, complaint.category, now))
+    uow.cases.reopen(case, now, due_times(config, view.complaint.category, now))
     await uow.cases.record(
         case, Audit.REOPENED, now, before=before, role="reporter", actor_channel=ctx.msg.channel,
         actor_user_id=ctx.msg.user_id, note=f"Đóng lúc trước: {case.close_reason or ''}",
     )  # fmt: skip
     note = "Người phản ánh cho biết chưa được giải quyết; phản ánh được mở lại"
-    await public_event(uow, complaint, now, note, status=ComplaintStatus.IN_PROGRESS)
+    for each in view.complaints:
+        await public_event(uow, each, now, note, status=ComplaintStatus.IN_PROGRESS)
     await post_to_chats(
         uow, case, agency_chats(config, case.lead), Reply(TO_STAFF.format(code=case.code)),
         kind=OutboxKind.REOPENED, message_kind=CaseMessageKind.RELAY, now=now,
         dedupe=f"reopened:{case.id}:{case.reopens}", agency=case.lead,
     )  # fmt: skip
     await reschedule(uow, config, case)
-    await refresh_cards(uow, config, await load_view(uow, case, complaint), now)
+    await refresh_cards(uow, config, view, now)

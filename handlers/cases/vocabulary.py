@@ -63,6 +63,7 @@ class Audit(enum.StrEnum):
     SLA_RESOLVE_ESCALATION = "sla_resolve_escalation"
     VERDICT = "verdict"  # the reporter answered whether it was solved
     REOPENED = "reporter_reopened"  # … that it was not, in time: the case is open again
+    MERGED_IN = "merged_in"  # a duplicate was merged into this case
 
 
 EVENT_LABELS = {
@@ -75,6 +76,7 @@ EVENT_LABELS = {
     Audit.SLA_RESOLVE_ESCALATION: "Báo lãnh đạo: quá hạn xử lý",
     Audit.VERDICT: "Người phản ánh đánh giá kết quả",
     Audit.REOPENED: "Người phản ánh báo chưa được giải quyết — mở lại",
+    Audit.MERGED_IN: "Gộp thêm phản ánh trùng",
 }
 
 CASE_STATUS_LABELS = {
@@ -85,6 +87,7 @@ CASE_STATUS_LABELS = {
     CaseStatus.RESOLVED: "✅ Đã hoàn tất",
     CaseStatus.REJECTED: "⛔ Đã từ chối",
     CaseStatus.TRANSFERRED: "🔁 Được chuyển đến — chờ tiếp nhận",
+    CaseStatus.MERGED: "🔗 Đã gộp vào phản ánh khác",
 }
 
 

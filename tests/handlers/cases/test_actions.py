@@ -64,6 +64,9 @@ def test_the_table_keeps_its_own_rules() -> None:
         "copy_seen",
         "reporter_added",
         "reporter_reopened",
+        "merge",
+        "not_duplicate",
+        "merged_in",
     }
     assert listed == CARD_HISTORY
     codec = ButtonCodec(b"k" * 32)  # a code, a large case id and an agency or staff id fit a signed payload
