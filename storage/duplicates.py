@@ -49,16 +49,17 @@ class DuplicateRepository:
     def _open_others(self, case_id: int):
         return select(Case.id, Case.code).where(Case.status.in_(OPEN_STATUSES), Case.id != case_id)
 
-    async def same_keys(self, case: Case) -> list[tuple[int, str, str]]:
-        """Open cases with the same seller key or shop link: (id, code, "seller" | "link")."""
+    async def same_keys(self, case: Case) -> list[tuple[int, str, list[str]]]:
+        """Open cases with the same seller key or shop link: (id, code, which of "seller", "link")."""
         keys = [Case.seller_key == case.seller_key] if case.seller_key else []
         keys += [Case.link_key == case.link_key] if case.link_key else []
         if not keys:
             return []
         query = self._open_others(case.id).add_columns(Case.seller_key, Case.link_key).where(or_(*keys))
         found = []
-        for other_id, code, seller, _link in (await self.session.execute(query.limit(50))).all():
-            found.append((other_id, code, "seller" if case.seller_key and seller == case.seller_key else "link"))
+        for other_id, code, seller, link in (await self.session.execute(query.limit(50))).all():
+            same = [("seller", seller == case.seller_key), ("link", link is not None and link == case.link_key)]
+            found.append((other_id, code, [name for name, hit in same if hit]))
         return found
 
     async def same_photos(self, case: Case, hashes: Iterable[str]) -> list[tuple[int, str]]:

@@ -63,8 +63,9 @@ async def find_duplicates(uow: UnitOfWork, case: Case, complaint: Complaint, has
         if reason not in entry["reasons"]:
             entry["reasons"].append(reason)
 
-    for other_id, code, reason in await uow.duplicates.same_keys(case):
-        add(other_id, code, reason)
+    for other_id, code, reasons in await uow.duplicates.same_keys(case):
+        for reason in reasons:
+            add(other_id, code, reason)
     for other_id, code in await uow.duplicates.same_photos(case, hashes):
         add(other_id, code, "photo")
     for other_id, code in await uow.duplicates.same_reporter(case, complaint.channel, complaint.user_id):
@@ -74,7 +75,7 @@ async def find_duplicates(uow: UnitOfWork, case: Case, complaint: Complaint, has
         choices = {i: fold_text(text) for i, (_, _, text) in enumerate(pool) if len(text) >= MIN_DESCRIPTION}
         close = process.extract(
             fold_text(complaint.description), choices, scorer=fuzz.token_sort_ratio,
-            score_cutoff=DESCRIPTION_SCORE, limit=10,
+            score_cutoff=DESCRIPTION_SCORE, limit=None,
         )  # fmt: skip
         for _, _, index in close:
             add(pool[index][0], pool[index][1], "description")

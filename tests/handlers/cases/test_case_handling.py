@@ -219,3 +219,51 @@ async def test_a_verdict_that_cannot_be_asked_is_told_to_the_lead_agency(chat: C
     assert verdict.status == "failed" and inbox.tries["u1"] == 2  # the closing notice and the question, once
     told = [s for s in inbox.to(QLTT) if s.text.startswith(f"⚠️ Không hỏi được người phản ánh {code}")]
     assert len(told) == 1 and "đã được giải quyết chưa" in told[0].text
+
+
+# -- duplicates -------------------------------------------------------------------------------------------
+
+
+async def test_twenty_reports_on_one_seller_are_suggested_merged_and_all_told_once(chat: ChatHarness) -> None:
+    inbox = Inbox()
+    codes = []
+    for i in range(20):
+        codes.append(await file_report(chat.person(f"r{i}", name=f"Người {i}")))
+        await deliver(chat, inbox)  # one at a time: each card goes out (no digest)
+    cards = {code: next(s for s in inbox.to(QLTT) if f"PHẢN ÁNH {code}" in s.text) for code in codes}
+    first = codes[0]
+    assert "Có thể trùng" not in cards[first].text  # nothing open before it
+    for code in codes[1:]:
+        assert f"⚠️ Có thể trùng: {first} (cùng người bán; cùng đường link; nội dung gần giống)" in cards[code].text
+        assert f"🔗 Gộp vào {first}" in cards[code].labels and "✖️ Không trùng" in cards[code].labels
+
+    son = member(chat, "qltt-1", QLTT, "Sơn")
+    await son.press_on(cards[codes[1]], "Không trùng")
+    await deliver(chat, inbox)
+    assert "Có thể trùng" not in cards[codes[1]].text and "Không trùng —" in cards[codes[1]].text
+    for code in codes[2:]:
+        await son.press_on(cards[code], f"Gộp vào {first}")
+        assert f"Đã gộp {code} vào {first}" in son.text
+    await son.press_on(cards[codes[2]], "Gộp vào")  # a second press: the card has no merge button any more
+    await deliver(chat, inbox)
+    assert f"Đã gộp vào {first}" in cards[codes[2]].text and "Gộp vào" not in " ".join(cards[codes[2]].labels)
+    assert f"Gộp cùng 18 phản ánh trùng: {codes[2]}" in cards[first].text
+    merged_notices = [s for s in inbox.to("r5") if "được gộp với phản ánh" in s.text]
+    assert len(merged_notices) == 1 and codes[5] in merged_notices[0].text
+
+    await resolve(son, cards[first])
+    await deliver(chat, inbox)
+    told = {f"r{i}": [s for s in inbox.to(f"r{i}") if "xử lý xong" in s.text] for i in range(20)}
+    assert all(len(told[f"r{i}"]) == (0 if i == 1 else 1) for i in range(20))  # the dismissed one is not merged
+    assert all(codes[i] in told[f"r{i}"][0].text for i in range(20) if i != 1)  # each under their own code
+    assert len(await outbox_rows(chat, "case_verdict")) == 19  # each reporter asked once
+
+    r7 = chat.person("r7", name="Người 7")  # a merged reporter's verdict reopens the case they follow
+    await r7.press_raw(inbox.last("r7").button("Chưa").payload)
+    assert f"Phản ánh {codes[7]} đã được mở lại" in r7.text
+    assert (await the_case(chat, first)).state is CaseStatus.IN_PROGRESS
+    await r7.say(f"/tracuu {codes[7]}")
+    assert "mở lại" in r7.text
+    trail = [a.action for a in await audit(chat, codes[7])]
+    assert trail[:1] == ["routed"] and "merge" in trail and "verdict" in trail  # its own trail is kept
+    assert [a.action for a in await audit(chat, first)].count("merged_in") == 18
