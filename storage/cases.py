@@ -111,6 +111,7 @@ class Case(SQLModel, table=True):
     reopens: int = 0  # times the reporter reopened it (each closing asks them once)
     seller_key: str | None = Field(default=None, max_length=300)  # the seller as duplicates compare it
     link_key: str | None = Field(default=None, max_length=300)  # the shop link, normalised
+    description_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # folded, compared
     merged_into: int | None = None  # the case this duplicate was merged into
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()

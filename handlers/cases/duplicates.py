@@ -2,8 +2,9 @@
 
 A new case is compared with the open cases: the same seller (on the same platform, after folding), the same shop
 link (normalised: no scheme, ``www.``, query or trailing slash, lower case), a photo with the same SHA-256, the
-same reporter, or a close description (rapidfuzz ``token_sort_ratio`` ≥ ``DESCRIPTION_SCORE`` among the newest
-``DESCRIPTION_POOL`` open cases of its category). Staff merge («Gộp vào PA-…», an action of the table) or dismiss
+same reporter, or a close description (rapidfuzz token-sort ratio ≥ ``DESCRIPTION_SCORE`` over the folded
+descriptions of the newest ``DESCRIPTION_POOL`` open cases, whatever their category: a reporter may file the
+same problem under another one). Staff merge («Gộp vào PA-…», an action of the table) or dismiss
 («Không trùng»).
 """
 
@@ -22,7 +23,7 @@ from storage.db import UnitOfWork
 
 SHOWN = 3  # suggestions on a card
 DESCRIPTION_SCORE = 85
-DESCRIPTION_POOL = 2000
+DESCRIPTION_POOL = 1000
 MIN_DESCRIPTION = 20  # characters: shorter descriptions are not compared
 REASON_LABELS = {
     "seller": "cùng người bán",
@@ -32,6 +33,7 @@ REASON_LABELS = {
     "description": "nội dung gần giống",
 }
 _SPACES = re.compile(r"\s+")
+_WORDS = re.compile(r"\w+")
 
 
 def seller_key(platform: str, seller: str) -> str | None:
@@ -52,6 +54,15 @@ def link_key(where: str | None) -> str | None:
 def set_keys(case: Case, complaint: Complaint) -> None:
     case.seller_key = seller_key(complaint.platform, complaint.seller)
     case.link_key = link_key(complaint.seller_where)
+    case.description_key = description_key(complaint.description)
+
+
+def description_key(text: str) -> str | None:
+    """The description folded, its words sorted: plain ``ratio`` on two keys is ``token_sort_ratio`` on the texts,
+    at a tenth of the cost (nothing to sort or fold per comparison)."""
+    if len(text) < MIN_DESCRIPTION:
+        return None
+    return " ".join(sorted(_WORDS.findall(fold_text(text))))[:2000]
 
 
 async def find_duplicates(uow: UnitOfWork, case: Case, complaint: Complaint, hashes: list[str]) -> dict[int, dict]:
@@ -70,11 +81,11 @@ async def find_duplicates(uow: UnitOfWork, case: Case, complaint: Complaint, has
         add(other_id, code, "photo")
     for other_id, code in await uow.duplicates.same_reporter(case, complaint.channel, complaint.user_id):
         add(other_id, code, "reporter")
-    if len(complaint.description) >= MIN_DESCRIPTION:
-        pool = await uow.duplicates.descriptions(case, complaint.category, DESCRIPTION_POOL)
-        choices = {i: fold_text(text) for i, (_, _, text) in enumerate(pool) if len(text) >= MIN_DESCRIPTION}
+    if case.description_key:
+        pool = await uow.duplicates.descriptions(case, DESCRIPTION_POOL)
+        choices = {i: text for i, (_, _, text) in enumerate(pool) if text}
         close = process.extract(
-            fold_text(complaint.description), choices, scorer=fuzz.token_sort_ratio,
+            case.description_key, choices, scorer=fuzz.ratio, processor=None,
             score_cutoff=DESCRIPTION_SCORE, limit=None,
         )  # fmt: skip
         for _, _, index in close:

@@ -26,6 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("seller_key", sa.String(300), nullable=True))
         batch.add_column(sa.Column("link_key", sa.String(300), nullable=True))
         batch.add_column(sa.Column("merged_into", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("description_key", sa.Text(), nullable=True))
         batch.create_index("ix_cases_seller_key", ["seller_key"])
         batch.create_index("ix_cases_link_key", ["link_key"])
         batch.create_index("ix_cases_merged_into", ["merged_into"])
@@ -61,5 +62,14 @@ def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         for index in ("ix_cases_seller_key", "ix_cases_link_key", "ix_cases_merged_into"):
             batch.drop_index(index)
-        for name in ("merged_into", "link_key", "seller_key", "reopens", "verdict_at", "verdict", "close_reason"):
+        for name in (
+            "description_key",
+            "merged_into",
+            "link_key",
+            "seller_key",
+            "reopens",
+            "verdict_at",
+            "verdict",
+            "close_reason",
+        ):
             batch.drop_column(name)
