@@ -89,6 +89,7 @@ class Act:
     text: str = ""  # what the staff member typed (actions with a prompt)
     arg: str = ""  # the choice the button carries
     reason: str = ""  # why the case is closed (actions with ``reasons``)
+    photos: list[str] = field(default_factory=list)  # stored photos the staff member sent with the text
     recorded: bool = False  # an audit row the cards list was written
     card_for: Agency | None = None  # post the case's card in this chat (for this agency) afterwards
     touched: list[Case] = field(default_factory=list)  # other cases whose cards show the change (a merge)
@@ -155,7 +156,8 @@ class Act:
                 await public_event(uow, complaint, self.now, note, status=status, kind=kind, detail=detail)
             if action.notice:
                 text = self.say(action.notice, code=complaint.code, **extra)
-                await notify_reporter(uow, complaint, text, self.now, add=add)
+                photos = self.photos if action is self.action else None  # not on an included acknowledgement
+                await notify_reporter(uow, complaint, text, self.now, add=add, photos=photos)
 
 
 def case_payload(code: str, case: Case, arg: str = "") -> str:

@@ -17,6 +17,7 @@ so two colleagues can type a reply at the same time in the same group.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from handlers.cases.actions import ACTIONS, Act, Action, Who
 from handlers.cases.canned import MAX_OFFERED, choices, fill
@@ -26,11 +27,12 @@ from handlers.cases.sla import reschedule
 from handlers.cases.view import CaseView, load_view
 from handlers.cases.vocabulary import CASE_STATUS_LABELS, Audit, CaseError
 from handlers.clock import as_utc
+from handlers.complaints.photos import fetch_media, photo_rows, take_photos
 from handlers.complaints.vocabulary import local_text
 from handlers.config import AppConfig
-from handlers.core import Context, Flow
+from handlers.core import Context, Flow, FlowState, Services
 from handlers.matching import fold_text
-from handlers.types import ChatKind, MessageKind, Reply
+from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 from storage.cases import Case, CaseMessageKind
 from storage.staff import StaffMember
 
@@ -40,6 +42,9 @@ FLOW = "caseinput"
 MIN_TEXT = 3
 MAX_TEXT = 2000
 MAX_REASON = 200
+MAX_STAFF_PHOTOS = 5
+PHOTO_ACTIONS = frozenset({"reply", "more", "done", "rej"})  # the texts to the reporter that may carry photos
+PHOTO_ONLY = "(Mời bạn xem ảnh đính kèm.)"
 NO_REASON = "⛔ Cần lý do để đóng {code}: chọn một lý do, hoặc gõ lý do khác ({low}–{high} ký tự)."
 REASON_PROMPT = "{name}, bạn chọn lý do «{verb}» {code} (bắt buộc), hoặc gõ lý do khác."
 
@@ -158,14 +163,22 @@ async def ask(ctx: Context, flow: CaseInputFlow, case: Case, member: StaffMember
 
 
 async def perform(
-    ctx: Context, action: Action, case: Case, member: StaffMember, *, text: str = "", arg: str = "", reason: str = ""
+    ctx: Context,
+    action: Action,
+    case: Case,
+    member: StaffMember,
+    *,
+    text: str = "",
+    arg: str = "",
+    reason: str = "",
+    photos: list[str] | None = None,
 ) -> str | None:
     """Do the action (the case locked, the member allowed), then show the new state on every card. Returns
     what the staff member is told (None: the action answered itself)."""
     try:
         view = await load_view(ctx.uow, case)
         lead = case.lead
-        act = Act(ctx, action, view, member, text=text, arg=arg, reason=reason)
+        act = Act(ctx, action, view, member, text=text, arg=arg, reason=reason, photos=photos or [])
         said = await action.run(act)
         if act.recorded:
             await after(ctx, await load_view(ctx.uow, case, view.complaint), lead)
@@ -200,6 +213,7 @@ class CaseInputFlow(Flow):
     first asks for its reason (the agency's list, or typed). The agency's canned replies are offered as buttons."""
 
     name = FLOW
+    accepts = frozenset({MessageKind.TEXT, MessageKind.BUTTON, MessageKind.PHOTO, MessageKind.DOCUMENT})
 
     async def start(
         self, ctx: Context, case: Case, action: str, member: StaffMember, *, target: str | None = None
@@ -212,6 +226,11 @@ class CaseInputFlow(Flow):
 
     async def begin(self, ctx: Context) -> None:  # only started from a case button
         ctx.finish()
+
+    async def prepare(self, msg: IncomingMessage, state: FlowState, services: Services) -> Any:
+        """A photo sent for the reporter: stored before the step's transaction."""
+        wanted = state.step == "text" and state.data.get("action") in PHOTO_ACTIONS
+        return await fetch_media(msg, services, MAX_STAFF_PHOTOS) if wanted else None
 
     async def reprompt(self, ctx: Context, member_name: str | None = None) -> None:
         data = ctx.data
@@ -239,7 +258,8 @@ class CaseInputFlow(Flow):
             offered = (await choices(ctx.uow, config, case.lead, action.code))[:MAX_OFFERED]
             buttons = [[self.button(f"📄 {c.title}", c.key)] for c in offered] + buttons
             text += "\nHoặc chọn một mẫu trả lời có sẵn." if offered else ""
-        ctx.reply(f"{text}\n{HOW_TO_ANSWER}", buttons)
+        photos = "\nBạn có thể gửi kèm ảnh (chú thích của ảnh là nội dung)." if action.code in PHOTO_ACTIONS else ""
+        ctx.reply(f"{text}{photos}\n{HOW_TO_ANSWER}", buttons)
 
     async def handle(self, ctx: Context) -> None:
         data = ctx.data
@@ -259,7 +279,14 @@ class CaseInputFlow(Flow):
                 self.goto(ctx, "text", {**data, "reason": reason})
             await self.reprompt(ctx)
             return
-        text = await self.canned(ctx, case, answer) if answer[:1] in ("c", "d") else await self.typed(ctx, answer)
+        photos = None
+        if ctx.msg.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT) and data["action"] in PHOTO_ACTIONS:
+            photos = await self.staff_photos(ctx, case)
+            text = (ctx.text.strip() or PHOTO_ONLY) if photos else None
+        elif answer[:1] in ("c", "d"):
+            text = await self.canned(ctx, case, answer)
+        else:
+            text = await self.typed(ctx, answer)
         if text is None:
             return
         ctx.finish()
@@ -268,7 +295,14 @@ class CaseInputFlow(Flow):
             return
         action = ACTIONS[data["action"]]
         said = await perform(
-            ctx, action, case, member, text=text, arg=data.get("target", ""), reason=data.get("reason", "")
+            ctx,
+            action,
+            case,
+            member,
+            text=text,
+            arg=data.get("target", ""),
+            reason=data.get("reason", ""),
+            photos=photos,
         )
         if said:
             ctx.reply(said)
@@ -283,6 +317,18 @@ class CaseInputFlow(Flow):
             ctx.reply(NO_REASON.format(code=case.code, low=MIN_TEXT, high=MAX_REASON))
             return None
         return text
+
+    async def staff_photos(self, ctx: Context, case: Case) -> list[str] | None:
+        """The photos sent, kept with the report (source ``staff``) and relayed; None (said why) when none."""
+        intake = await take_photos(ctx, set(), MAX_STAFF_PHOTOS, MAX_STAFF_PHOTOS)
+        if intake.problems:
+            ctx.reply("\n".join(intake.problems))
+        complaint = await ctx.uow.complaints.get(case.code)
+        if not intake.added or complaint is None or ctx.services.media is None:
+            await self.reprompt(ctx)
+            return None
+        await ctx.uow.complaints.add_photos(complaint, photo_rows(intake.added, "staff"), ctx.now)
+        return [str(ctx.services.media.path(entry["sha256"])) for entry in intake.added]
 
     async def canned(self, ctx: Context, case: Case, key: str) -> str | None:
         """The canned reply chosen, with the case's fields filled in."""

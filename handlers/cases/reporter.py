@@ -23,13 +23,20 @@ def track_buttons(code: str, *, add: bool = False) -> list[list[Button]]:
 
 
 async def notify_reporter(
-    uow: UnitOfWork, complaint: Complaint, text: str, now: datetime, *, add: bool = False
+    uow: UnitOfWork,
+    complaint: Complaint,
+    text: str,
+    now: datetime,
+    *,
+    add: bool = False,
+    photos: list[str] | None = None,
 ) -> None:
+    """A message to the reporter in the agency's name (``photos``: files of the media store sent with it)."""
     await uow.outbox.enqueue(
         channel=complaint.channel,
         chat_id=complaint.chat_id,
         kind=OutboxKind.NOTICE,
-        payload=Reply(text, track_buttons(complaint.code, add=add)).to_dict(),
+        payload=Reply(text, track_buttons(complaint.code, add=add), photos or []).to_dict(),
         now=now,
         ref=complaint.code,
     )

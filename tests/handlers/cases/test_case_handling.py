@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,7 @@ from handlers.cases.actions import ACTIONS
 from handlers.cases.chat import perform
 from handlers.cases.reporter import ask_verdict
 from handlers.config import AppConfig
+from handlers.types import MessageKind
 from storage.cases import CaseStatus
 from tests.support.cases import (
     QLTT,
@@ -30,6 +32,7 @@ from tests.support.cases import (
 )
 from tests.support.chat import DEFAULT_NOW, ChatHarness, Person
 from tests.support.complaints import file_report
+from tests.support.images import jpeg
 
 CANNED = {
     "title": "Đã chuyển kiểm tra",
@@ -267,3 +270,24 @@ async def test_twenty_reports_on_one_seller_are_suggested_merged_and_all_told_on
     trail = [a.action for a in await audit(chat, codes[7])]
     assert trail[:1] == ["routed"] and "merge" in trail and "verdict" in trail  # its own trail is kept
     assert [a.action for a in await audit(chat, first)].count("merged_in") == 18
+
+
+# -- photos from staff ------------------------------------------------------------------------------------
+
+
+async def test_a_staff_photo_reaches_the_reporter_and_stays_with_the_report(chat: ChatHarness) -> None:
+    code, inbox, card, son, _ = await reported(chat)
+    await son.press_on(card, "Trả lời người phản ánh")
+    assert "gửi kèm ảnh" in son.text
+    await son.send_kind(MessageKind.DOCUMENT, document=chat.serve("bien-ban.pdf", b"%PDF-1.4 not an image"))
+    assert "không phải ảnh" in son.text and "nhập nội dung trả lời" in son.text  # refused, asked again
+    photo = jpeg("seized")
+    await son.send_photo(chat.serve("seized", photo), caption="Biên bản thu giữ hàng giả tại cửa hàng")
+    assert "Đã gửi trả lời" in son.text
+    await deliver(chat, inbox)
+    answer = inbox.last("u1")
+    assert "Biên bản thu giữ hàng giả" in answer.text
+    assert [Path(p).read_bytes() for p in answer.reply.photos] == [photo]
+    async with chat.app.db.unit_of_work() as uow:
+        complaint = await uow.complaints.get(code)
+        assert [p.source for p in await uow.complaints.photos(complaint.id)] == ["staff"]
