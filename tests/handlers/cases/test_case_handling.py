@@ -10,11 +10,13 @@ from types import SimpleNamespace
 import pytest
 
 from bot.channels.base import OutsideMessagingWindow
+from bot.channels.zalo_oa import ZaloOAChannel
+from bot.settings import Settings
 from handlers.cases.actions import ACTIONS
 from handlers.cases.chat import perform
 from handlers.cases.reporter import ask_verdict
 from handlers.config import AppConfig
-from handlers.types import MessageKind
+from handlers.types import MessageKind, Reply
 from storage.cases import CaseStatus
 from tests.support.cases import (
     QLTT,
@@ -32,6 +34,7 @@ from tests.support.cases import (
 )
 from tests.support.chat import DEFAULT_NOW, ChatHarness, Person
 from tests.support.complaints import file_report
+from tests.support.fakes.zalo_oa_api import FakeZaloOA
 from tests.support.images import jpeg
 
 CANNED = {
@@ -291,3 +294,37 @@ async def test_a_staff_photo_reaches_the_reporter_and_stays_with_the_report(chat
     async with chat.app.db.unit_of_work() as uow:
         complaint = await uow.complaints.get(code)
         assert [p.source for p in await uow.complaints.photos(complaint.id)] == ["staff"]
+
+
+async def test_a_staff_photo_reaches_a_zalo_oa_reporter(chat: ChatHarness) -> None:
+    """The notice with the staff photo, as the outbox sender hands it to the Zalo OA channel: the photo is
+    uploaded to the OA and sent as a media message with the text."""
+    _, _inbox, card, son, _ = await reported(chat)
+    await son.press_on(card, "Yêu cầu bổ sung")
+    photo = jpeg("sample", 20_000)
+    await son.send_photo(chat.serve("sample", photo), caption="Bạn chụp giúp mặt sau hộp giống ảnh mẫu này")
+    [row] = [r for r in await outbox_rows(chat, "case_notice") if r.payload.get("photos")]
+    async with FakeZaloOA() as fake:
+        settings = Settings(
+            _env_file=None,
+            **chat.app.settings.model_dump()
+            | {
+                "zalo_oa_app_id": fake.app_id, "zalo_oa_secret_key": fake.oa_secret_key,
+                "zalo_oa_app_secret": fake.app_secret, "zalo_oa_access_token": fake.initial_access,
+                "zalo_oa_refresh_token": fake.initial_refresh, "zalo_oa_api_base_url": fake.base_url,
+                "zalo_oa_oauth_base_url": fake.base_url,
+            },
+        )  # fmt: skip
+        channel = ZaloOAChannel(settings, chat.app.dispatcher.handle, chat.app.db)
+        await channel.start()
+        try:
+            await channel.deliver("oa-user-1", Reply.from_dict(row.payload))
+        finally:
+            await channel.stop()
+        [upload] = fake.calls_of("upload")
+        assert upload.params["size"] == len(photo) and upload.params["content_type"] == "image/jpeg"
+        [attachment_id] = fake.uploads
+        sent = [c.params["message"] for c in fake.calls_of("message") if c.error_code == 0]
+        media = [m["attachment"]["payload"] for m in sent if "attachment" in m]
+        assert media[0]["elements"] == [{"media_type": "image", "attachment_id": attachment_id}]
+        assert any("mặt sau hộp" in text for text in fake.texts("oa-user-1"))
