@@ -267,7 +267,9 @@ class CaseRow:
 
     @property
     def closed(self) -> datetime | None:
-        return as_utc(self.case.closed_at) if self.case.closed_at and not self.case.open else None
+        case = self.case
+        handled = case.closed_at and not case.open and case.state is not CaseStatus.MERGED  # merged: its target's
+        return as_utc(case.closed_at) if handled else None
 
     @property
     def to_acknowledge(self) -> timedelta | None:
@@ -403,7 +405,7 @@ def summarise(rows: list[CaseRow], config: AppConfig) -> PeriodSummary:
 def verdict_figures(rows: list[CaseRow]) -> dict[str, Any]:
     """Satisfaction (answers «solved» among the answers) and reopening (among the cases ever closed)."""
     answered = Counter(r.case.verdict for r in rows if r.case.verdict)
-    ever_closed = [r for r in rows if r.case.closed_at is not None or r.case.reopens]
+    ever_closed = [r for r in rows if r.closed is not None or r.case.reopens]
     return {
         "verdicts": [(VERDICTS[k], answered[k]) for k in VERDICTS if answered[k]],
         "satisfied": rate(answered[SOLVED], sum(answered.values())),
