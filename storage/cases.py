@@ -255,28 +255,43 @@ class CaseRepository:
         case.close_reason = reason[:200]
         case.verdict = case.verdict_at = None
 
-    @staticmethod
-    def set_verdict(case: Case, verdict: str, now: datetime) -> None:
-        case.verdict, case.verdict_at = verdict, now
-        case.updated_at = now
+    # The three changes below are claimed by a conditional UPDATE first: on SQLite a row read outside the writing
+    # transaction may be stale, so "still open" (or "not answered yet") is decided by the write itself. True when
+    # this call made the change (then the object shows it too).
 
-    @staticmethod
-    def reopen(case: Case, now: datetime, due: tuple[datetime, datetime] | None) -> None:
+    async def _claim(self, case: Case, condition: Any, values: dict[str, Any]) -> bool:
+        table = Case.__table__
+        result = await self.session.execute(update(table).where(table.c.id == case.id, condition).values(**values))
+        if result.rowcount != 1:
+            return False
+        for name, value in values.items():
+            setattr(case, name, value)
+        return True
+
+    async def set_verdict(self, case: Case, verdict: str, now: datetime) -> bool:
+        """The reporter's answer, once per closing."""
+        values = {"verdict": verdict, "verdict_at": now, "updated_at": now}
+        return await self._claim(case, Case.__table__.c.verdict.is_(None), values)
+
+    async def reopen(self, case: Case, now: datetime, due: tuple[datetime, datetime] | None) -> bool:
         """The reporter said it was not solved: open again, with new deadlines in a new SLA epoch."""
-        case.status = CaseStatus.IN_PROGRESS.value
-        case.closed_at = None
-        case.reopens += 1
-        case.sla_epoch += 1
-        case.ack_due, case.resolve_due = (due[0], due[1]) if due else (None, None)
-        case.updated_at = now
+        table = Case.__table__
+        closed = (CaseStatus.RESOLVED.value, CaseStatus.REJECTED.value)
+        condition = table.c.status.in_(closed) & (table.c.reopens == case.reopens)
+        values = {
+            "status": CaseStatus.IN_PROGRESS.value, "closed_at": None, "reopens": case.reopens + 1,
+            "sla_epoch": case.sla_epoch + 1, "ack_due": due[0] if due else None, "resolve_due": due[1] if due else None,
+            "updated_at": now,
+        }  # fmt: skip
+        return await self._claim(case, condition, values)
 
-    @staticmethod
-    def merge(case: Case, target: Case, now: datetime) -> None:
-        """Merge the duplicate ``case`` into ``target``: closed here, followed there."""
-        case.status = CaseStatus.MERGED.value
-        case.merged_into = target.id
-        case.closed_at = case.updated_at = now
-        case.sla_next_at = None
+    async def merge(self, case: Case, target: Case, now: datetime) -> bool:
+        """Merge the duplicate ``case`` (still open) into ``target``: closed here, followed there."""
+        values = {
+            "status": CaseStatus.MERGED.value, "merged_into": target.id, "closed_at": now, "updated_at": now,
+            "sla_next_at": None,
+        }  # fmt: skip
+        return await self._claim(case, Case.__table__.c.status.in_(OPEN_STATUSES), values)
 
     @staticmethod
     def assign(case: Case, channel: str, user_id: str, name: str, now: datetime) -> None:

@@ -312,7 +312,8 @@ async def merge(act: Act) -> str:
     if target.lead != act.member.agency and act.member.role != "admin":
         raise CaseError(f"{target.code} do cơ quan khác chủ trì; chỉ gộp được vào phản ánh cơ quan bạn chủ trì.")
     before = case.snapshot()
-    ctx.uow.cases.merge(case, target, act.now)
+    if not await ctx.uow.cases.merge(case, target, act.now):
+        raise CaseError(f"Phản ánh {case.code} đã được gộp hoặc đóng trước đó.")
     await ctx.uow.duplicates.settle(case.id or 0, DuplicateState.MERGED, target.id)
     await ctx.uow.duplicates.follow(case.id or 0, target.id or 0)
     await act.record(before=before, note=f"Gộp vào {target.code}")

@@ -51,7 +51,9 @@ async def on_verdict(ctx: Context) -> None:
     if target is None or target.open or round_ != str(target.reopens) or case.verdict:
         ctx.reply(f"Bạn đã trả lời câu hỏi về phản ánh {case.code} rồi. Cảm ơn bạn!")
         return
-    ctx.uow.cases.set_verdict(case, choice, ctx.now)
+    if not await ctx.uow.cases.set_verdict(case, choice, ctx.now):
+        ctx.reply(f"Bạn đã trả lời câu hỏi về phản ánh {case.code} rồi. Cảm ơn bạn!")
+        return
     await ctx.uow.cases.record(
         case, Audit.VERDICT, ctx.now, role="reporter", actor_channel=ctx.msg.channel,
         actor_user_id=ctx.msg.user_id, note=VERDICTS[choice],
@@ -63,17 +65,20 @@ async def on_verdict(ctx: Context) -> None:
     if target.closed_at is None or ctx.now - as_utc(target.closed_at) > timedelta(days=days):
         ctx.reply(TOO_LATE.format(code=case.code, days=days))
         return
-    await reopen(ctx, target, complaint if target is case else None)
-    ctx.reply(REOPENED.format(code=case.code, agency=agency_name(ctx.config, target.lead)))
+    if await reopen(ctx, target, complaint if target is case else None):
+        ctx.reply(REOPENED.format(code=case.code, agency=agency_name(ctx.config, target.lead)))
+    else:
+        ctx.reply(f"Phản ánh {case.code} đã được mở lại trước đó; cơ quan đang xử lý tiếp.")
 
 
-async def reopen(ctx: Context, case: Case, complaint: Complaint | None) -> None:
+async def reopen(ctx: Context, case: Case, complaint: Complaint | None) -> bool:
     """Open the case again with new deadlines; the lead agency hears it under its card, the cards show it (every
     reporter of it reads it in /tracuu)."""
     uow, config, now = ctx.uow, ctx.config, ctx.now
     view = await load_view(uow, case, complaint)
     before = case.snapshot()
-    uow.cases.reopen(case, now, due_times(config, view.complaint.category, now))
+    if not await uow.cases.reopen(case, now, due_times(config, view.complaint.category, now)):
+        return False
     await uow.cases.record(
         case, Audit.REOPENED, now, before=before, role="reporter", actor_channel=ctx.msg.channel,
         actor_user_id=ctx.msg.user_id, note=f"Đóng lúc trước: {case.close_reason or ''}",
@@ -88,3 +93,4 @@ async def reopen(ctx: Context, case: Case, complaint: Complaint | None) -> None:
     )  # fmt: skip
     await reschedule(uow, config, case)
     await refresh_cards(uow, config, view, now)
+    return True
