@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast bench-areas bench-console clean
+.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast bench-areas bench-console bench-duplicates clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench-qa: $(STAMP)
 
 bench-cases: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_cases
+
+bench-duplicates: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_duplicates
 
 bench-broadcast: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_broadcast

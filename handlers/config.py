@@ -150,6 +150,36 @@ class Category(_Strict):
 
 
 ChannelName = Literal["telegram", "zalo_bot", "zalo_oa", "console"]
+CannedAction = Literal["reply", "more", "done", "rej"]  # the case actions whose text a canned reply can fill
+
+
+class CannedReplyEntry(_Strict):
+    """Mẫu trả lời. Placeholders: {code}, {agency}, {today}, {submitted}, {due}."""
+
+    title: str = Field(min_length=1, max_length=40, description="Nhãn nút bấm")
+    text: str = Field(min_length=3, max_length=2000)
+    actions: list[CannedAction] = Field(default_factory=list, description="Dùng cho thao tác nào; rỗng = mọi thao tác")
+
+
+class CloseReasons(_Strict):
+    """Lý do đóng phản ánh (bắt buộc khi Hoàn tất hoặc Từ chối), chọn từ danh sách hoặc gõ lý do khác."""
+
+    done: list[str] = Field(
+        default_factory=lambda: [
+            "Đã xử lý vi phạm người bán",
+            "Người bán đã hoàn tiền, đổi hàng",
+            "Hai bên đã thương lượng thành công",
+            "Đã hướng dẫn người phản ánh",
+        ]
+    )
+    rej: list[str] = Field(
+        default_factory=lambda: [
+            "Không đủ thông tin để xác minh",
+            "Không thuộc thẩm quyền",
+            "Không có dấu hiệu vi phạm",
+            "Trùng với phản ánh khác",
+        ]
+    )
 
 
 class Agency(_Strict):
@@ -159,6 +189,8 @@ class Agency(_Strict):
     duties: str = ""
     chats: dict[ChannelName, list[str]] = Field(default_factory=dict, description="Nhóm chat của cán bộ theo kênh")
     verify: bool = Field(default=False, description="Tên/nhiệm vụ chưa có nguồn xác nhận: hiển thị 'cần kiểm chứng'")
+    close_reasons: CloseReasons = Field(default_factory=CloseReasons)
+    canned_replies: list[CannedReplyEntry] = Field(default_factory=list, description="Mẫu trả lời của cơ quan")
 
     @property
     def shown_name(self) -> str:
@@ -219,6 +251,9 @@ class Cases(_Strict):
     digest_size: int = Field(default=10, ge=2, le=20, description="Số phản ánh tối đa trong một bản tin gộp")
     digest_wait_seconds: float = Field(
         default=20, ge=0, description="Bản tin gộp chờ chừng này (giây) để gom thêm phản ánh rồi mới gửi"
+    )
+    reopen_days: int = Field(
+        default=7, ge=1, description="Người phản ánh trả lời «Chưa được giải quyết» trong chừng này ngày thì mở lại"
     )
 
 

@@ -45,10 +45,11 @@ class CaseStatus(enum.StrEnum):
     RESOLVED = "resolved"
     REJECTED = "rejected"
     TRANSFERRED = "transferred"  # moved to another lead agency, waiting for it to acknowledge
+    MERGED = "merged"  # a duplicate merged into another case (``merged_into``), which its reporter now follows
 
     @property
     def is_open(self) -> bool:
-        return self not in (CaseStatus.RESOLVED, CaseStatus.REJECTED)
+        return self not in (CaseStatus.RESOLVED, CaseStatus.REJECTED, CaseStatus.MERGED)
 
     @property
     def unacknowledged(self) -> bool:
@@ -81,6 +82,9 @@ class Case(SQLModel, table=True):
         UniqueConstraint("code", name="uq_cases_code"),
         Index("ix_cases_status_sla", "status", "sla_next_at"),
         Index("ix_cases_lead_status", "lead", "status"),
+        Index("ix_cases_seller_key", "seller_key"),
+        Index("ix_cases_link_key", "link_key"),
+        Index("ix_cases_merged_into", "merged_into"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -105,6 +109,14 @@ class Case(SQLModel, table=True):
     acknowledged_at: datetime | None = utc_column(nullable=True)
     closed_at: datetime | None = utc_column(nullable=True)
     outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    close_reason: str | None = Field(default=None, max_length=200)  # required to close (resolve or reject)
+    verdict: str | None = Field(default=None, max_length=16)  # the reporter's answer after the closing
+    verdict_at: datetime | None = utc_column(nullable=True)
+    reopens: int = 0  # times the reporter reopened it (each closing asks them once)
+    seller_key: str | None = Field(default=None, max_length=300)  # the seller as duplicates compare it
+    link_key: str | None = Field(default=None, max_length=300)  # the shop link, normalised
+    description_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # folded, compared
+    merged_into: int | None = None  # the case this duplicate was merged into
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
 
@@ -243,6 +255,52 @@ class CaseRepository:
             case.closed_at = now
         if outcome is not None:
             case.outcome = outcome
+
+    @staticmethod
+    def close(case: Case, status: CaseStatus, now: datetime, *, reason: str, outcome: str | None) -> None:
+        """Close the case with its reason; the reporter is asked afresh whether it was solved."""
+        assert not status.is_open
+        CaseRepository.set_status(case, status, now, outcome=outcome)
+        case.close_reason = reason[:200]
+        case.verdict = case.verdict_at = None
+
+    # The three changes below are claimed by a conditional UPDATE first: on SQLite a row read outside the writing
+    # transaction may be stale, so "still open" (or "not answered yet") is decided by the write itself. True when
+    # this call made the change (then the object shows it too).
+
+    async def _claim(self, case: Case, condition: Any, values: dict[str, Any]) -> bool:
+        table = Case.__table__
+        result = await self.session.execute(update(table).where(table.c.id == case.id, condition).values(**values))
+        if result.rowcount != 1:
+            return False
+        for name, value in values.items():
+            setattr(case, name, value)
+        return True
+
+    async def set_verdict(self, case: Case, verdict: str, now: datetime) -> bool:
+        """The reporter's answer, once per closing."""
+        values = {"verdict": verdict, "verdict_at": now, "updated_at": now}
+        return await self._claim(case, Case.__table__.c.verdict.is_(None), values)
+
+    async def reopen(self, case: Case, now: datetime, due: tuple[datetime, datetime] | None) -> bool:
+        """The reporter said it was not solved: open again, with new deadlines in a new SLA epoch."""
+        table = Case.__table__
+        closed = (CaseStatus.RESOLVED.value, CaseStatus.REJECTED.value)
+        condition = table.c.status.in_(closed) & (table.c.reopens == case.reopens)
+        values = {
+            "status": CaseStatus.IN_PROGRESS.value, "closed_at": None, "reopens": case.reopens + 1,
+            "sla_epoch": case.sla_epoch + 1, "ack_due": due[0] if due else None, "resolve_due": due[1] if due else None,
+            "updated_at": now,
+        }  # fmt: skip
+        return await self._claim(case, condition, values)
+
+    async def merge(self, case: Case, target: Case, now: datetime) -> bool:
+        """Merge the duplicate ``case`` (still open) into ``target``: closed here, followed there."""
+        values = {
+            "status": CaseStatus.MERGED.value, "merged_into": target.id, "closed_at": now, "updated_at": now,
+            "sla_next_at": None,
+        }  # fmt: skip
+        return await self._claim(case, Case.__table__.c.status.in_(OPEN_STATUSES), values)
 
     @staticmethod
     def assign(case: Case, channel: str, user_id: str, name: str, now: datetime) -> None:

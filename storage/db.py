@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
+from storage.canned import CannedReplyRepository
 from storage.cases import CaseRepository
 from storage.channel_posts import ChannelPostRepository
 from storage.complaints import ComplaintRepository
+from storage.duplicates import DuplicateRepository
 from storage.outbox import OutboxRepository
 from storage.questions import QuestionRepository
 from storage.repositories import ConversationRepository, SecretRepository, UserRepository
@@ -192,6 +194,8 @@ class UnitOfWork:
         self.questions = QuestionRepository(session)
         self.complaints = ComplaintRepository(session)
         self.cases = CaseRepository(session, is_sqlite=is_sqlite)
+        self.canned = CannedReplyRepository(session)
+        self.duplicates = DuplicateRepository(session)
         self.staff = StaffRepository(session)
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
         self.channel_posts = ChannelPostRepository(session)

@@ -4,18 +4,21 @@
 and their handlers), ``cards`` (what a card shows), ``posting`` (cards, copies, digests and edits in agency
 chats), ``intake`` (submitted reports become cases), ``sla`` (reminders and escalations), ``unreachable`` (a
 reporter who cannot be reached), ``worker`` (the leader's routing loop and SLA job), ``chat`` (card buttons,
-the text-input flow, "reply to" in a group, /viec), ``reports`` (/tonghop, /thongke, report rows).
+the text-input flow, "reply to" in a group, /viec), ``reports`` (/tonghop, /thongke, report rows), ``canned``
+(canned replies, /mautraloi), ``verdict`` (the reporter's verdict after a closing, reopening).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from handlers.cases.canned import canned_command
 from handlers.cases.chat import CaseInputFlow, group_message, my_cases_command
 from handlers.cases.chat import on_button as case_button
 from handlers.cases.reports import open_cases_command, period_stats_command
 from handlers.cases.switch import backfill
 from handlers.cases.unreachable import reporter_unreachable as on_undelivered
+from handlers.cases.verdict import on_verdict
 from handlers.cases.worker import jobs
 from handlers.config import AppConfig
 from handlers.core import Context, Router
@@ -38,6 +41,8 @@ def register(router: Router) -> None:
 
     router.button("case", on_case_button)
     router.command(["/viec"], my_cases_command, keeps_flow=True)
+    router.command(["/mautraloi"], canned_command, keeps_flow=True)  # canned replies: list; supervisors manage
+    router.button("verdict", on_verdict)  # the reporter's answer: was it solved?
     # Staff reports: open cases by status, age and deadlines; a period's counts and medians.
     router.command(["/tonghop"], open_cases_command, keeps_flow=True)
     router.command(["/thongke"], period_stats_command, keeps_flow=True)

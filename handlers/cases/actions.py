@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers.cases.reporter import notify_reporter, public_event
+from handlers.cases.reporter import ask_verdict, notify_reporter, public_event
 from handlers.cases.routing import agency_for_chat, agency_name, due_times, remember
 from handlers.cases.view import CaseView
 from handlers.cases.vocabulary import CASE_STATUS_LABELS, EVENT_LABELS, Audit, CardView, CaseError, OutboxKind
@@ -28,6 +28,7 @@ from handlers.phone import format_phone
 from handlers.types import Button, ChatKind, MessageKind, Reply
 from storage.cases import Case, CaseMessageKind, CaseStatus
 from storage.complaints import Complaint, ComplaintStatus
+from storage.duplicates import DuplicateState
 from storage.staff import StaffMember
 
 ALERT_CHANNELS = frozenset({"telegram", "console"})  # platforms that can show a pressed button's answer privately
@@ -60,6 +61,8 @@ class Action:
     needs_contact: bool = False  # shown only when the reporter left a phone number
     prompt: str = ""  # asks for a text first (fields: name, code, agency, target)
     skippable: bool = False  # the text may be skipped («Bỏ qua»)
+    reasons: bool = False  # a closing: asks first for its reason (the agency's list, or typed), required
+    canned: bool = False  # the agency's canned replies are offered as buttons under the prompt
     check: Callable[[AppConfig, Case, str], str | None] | None = None  # the button's ARG, before the prompt
     audit: str = ""  # the code of the audit row it writes
     audit_label: str = ""  # how the audit trail and the card name that row
@@ -85,8 +88,11 @@ class Act:
     member: StaffMember
     text: str = ""  # what the staff member typed (actions with a prompt)
     arg: str = ""  # the choice the button carries
+    reason: str = ""  # why the case is closed (actions with ``reasons``)
+    photos: list[str] = field(default_factory=list)  # stored photos the staff member sent with the text
     recorded: bool = False  # an audit row the cards list was written
     card_for: Agency | None = None  # post the case's card in this chat (for this agency) afterwards
+    touched: list[Case] = field(default_factory=list)  # other cases whose cards show the change (a merge)
 
     @property
     def case(self) -> Case:
@@ -100,15 +106,17 @@ class Act:
     def now(self) -> datetime:
         return self.ctx.now
 
-    def say(self, template: str, **extra: Any) -> str:
+    def say(self, template: str, *, code: str | None = None, **extra: Any) -> str:
+        """The template filled in (``code``: a merged reporter's own code instead of the case's)."""
         config, case = self.ctx.config, self.case
         return template.format(
-            code=case.code,
+            code=code or case.code,
             agency=agency_name(config, case.lead),
             short=agency_name(config, case.lead, short=True),
             member=self.member.name,
             member_agency=agency_name(config, self.member.agency, short=True),
             text=self.text,
+            reason=self.reason,
             **extra,
         )
 
@@ -140,13 +148,16 @@ class Act:
         """The action's line in the public history and its message to the reporter, those it has (``add``: the
         message has the button to add information)."""
         action = action or self.action
-        uow, complaint = self.ctx.uow, self.complaint
-        if action.public:
-            note = self.say(action.public, **extra)
-            status = status or action.public_status
-            await public_event(uow, complaint, self.now, note, status=status, kind=kind, detail=detail)
-        if action.notice:
-            await notify_reporter(uow, complaint, self.say(action.notice, **extra), self.now, add=add)
+        uow = self.ctx.uow
+        for complaint in self.view.complaints:  # every reporter of the case, each with their own code
+            if action.public:
+                note = self.say(action.public, code=complaint.code, **extra)
+                status = status or action.public_status
+                await public_event(uow, complaint, self.now, note, status=status, kind=kind, detail=detail)
+            if action.notice:
+                text = self.say(action.notice, code=complaint.code, **extra)
+                photos = self.photos if action is self.action else None  # not on an included acknowledgement
+                await notify_reporter(uow, complaint, text, self.now, add=add, photos=photos)
 
 
 def case_payload(code: str, case: Case, arg: str = "") -> str:
@@ -273,12 +284,49 @@ async def reply_reporter(act: Act) -> str:
 
 
 async def close(act: Act) -> str:
-    """Hoàn tất (the text is the outcome) or Từ chối (the reason): the closing state is the table's."""
+    """Hoàn tất or Từ chối, always with a reason (the text is what the reporter reads); the reporter is then
+    asked once whether it was solved."""
     require_open(act.case)
+    reason = " ".join(act.reason.split())
+    if not reason:
+        raise CaseError(f"Cần chọn hoặc nhập lý do để đóng phản ánh {act.case.code}.")
+    act.reason = reason
     before = act.case.snapshot()
-    act.move(outcome=act.text)
-    await act.record(before=before, note=act.text)
+    assert act.action.status is not None
+    act.ctx.uow.cases.close(act.case, act.action.status, act.now, reason=reason, outcome=act.text)
+    await act.record(before=before, note=f"Lý do: {reason}. {act.text}")
     await act.inform(detail=act.text)
+    await ask_verdict(act.ctx.uow, act.case, act.complaint, act.now)
+    for merged, complaint in act.view.merged:  # each merged reporter is asked on their own case
+        merged.verdict = None
+        await ask_verdict(act.ctx.uow, merged, complaint, act.now, round_=act.case.reopens)
+    return act.say(act.action.done)
+
+
+async def merge(act: Act) -> str:
+    """Gộp vào PA-…: this duplicate closes as merged; its reporter (and those merged into it) follow the other."""
+    ctx, case = act.ctx, act.case
+    require_open(case)
+    target = await ctx.uow.cases.get(int(act.arg), for_update=True) if act.arg.isdigit() else None
+    if target is None or target.id == case.id or not target.open:
+        raise CaseError("Phản ánh định gộp vào không còn mở; bạn bấm «Không trùng» hoặc xử lý riêng.")
+    if target.lead != act.member.agency and act.member.role != "admin":
+        raise CaseError(f"{target.code} do cơ quan khác chủ trì; chỉ gộp được vào phản ánh cơ quan bạn chủ trì.")
+    before = case.snapshot()
+    if not await ctx.uow.cases.merge(case, target, act.now):
+        raise CaseError(f"Phản ánh {case.code} đã được gộp hoặc đóng trước đó.")
+    await ctx.uow.duplicates.settle(case.id or 0, DuplicateState.MERGED, target.id)
+    await ctx.uow.duplicates.follow(case.id or 0, target.id or 0)
+    await act.record(before=before, note=f"Gộp vào {target.code}")
+    await ctx.uow.cases.record(target, Audit.MERGED_IN, act.now, actor=act.member, note=f"{case.code} gộp vào")
+    await act.inform(target=target.code)
+    act.touched.append(target)
+    return act.say(act.action.done, target=target.code)
+
+
+async def not_duplicate(act: Act) -> str:
+    await act.ctx.uow.duplicates.settle(act.case.id or 0, DuplicateState.DISMISSED)
+    await act.record()
     return act.say(act.action.done)
 
 
@@ -371,7 +419,7 @@ _ACTIONS = (
         done="🔁 Đã chuyển {code} cho {target}.",
     ),
     Action(
-        "more", request_more, button="📝 Yêu cầu bổ sung", row=2,
+        "more", request_more, button="📝 Yêu cầu bổ sung", row=2, canned=True,
         prompt="📝 {name}, bạn nhập nội dung cần người phản ánh bổ sung cho {code}.",
         audit="more", audit_label="Yêu cầu bổ sung", history=True, status=CaseStatus.WAITING,
         public="{agency} đề nghị bổ sung thông tin",
@@ -380,7 +428,7 @@ _ACTIONS = (
         done="📝 Đã gửi yêu cầu bổ sung cho người phản ánh {code}.",
     ),
     Action(
-        "reply", reply_reporter, button="💬 Trả lời người phản ánh", row=2,
+        "reply", reply_reporter, button="💬 Trả lời người phản ánh", row=2, canned=True,
         prompt="💬 {name}, bạn nhập nội dung trả lời người phản ánh {code}. Nội dung được gửi dưới tên {agency}, "
         "không kèm tên của bạn.",
         audit="reply", audit_label="Trả lời người phản ánh", history=True, public="{agency} đã trả lời",
@@ -388,20 +436,20 @@ _ACTIONS = (
         done="💬 Đã gửi trả lời tới người phản ánh {code} (dưới tên {short}).",
     ),
     Action(
-        "done", close, button="✅ Hoàn tất", row=3,
+        "done", close, button="✅ Hoàn tất", row=3, reasons=True, canned=True,
         prompt="✅ {name}, bạn nhập kết quả xử lý {code} (sẽ gửi cho người phản ánh).",
         audit="resolve", audit_label="Hoàn tất", history=True, status=CaseStatus.RESOLVED,
         public="{agency} đã xử lý xong", public_status=ComplaintStatus.RESOLVED,
-        notice="✅ Phản ánh {code} của bạn đã được {agency} xử lý xong.\nKết quả: {text}\n"
+        notice="✅ Phản ánh {code} của bạn đã được {agency} xử lý xong ({reason}).\nKết quả: {text}\n"
         "Cảm ơn bạn đã góp phần bảo vệ quyền lợi người tiêu dùng!",
         done="✅ Đã hoàn tất {code}; người phản ánh đã được báo.",
     ),
     Action(
-        "rej", close, button="⛔ Từ chối", row=3,
-        prompt="⛔ {name}, bạn nhập lý do từ chối {code} (sẽ gửi cho người phản ánh).",
+        "rej", close, button="⛔ Từ chối", row=3, reasons=True, canned=True,
+        prompt="⛔ {name}, bạn nhập lời giải thích gửi người phản ánh {code}.",
         audit="reject", audit_label="Từ chối", history=True, status=CaseStatus.REJECTED,
         public="{agency} đã đóng phản ánh", public_status=ComplaintStatus.REJECTED,
-        notice="Phản ánh {code} của bạn đã được {agency} xem xét và đóng lại.\nLý do: {text}\n"
+        notice="Phản ánh {code} của bạn đã được {agency} xem xét và đóng lại.\nLý do: {reason}. {text}\n"
         "Nếu có thêm bằng chứng, bạn có thể gửi phản ánh mới bằng /phananh hoặc gọi Tổng đài tư vấn người "
         "tiêu dùng 1800 6838 (miễn phí).",
         done="⛔ Đã từ chối {code}; người phản ánh đã được báo.",
@@ -416,10 +464,25 @@ _ACTIONS = (
         audit="contact_viewed", audit_label="Xem liên hệ",
     ),
     Action("open", open_card, Who.LEAD_OR_COPY),  # a digest's button: the full card in this chat
+    Action(
+        "merge", merge, audit="merge", audit_label="Gộp vào phản ánh trùng", history=True,
+        public="Được gộp với phản ánh {target} cùng nội dung để {agency} xử lý chung",
+        public_status=ComplaintStatus.IN_PROGRESS,
+        notice="🔗 Phản ánh {code} của bạn được gộp với phản ánh {target} cùng nội dung để {agency} xử lý chung. "
+        "Bạn vẫn nhận mọi thông báo và tra cứu bằng mã {code}.",
+        done="🔗 Đã gộp {code} vào {target}.",
+    ),  # the buttons are the card's suggestions (cards.py)
+    Action(
+        "notdup", not_duplicate, audit="not_duplicate", audit_label="Không trùng", history=True,
+        done="Đã ghi nhận {code} không trùng với phản ánh nào.",
+    ),
 )  # fmt: skip
 ACTIONS: dict[str, Action] = {action.code: action for action in _ACTIONS}
 
 # Every audit code with its label: the staff actions' and the other events'.
 AUDIT_LABELS: dict[str, str] = {a.audit: a.audit_label for a in _ACTIONS if a.audit} | EVENT_LABELS
 BY_AUDIT: dict[str, Action] = {a.audit: a for a in _ACTIONS if a.audit}
-CARD_HISTORY = frozenset({a.audit for a in _ACTIONS if a.history} | {Audit.REPORTER_ADDED, Audit.CONFIG_MOVE})
+CARD_HISTORY = frozenset(
+    {a.audit for a in _ACTIONS if a.history}
+    | {Audit.REPORTER_ADDED, Audit.REOPENED, Audit.MERGED_IN, Audit.CONFIG_MOVE}
+)

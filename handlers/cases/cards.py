@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.cases.actions import ACTIONS, AUDIT_LABELS, BY_AUDIT, CARD_HISTORY, case_payload
+from handlers.cases.duplicates import reasons_text
 from handlers.cases.routing import agency_name
 from handlers.cases.view import CaseView, photo_paths
 from handlers.cases.vocabulary import CASE_STATUS_LABELS, CardView
@@ -131,7 +132,28 @@ def card_reply(
     case, complaint = view.case, view.complaint
     text = card_text(config, case, complaint, len(view.photos), view.history, view=shown, agency_id=agency_id)
     photos = photo_paths(media, view.photos) if media is not None else []
-    return Reply(text, card_buttons(case, complaint, view=shown), photos)
+    buttons = card_buttons(case, complaint, view=shown)
+    if shown is CardView.LEAD and case.open and view.duplicates:
+        merges = [
+            [Button(f"🔗 Gộp vào {d.other_code}", case_payload("merge", case, str(d.other_id)))]
+            for d in view.duplicates
+        ]
+        buttons = [*buttons, *merges, [Button("✖️ Không trùng", case_payload("notdup", case))]]
+    return Reply("\n".join([text, *duplicate_lines(view)]), buttons, photos)
+
+
+def duplicate_lines(view: CaseView) -> list[str]:
+    """The card's lines about duplicates: suggested, merged in, or merged into another case."""
+    lines = []
+    if view.merged_code:
+        lines.append(f"🔗 Đã gộp vào {view.merged_code}: theo dõi và xử lý ở thẻ của {view.merged_code}.")
+    if view.merged:
+        codes = ", ".join(c.code for c, _ in view.merged[:10]) + (" …" if len(view.merged) > 10 else "")
+        lines.append(f"🔗 Gộp cùng {len(view.merged)} phản ánh trùng: {codes} (mỗi người phản ánh đều được báo).")
+    if view.case.open and view.duplicates:
+        shown = ", ".join(f"{d.other_code} ({reasons_text(d.reasons)})" for d in view.duplicates)
+        lines.append(f"⚠️ Có thể trùng: {shown}")
+    return lines
 
 
 def digest_line(config: AppConfig, complaint: Complaint, *, copy: bool) -> str:

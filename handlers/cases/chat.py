@@ -17,18 +17,22 @@ so two colleagues can type a reply at the same time in the same group.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from handlers.cases.actions import ACTIONS, Act, Action, Who
+from handlers.cases.canned import MAX_OFFERED, choices, fill
 from handlers.cases.posting import post_card, post_cards, refresh_cards
 from handlers.cases.routing import agency_name, coordinator, is_staff_chat
 from handlers.cases.sla import reschedule
 from handlers.cases.view import CaseView, load_view
 from handlers.cases.vocabulary import CASE_STATUS_LABELS, Audit, CaseError
 from handlers.clock import as_utc
+from handlers.complaints.photos import fetch_media, photo_rows, take_photos
 from handlers.complaints.vocabulary import local_text
-from handlers.core import Context, Flow
+from handlers.config import AppConfig
+from handlers.core import Context, Flow, FlowState, Services
 from handlers.matching import fold_text
-from handlers.types import ChatKind, MessageKind, Reply
+from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 from storage.cases import Case, CaseMessageKind
 from storage.staff import StaffMember
 
@@ -37,6 +41,12 @@ logger = logging.getLogger(__name__)
 FLOW = "caseinput"
 MIN_TEXT = 3
 MAX_TEXT = 2000
+MAX_REASON = 200
+MAX_STAFF_PHOTOS = 5
+PHOTO_ACTIONS = frozenset({"reply", "more", "done", "rej"})  # the texts to the reporter that may carry photos
+PHOTO_ONLY = "(Mời bạn xem ảnh đính kèm.)"
+NO_REASON = "⛔ Cần lý do để đóng {code}: chọn một lý do, hoặc gõ lý do khác ({low}–{high} ký tự)."
+REASON_PROMPT = "{name}, bạn chọn lý do «{verb}» {code} (bắt buộc), hoặc gõ lý do khác."
 
 NOT_STAFF = "⛔ Chỉ cán bộ được phân công mới thao tác được trên phản ánh."
 LEAD_ONLY = "⛔ Phản ánh {code} do {lead} chủ trì; cơ quan của bạn không thao tác được trên phản ánh này."
@@ -153,17 +163,27 @@ async def ask(ctx: Context, flow: CaseInputFlow, case: Case, member: StaffMember
 
 
 async def perform(
-    ctx: Context, action: Action, case: Case, member: StaffMember, *, text: str = "", arg: str = ""
+    ctx: Context,
+    action: Action,
+    case: Case,
+    member: StaffMember,
+    *,
+    text: str = "",
+    arg: str = "",
+    reason: str = "",
+    photos: list[str] | None = None,
 ) -> str | None:
     """Do the action (the case locked, the member allowed), then show the new state on every card. Returns
     what the staff member is told (None: the action answered itself)."""
     try:
         view = await load_view(ctx.uow, case)
         lead = case.lead
-        act = Act(ctx, action, view, member, text=text, arg=arg)
+        act = Act(ctx, action, view, member, text=text, arg=arg, reason=reason, photos=photos or [])
         said = await action.run(act)
         if act.recorded:
-            await after(ctx, view, lead)
+            await after(ctx, await load_view(ctx.uow, case, view.complaint), lead)
+        for other in act.touched:
+            await after(ctx, await load_view(ctx.uow, other), other.lead)
         if act.card_for is not None:
             await post_card(
                 ctx.uow, ctx.config, ctx.services.media, view, act.card_for, ctx.msg.channel, ctx.msg.chat_id,
@@ -189,9 +209,11 @@ async def after(ctx: Context, view: CaseView, lead: str) -> None:
 
 
 class CaseInputFlow(Flow):
-    """Ask a staff member for one text (in the group, keyed by group and user), then do the action."""
+    """Ask a staff member for one text (in the group, keyed by group and user), then do the action; a closing
+    first asks for its reason (the agency's list, or typed). The agency's canned replies are offered as buttons."""
 
     name = FLOW
+    accepts = frozenset({MessageKind.TEXT, MessageKind.BUTTON, MessageKind.PHOTO, MessageKind.DOCUMENT})
 
     async def start(
         self, ctx: Context, case: Case, action: str, member: StaffMember, *, target: str | None = None
@@ -199,27 +221,45 @@ class CaseInputFlow(Flow):
         data = {"case": case.id, "action": action, "code": case.code}
         if target:
             data["target"] = target
-        self.goto(ctx, "text", data)
+        self.goto(ctx, "reason" if ACTIONS[action].reasons else "text", data)
         await self.reprompt(ctx, member_name=member.name)
 
     async def begin(self, ctx: Context) -> None:  # only started from a case button
         ctx.finish()
+
+    async def prepare(self, msg: IncomingMessage, state: FlowState, services: Services) -> Any:
+        """A photo sent for the reporter: stored before the step's transaction."""
+        wanted = state.step == "text" and state.data.get("action") in PHOTO_ACTIONS
+        return await fetch_media(msg, services, MAX_STAFF_PHOTOS) if wanted else None
 
     async def reprompt(self, ctx: Context, member_name: str | None = None) -> None:
         data = ctx.data
         config = ctx.config
         action = ACTIONS[data["action"]]
         case = await ctx.uow.cases.get(int(data["case"]))
+        name = member_name or ctx.msg.display_name or "Bạn"
+        cancel = self.button("✖️ Hủy", "cancel")
+        if ctx.state is not None and ctx.state.step == "reason":
+            reasons = close_reasons(config, case, action.code)
+            buttons = [[self.button(r, f"r{i}")] for i, r in enumerate(reasons)]
+            verb = action.button.split(" ", 1)[-1]
+            ctx.reply(REASON_PROMPT.format(name=name, verb=verb, code=data["code"]), [*buttons, [cancel]])
+            return
         text = action.prompt.format(
-            name=member_name or ctx.msg.display_name or "Bạn",
+            name=name,
             code=data["code"],
             agency=agency_name(config, case.lead) if case else "",
             target=agency_name(config, data.get("target", "")),
         )
-        buttons = [[self.button("✖️ Hủy", "cancel")]]
+        buttons = [[cancel]]
         if action.skippable:
             buttons[0].insert(0, self.button("⏭ Bỏ qua", "skip"))
-        ctx.reply(f"{text}\n{HOW_TO_ANSWER}", buttons)
+        if action.canned and case is not None:
+            offered = (await choices(ctx.uow, config, case.lead, action.code))[:MAX_OFFERED]
+            buttons = [[self.button(f"📄 {c.title}", c.key)] for c in offered] + buttons
+            text += "\nHoặc chọn một mẫu trả lời có sẵn." if offered else ""
+        photos = "\nBạn có thể gửi kèm ảnh (chú thích của ảnh là nội dung)." if action.code in PHOTO_ACTIONS else ""
+        ctx.reply(f"{text}{photos}\n{HOW_TO_ANSWER}", buttons)
 
     async def handle(self, ctx: Context) -> None:
         data = ctx.data
@@ -228,20 +268,78 @@ class CaseInputFlow(Flow):
             ctx.finish()
             ctx.reply(f"Đã thôi thao tác trên {data['code']}.")
             return
-        text = await self.typed(ctx, answer)
+        case = await ctx.uow.cases.get(int(data["case"]), for_update=True)
+        if case is None:
+            ctx.finish()
+            ctx.reply(STALE)
+            return
+        if ctx.state is not None and ctx.state.step == "reason":
+            reason = self.reason(ctx, case, answer)
+            if reason is not None:
+                self.goto(ctx, "text", {**data, "reason": reason})
+            await self.reprompt(ctx)
+            return
+        photos = None
+        if ctx.msg.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT) and data["action"] in PHOTO_ACTIONS:
+            photos = await self.staff_photos(ctx, case)
+            text = (ctx.text.strip() or PHOTO_ONLY) if photos else None
+        elif answer[:1] in ("c", "d"):
+            text = await self.canned(ctx, case, answer)
+        else:
+            text = await self.typed(ctx, answer)
         if text is None:
             return
         ctx.finish()
-        case = await ctx.uow.cases.get(int(data["case"]), for_update=True)
-        if case is None:
-            ctx.reply(STALE)
-            return
         member = await authorize(ctx, case, data["action"])  # still staff, still their case?
         if member is None:
             return
-        said = await perform(ctx, ACTIONS[data["action"]], case, member, text=text, arg=data.get("target", ""))
+        action = ACTIONS[data["action"]]
+        said = await perform(
+            ctx,
+            action,
+            case,
+            member,
+            text=text,
+            arg=data.get("target", ""),
+            reason=data.get("reason", ""),
+            photos=photos,
+        )
         if said:
             ctx.reply(said)
+
+    def reason(self, ctx: Context, case: Case, answer: str) -> str | None:
+        """The reason chosen (a button) or typed; None (said why) when there is none."""
+        reasons = close_reasons(ctx.config, case, ctx.data["action"])
+        if answer[:1] == "r" and answer[1:].isdigit() and int(answer[1:]) < len(reasons):
+            return reasons[int(answer[1:])]
+        text = ctx.text.strip() if ctx.msg.kind is MessageKind.TEXT and not answer else ""
+        if len(fold_text(text)) < MIN_TEXT or len(text) > MAX_REASON:
+            ctx.reply(NO_REASON.format(code=case.code, low=MIN_TEXT, high=MAX_REASON))
+            return None
+        return text
+
+    async def staff_photos(self, ctx: Context, case: Case) -> list[str] | None:
+        """The photos sent, kept with the report (source ``staff``) and relayed; None (said why) when none."""
+        intake = await take_photos(ctx, set(), MAX_STAFF_PHOTOS, MAX_STAFF_PHOTOS)
+        if intake.problems:
+            ctx.reply("\n".join(intake.problems))
+        complaint = await ctx.uow.complaints.get(case.code)
+        if not intake.added or complaint is None or ctx.services.media is None:
+            await self.reprompt(ctx)
+            return None
+        await ctx.uow.complaints.add_photos(complaint, photo_rows(intake.added, "staff"), ctx.now)
+        return [str(ctx.services.media.path(entry["sha256"])) for entry in intake.added]
+
+    async def canned(self, ctx: Context, case: Case, key: str) -> str | None:
+        """The canned reply chosen, with the case's fields filled in."""
+        found = [c for c in await choices(ctx.uow, ctx.config, case.lead, ctx.data["action"]) if c.key == key]
+        if not found:
+            ctx.reply("Mẫu trả lời này không còn; bạn chọn mẫu khác hoặc tự nhập nội dung.")
+            await self.reprompt(ctx)
+            return None
+        complaint = await ctx.uow.complaints.get(case.code)
+        assert complaint is not None
+        return fill(found[0].text, ctx.config, case, complaint, ctx.now)
 
     async def typed(self, ctx: Context, answer: str) -> str | None:
         """The text typed (or "" when skipped), or None after asking again."""
@@ -261,6 +359,12 @@ class CaseInputFlow(Flow):
                 return text
         await self.reprompt(ctx)
         return None
+
+
+def close_reasons(config: AppConfig, case: Case | None, action: str) -> list[str]:
+    """The lead agency's reasons for closing with ``action`` (done, rej)."""
+    agency = config.agency(case.lead) if case is not None else None
+    return list(getattr(agency.close_reasons, action, [])) if agency is not None else []
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from handlers.cases.duplicates import suggest_duplicates
 from handlers.cases.posting import post_cards, post_to_chats, refresh_cards
 from handlers.cases.routing import agency_chats, agency_name, due_times, remember, route
 from handlers.cases.sla import next_sla_at
@@ -79,6 +80,8 @@ async def open_case(uow: UnitOfWork, config: AppConfig, media: Any, source: Outb
     case.names = remember(config, case, complaint.area)
     uow.cases.schedule_sla(case, next_sla_at(case, set(), config))
     await uow.cases.add(case)
+    hashes = [p.sha256 for p in await uow.complaints.photos(complaint.id)]
+    await suggest_duplicates(uow, case, complaint, hashes, now)
     copies = ", ".join(agency_name(config, a, short=True) for a in case.copies) or "không"
     await uow.cases.record(
         case, Audit.ROUTED, now, before={}, note=f"Chủ trì: {agency_name(config, case.lead)}; bản sao: {copies}"
@@ -93,13 +96,19 @@ async def relay_update(uow: UnitOfWork, config: AppConfig, media: Any, source: O
     info = source.payload.get("complaint") or {}
     code = source.ref or info.get("code")
     found = await uow.cases.by_code(code) if code else None
+    if found is not None and found.merged_into is not None:
+        found = await uow.cases.get(found.merged_into)  # a merged duplicate: the case it follows hears it
     case = await uow.cases.get(found.id, for_update=True) if found is not None and found.id is not None else None
     if case is None:
         raise Deferred(code)
     view = await load_view(uow, case)
     wanted = set(info.get("photos") or [])
-    photos = [p for p in view.photos if p.sha256 in wanted]
-    lines = [f"➕ {case.code} — người phản ánh bổ sung {('ảnh' if photos and not info.get('detail') else 'thông tin')}"]
+    reporter = view.complaint if case.code == code else await uow.complaints.get(code)
+    assert reporter is not None and reporter.id is not None
+    photos = [p for p in await uow.complaints.photos(reporter.id) if p.sha256 in wanted]
+    via = "" if case.code == code else f" (qua {code})"  # the reporter of a duplicate merged into this case
+    what = "ảnh" if photos and not info.get("detail") else "thông tin"
+    lines = [f"➕ {case.code}{via} — người phản ánh bổ sung {what}"]
     if info.get("detail"):
         lines.append(str(info["detail"]))
     elif photos:

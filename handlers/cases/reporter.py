@@ -8,8 +8,13 @@ from datetime import datetime
 
 from handlers.cases.vocabulary import OutboxKind
 from handlers.types import Button, Reply
+from storage.cases import Case
 from storage.complaints import Complaint, ComplaintEvent, ComplaintStatus
 from storage.db import UnitOfWork
+
+SOLVED, PARTLY, UNSOLVED = "yes", "partly", "no"
+VERDICTS = {SOLVED: "Đã được giải quyết", PARTLY: "Giải quyết một phần", UNSOLVED: "Chưa được giải quyết"}
+QUESTION = "🙏 Phản ánh {code} đã được đóng. Vấn đề của bạn đã được giải quyết chưa? Bạn chọn một câu trả lời:"
 
 
 def track_buttons(code: str, *, add: bool = False) -> list[list[Button]]:
@@ -18,13 +23,20 @@ def track_buttons(code: str, *, add: bool = False) -> list[list[Button]]:
 
 
 async def notify_reporter(
-    uow: UnitOfWork, complaint: Complaint, text: str, now: datetime, *, add: bool = False
+    uow: UnitOfWork,
+    complaint: Complaint,
+    text: str,
+    now: datetime,
+    *,
+    add: bool = False,
+    photos: list[str] | None = None,
 ) -> None:
+    """A message to the reporter in the agency's name (``photos``: files of the media store sent with it)."""
     await uow.outbox.enqueue(
         channel=complaint.channel,
         chat_id=complaint.chat_id,
         kind=OutboxKind.NOTICE,
-        payload=Reply(text, track_buttons(complaint.code, add=add)).to_dict(),
+        payload=Reply(text, track_buttons(complaint.code, add=add), photos or []).to_dict(),
         now=now,
         ref=complaint.code,
     )
@@ -46,4 +58,28 @@ async def public_event(
         return
     await uow.complaints.add_event(
         complaint, ComplaintEvent(at=now, kind=kind, note=note[:500], detail=detail, actor="staff")
+    )
+
+
+def verdict_reply(case: Case, round_: int) -> Reply:
+    """The question after a closing (its buttons carry the closing's round: an old question is not answered)."""
+    assert case.id is not None
+    payload = f"verdict:{case.id}:{round_}:"
+    return Reply(QUESTION.format(code=case.code), [[Button(label, payload + key)] for key, label in VERDICTS.items()])
+
+
+async def ask_verdict(
+    uow: UnitOfWork, case: Case, complaint: Complaint, now: datetime, *, round_: int | None = None
+) -> None:
+    """Queue the question to the reporter of ``case`` (a merged duplicate: ``round_`` is the closing round of the
+    case it follows), once per closing (the dedupe key)."""
+    round_ = case.reopens if round_ is None else round_
+    await uow.outbox.enqueue(
+        channel=complaint.channel,
+        chat_id=complaint.chat_id,
+        kind=OutboxKind.VERDICT,
+        payload=verdict_reply(case, round_).to_dict(),
+        now=now,
+        dedupe_key=f"verdict:{case.id}:{round_}",
+        ref=case.code,
     )

@@ -29,10 +29,12 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.cases.reporter import SOLVED, VERDICTS
 from handlers.cases.routing import agency_name, coordinator
 from handlers.cases.vocabulary import CASE_STATUS_LABELS
 from handlers.clock import as_utc
@@ -265,7 +267,9 @@ class CaseRow:
 
     @property
     def closed(self) -> datetime | None:
-        return as_utc(self.case.closed_at) if self.case.closed_at and not self.case.open else None
+        case = self.case
+        handled = case.closed_at and not case.open and case.state is not CaseStatus.MERGED  # merged: its target's
+        return as_utc(case.closed_at) if handled else None
 
     @property
     def to_acknowledge(self) -> timedelta | None:
@@ -368,6 +372,13 @@ class PeriodSummary:
     acknowledged: int
     to_resolve: timedelta | None
     resolved: int
+    verdicts: Counts = field(default_factory=list)  # the reporters' answers after a closing
+    satisfied: str = NO_VALUE  # "solved" among the answers
+    reopened: str = NO_VALUE  # cases reopened by their reporter among those closed at least once
+
+
+def rate(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}% ({part}/{whole})" if whole else NO_VALUE
 
 
 def summarise(rows: list[CaseRow], config: AppConfig) -> PeriodSummary:
@@ -387,7 +398,19 @@ def summarise(rows: list[CaseRow], config: AppConfig) -> PeriodSummary:
         acknowledged=len(acks),
         to_resolve=median(closes),
         resolved=len(closes),
+        **verdict_figures(rows),
     )
+
+
+def verdict_figures(rows: list[CaseRow]) -> dict[str, Any]:
+    """Satisfaction (answers «solved» among the answers) and reopening (among the cases ever closed)."""
+    answered = Counter(r.case.verdict for r in rows if r.case.verdict)
+    ever_closed = [r for r in rows if r.closed is not None or r.case.reopens]
+    return {
+        "verdicts": [(VERDICTS[k], answered[k]) for k in VERDICTS if answered[k]],
+        "satisfied": rate(answered[SOLVED], sum(answered.values())),
+        "reopened": rate(sum(1 for r in ever_closed if r.case.reopens), len(ever_closed)),
+    }
 
 
 def summary_sections(summary: PeriodSummary, *, with_minutes: bool = False) -> list[tuple[str, list]]:
@@ -408,6 +431,14 @@ def summary_sections(summary: PeriodSummary, *, with_minutes: bool = False) -> l
         ("Theo trạng thái", summary.by_status),
         ("Theo cơ quan chủ trì", summary.by_lead),
         ("Thời gian tính từ lúc gửi phản ánh", medians),
+        (
+            "Ý kiến người phản ánh sau khi đóng",
+            [
+                *summary.verdicts,
+                ("Tỷ lệ hài lòng (đã được giải quyết)", summary.satisfied),
+                ("Tỷ lệ mở lại", summary.reopened),
+            ],
+        ),
     ]
 
 

@@ -32,10 +32,12 @@ UNDELIVERED_EXCERPT = 300  # characters of the undelivered message quoted to sta
 def unreachable_text(case: Case, complaint: Complaint, failure: Undelivered) -> str:
     """What the lead agency's chat is told when a message to the reporter did not get through (Vietnamese)."""
     channel = channel_name(failure.channel)
-    lines = [
-        f"⚠️ Không liên lạc được với người phản ánh {case.code} qua {channel}: "
-        f"{unreachable_cause(failure.cause, failure.channel)}."
-    ]
+    cause = unreachable_cause(failure.cause, failure.channel)
+    lines = [f"⚠️ Không liên lạc được với người phản ánh {case.code} qua {channel}: {cause}."]
+    if failure.kind == OutboxKind.VERDICT:
+        lines[0] = (
+            f"⚠️ Không hỏi được người phản ánh {case.code} qua {channel} xem vấn đề đã được giải quyết chưa: {cause}."
+        )
     excerpt = " ".join(failure.text.split())
     if excerpt:
         if len(excerpt) > UNDELIVERED_EXCERPT:
@@ -64,7 +66,7 @@ async def reporter_unreachable(uow: UnitOfWork, config: AppConfig, failures: lis
     message to a case's reporter that did not get through is told to the lead agency's chats, once per row."""
     queued = 0
     for failure in failures:
-        if failure.kind != OutboxKind.NOTICE or not failure.ref:
+        if failure.kind not in (OutboxKind.NOTICE, OutboxKind.VERDICT) or not failure.ref:
             continue
         case = await uow.cases.by_code(failure.ref)
         complaint = await uow.complaints.get(failure.ref)

@@ -24,6 +24,8 @@ class OutboxKind(enum.StrEnum):
     CONTACT = "case_contact"  # a contact sent privately to the staff member who asked (no alerts there)
     UNREACHABLE = "case_unreachable"  # to the lead agency: a message to the reporter did not get through
     CHAT_LOST = "case_chat_lost"  # to admins and the coordinator: a staff chat the bot cannot post to
+    VERDICT = "case_verdict"  # to the reporter after a closing: was it solved?
+    REOPENED = "case_reopened"  # to the lead agency: the reporter says it was not solved, the case is open again
 
 
 # What waits in a staff chat's queue (a long one turns new cards into digests; a chat lost shows there).
@@ -36,6 +38,7 @@ QUEUED_KINDS = (
     OutboxKind.REMINDER,
     OutboxKind.ESCALATION,
     OutboxKind.UNREACHABLE,
+    OutboxKind.REOPENED,
 )
 
 
@@ -59,8 +62,10 @@ class Audit(enum.StrEnum):
     SLA_ACK_ESCALATION = "sla_ack_escalation"
     SLA_RESOLVE_ESCALATION = "sla_resolve_escalation"
     CONFIG_MOVE = "config_move"  # moved to another agency when the configuration changed (``config move``)
-
     EXPORTED = "exported"  # in a file downloaded from the web console (contacts masked)
+    VERDICT = "verdict"  # the reporter answered whether it was solved
+    REOPENED = "reporter_reopened"  # … that it was not, in time: the case is open again
+    MERGED_IN = "merged_in"  # a duplicate was merged into this case
 
 
 EVENT_LABELS = {
@@ -73,6 +78,9 @@ EVENT_LABELS = {
     Audit.SLA_RESOLVE_ESCALATION: "Báo lãnh đạo: quá hạn xử lý",
     Audit.CONFIG_MOVE: "Chuyển cơ quan do đổi cấu hình",
     Audit.EXPORTED: "Tải về từ bảng điều khiển",
+    Audit.VERDICT: "Người phản ánh đánh giá kết quả",
+    Audit.REOPENED: "Người phản ánh báo chưa được giải quyết — mở lại",
+    Audit.MERGED_IN: "Gộp thêm phản ánh trùng",
 }
 
 CASE_STATUS_LABELS = {
@@ -83,6 +91,7 @@ CASE_STATUS_LABELS = {
     CaseStatus.RESOLVED: "✅ Đã hoàn tất",
     CaseStatus.REJECTED: "⛔ Đã từ chối",
     CaseStatus.TRANSFERRED: "🔁 Được chuyển đến — chờ tiếp nhận",
+    CaseStatus.MERGED: "🔗 Đã gộp vào phản ánh khác",
 }
 
 

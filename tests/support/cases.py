@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from bot.leader import Leader, Timing
 from bot.sender import OutboxSender, SenderOptions
 from handlers.cases.intake import route_pending
 from handlers.cases.posting import link_sent
@@ -161,3 +162,33 @@ async def outbox_rows(chat: ChatHarness, kind: str | None = None) -> list[Outbox
         if kind is not None:
             query = query.where(OutboxMessage.kind == kind)
         return list((await uow.session.execute(query)).scalars())
+
+
+class FlakyInbox(Inbox):
+    """An inbox where some chats fail: outside the messaging window, blocked, or always a network error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: dict[str, Exception] = {}
+        self.tries: dict[str, int] = {}
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str:
+        if chat_id in self.failing:
+            self.tries[chat_id] = self.tries.get(chat_id, 0) + 1
+            raise self.failing[chat_id]
+        return await super().deliver(chat_id, reply)
+
+
+def leader_sender(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
+    """The outbox sender exactly as the leader builds it (with the unreachable-reporter hook)."""
+    leader = Leader(chat.app, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, timing=Timing(sender=options))
+    return leader.make_sender()
+
+
+async def deliver_as_leader(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
+    app = chat.app
+    await route_pending(app.db, app.config, chat.clock.now(), media=app.media)
+    sender = leader_sender(chat, inbox, options)
+    await sender.run(until_empty=True)
+    await link_sent(app.db)
+    return sender

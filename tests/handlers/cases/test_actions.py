@@ -52,8 +52,23 @@ def test_the_table_keeps_its_own_rules() -> None:
     assert all(a.status is not None for a in actions if a.code in ("ack", "more", "done", "rej"))
     assert all(a.statuses and a.done for a in actions if a.prompt)
     assert set(AUDIT_LABELS) == set(audits) | set(Audit) - {Audit.REFUSED}
-    listed = {"ack", "take", "assign", "transfer", "more", "reply", "resolve", "reject", "copy_seen", "reporter_added"}
-    listed.add("config_move")  # a case moved by ``config move``
+    listed = {
+        "ack",
+        "take",
+        "assign",
+        "transfer",
+        "more",
+        "reply",
+        "resolve",
+        "reject",
+        "copy_seen",
+        "reporter_added",
+        "reporter_reopened",
+        "merge",
+        "not_duplicate",
+        "merged_in",
+        "config_move",  # a case moved by ``config move``
+    }
     assert listed == CARD_HISTORY
     codec = ButtonCodec(b"k" * 32)  # a code, a large case id and an agency or staff id fit a signed payload
     assert all(codec.encode(case_payload(code, Case(id=10**9), "x" * 24)) for code in ACTIONS)

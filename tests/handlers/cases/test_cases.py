@@ -20,7 +20,7 @@ from bot.channels.base import OutsideMessagingWindow, TemporaryFailure, Unreacha
 from bot.leader import Leader, Timing
 from bot.sender import OutboxSender, SenderOptions
 from handlers.cases.intake import route_pending
-from handlers.cases.posting import alert_lost_chats, link_sent
+from handlers.cases.posting import alert_lost_chats
 from handlers.cases.sla import check_sla
 from handlers.clock import as_utc
 from handlers.features import load_features
@@ -34,11 +34,13 @@ from tests.support.cases import (
     QLTM,
     QLTT,
     TTS,
+    FlakyInbox,
     Inbox,
     Sent,
     audit,
     cases_config,
     deliver,
+    deliver_as_leader,
     member,
     outbox_rows,
     the_case,
@@ -124,11 +126,15 @@ async def test_a_counterfeit_report_is_handled_by_market_surveillance_and_the_re
     assert "sẽ kiểm tra cửa hàng" in answer.text and "Sơn" not in answer.text
 
     await son.press_on(card, "Hoàn tất")
+    assert "chọn lý do «Hoàn tất»" in son.text
+    await son.say("Đã xử phạt")  # a reason of its own, typed
     await son.say("Đã kiểm tra, thu giữ 120 thỏi son giả và xử phạt cửa hàng.")
     assert f"Đã hoàn tất {code}" in son.text
     await deliver(chat, inbox)
-    done = inbox.last("u1")
-    assert "đã được Cục Quản lý thị trường tỉnh Bình Phước xử lý xong" in done.text and "120 thỏi" in done.text
+    done, question = inbox.to("u1")[-2:]
+    assert "đã được Cục Quản lý thị trường tỉnh Bình Phước xử lý xong (Đã xử phạt)" in done.text
+    assert "120 thỏi" in done.text
+    assert "đã được giải quyết chưa" in question.text and len(question.labels) == 3
     assert "Trạng thái: ✅ Đã hoàn tất" in card.text and "Kết quả: Đã kiểm tra" in card.text
     assert card.labels == ["📞 Xem liên hệ"]  # closed: only the contact stays
     assert copy.labels == []
@@ -145,7 +151,7 @@ async def test_a_counterfeit_report_is_handled_by_market_surveillance_and_the_re
     assert (ack.actor_name, ack.actor_agency, ack.actor_role) == ("Trần Văn Sơn", "qltt", "agent")
     assert (ack.before["status"], ack.after["status"]) == ("new", "acknowledged")
     assert trail[3].before["status"] == "waiting_reporter" and trail[3].after["status"] == "in_progress"
-    assert trail[-1].note.startswith("Đã kiểm tra") and trail[-1].after["status"] == "resolved"
+    assert trail[-1].note.startswith("Lý do: Đã xử phạt. Đã kiểm tra") and trail[-1].after["status"] == "resolved"
     case = await the_case(chat, code)
     assert case.acknowledged_at is not None and case.closed_at is not None and case.sla_next_at is None
 
@@ -559,36 +565,6 @@ async def test_a_platform_without_edits_gets_the_new_state_as_a_new_message(chat
 
 
 # -- a reporter who cannot be reached --------------------------------------------------------------------------
-
-
-class FlakyInbox(Inbox):
-    """An inbox where some chats fail: outside the messaging window, blocked, or always a network error."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failing: dict[str, Exception] = {}
-        self.tries: dict[str, int] = {}
-
-    async def deliver(self, chat_id: str, reply: Reply) -> str:
-        if chat_id in self.failing:
-            self.tries[chat_id] = self.tries.get(chat_id, 0) + 1
-            raise self.failing[chat_id]
-        return await super().deliver(chat_id, reply)
-
-
-def leader_sender(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
-    """The outbox sender exactly as the leader builds it (with the unreachable-reporter hook)."""
-    leader = Leader(chat.app, {CHANNEL: inbox.deliver}, edits={CHANNEL: inbox.edit}, timing=Timing(sender=options))
-    return leader.make_sender()
-
-
-async def deliver_as_leader(chat: ChatHarness, inbox: Inbox, options: SenderOptions = FAST) -> OutboxSender:
-    app = chat.app
-    await route_pending(app.db, app.config, chat.clock.now(), media=app.media)
-    sender = leader_sender(chat, inbox, options)
-    await sender.run(until_empty=True)
-    await link_sent(app.db)
-    return sender
 
 
 async def reporter_blocks_then_staff_acknowledge(chat: ChatHarness) -> FlakyInbox:

@@ -19,7 +19,14 @@ from bot.channels.telegram import TelegramChannel
 from handlers.types import Button, Reply
 from storage.models import OutboxMessage
 from tests.support.databases import migrated_sqlite
-from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_update, chat_dict, text_update
+from tests.support.fakes.telegram_api import (
+    Call,
+    FakeTelegramAPI,
+    callback_update,
+    chat_dict,
+    photo_update,
+    text_update,
+)
 from tests.support.images import jpeg
 from tests.support.processes import ROOT, checkout_env
 from tests.support.telegram import (
@@ -223,3 +230,29 @@ async def test_edit_falls_back_to_the_caption_or_a_new_message(tmp_path: Path) -
 
 async def _ignore(_msg):
     return []
+
+
+async def test_a_staff_photo_reaches_the_reporter_on_telegram(rig: CaseRig) -> None:
+    code, _ = await file_with_album(rig)
+    await rig.deliver()
+    [card] = rig.to(GROUP)
+    await press(rig, card, "Trả lời người phản ánh")  # not acknowledged yet: the answer acknowledges it too
+    await rig.fake.wait_for(
+        "sendMessage", predicate=lambda c: c.params["chat_id"] == GROUP and "gửi kèm ảnh" in c.params["text"]
+    )
+    seized = jpeg("seized", 30_000)
+    rig.fake.add_file("staff-big", seized, file_path="photos/staff.jpg")
+    rig.fake.push_update(
+        photo_update(
+            [("staff-thumb", 90, 90, 1_000), ("staff-big", 1280, 960, len(seized))], user_id=STAFF, chat_id=GROUP,
+            chat_type="supergroup", first_name="Sơn", caption="Biên bản thu giữ hàng giả",
+        )
+    )  # fmt: skip
+    await rig.fake.wait_for(
+        "sendMessage", predicate=lambda c: c.params["chat_id"] == GROUP and "Đã gửi trả lời" in c.params["text"]
+    )
+    await rig.deliver()
+    sent = rig.to(USER, "sendPhoto")[-1]
+    assert f"trả lời về phản ánh {code}" in sent.params["caption"] and "Biên bản thu giữ" in sent.params["caption"]
+    assert [c for c in rig.to(USER, "sendPhoto") if c is not sent] == []  # the acknowledgement went without it
+    assert sent.params["photo"].data == seized  # the bytes the staff member sent, uploaded to the reporter

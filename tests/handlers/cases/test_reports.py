@@ -83,6 +83,7 @@ def card_of(inbox: Inbox, chat_id: str, code: str) -> Sent:
 
 async def close(staff: Member, card: Sent, button: str, text: str) -> None:
     await staff.press_on(card, button)
+    await staff.press("Không có dấu hiệu vi phạm" if button == "Từ chối" else "Đã xử lý vi phạm người bán")
     await staff.say(text)
 
 

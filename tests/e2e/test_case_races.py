@@ -1,0 +1,71 @@
+"""Merges and the reporter's verdict from two processes on one database: each happens exactly once in total."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from storage.cases import CaseStatus
+from tests.support.cases import QLTT, Inbox, audit, cases_config, deliver, member, outbox_rows, the_case
+from tests.support.chat import DEFAULT_NOW, ChatHarness
+from tests.support.complaints import file_report
+from tests.support.racers import race
+
+pytestmark = [
+    pytest.mark.processes,
+    pytest.mark.skipif(sys.platform == "win32", reason="subprocesses with stdin pipes"),
+]
+
+
+@pytest.fixture
+async def shared(db_url: str) -> AsyncIterator[ChatHarness]:
+    async with ChatHarness.create(db_url, now=DEFAULT_NOW, config=cases_config()) as harness:
+        yield harness
+
+
+async def press_together(db_url: str, at: str, presses: list[list[str]], tmp_path: Path) -> list[list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "BOT_CONFIG"))}
+    return await race(["tests.support.case_press_worker", db_url, at, json.dumps(presses)], env, tmp_path)
+
+
+async def test_two_processes_merge_once_and_reopen_once(shared: ChatHarness, db_url: str, tmp_path: Path) -> None:
+    inbox = Inbox()
+    codes = []
+    for i in range(3):
+        codes.append(await file_report(shared.person(f"u{i}", name=f"Người {i}")))
+        await deliver(shared, inbox)
+    first, second, third = codes
+    cards = {code: next(s for s in inbox.to(QLTT) if f"PHẢN ÁNH {code}" in s.text) for code in codes}
+    merge = [["qltt-1", QLTT, "group", cards[c].button(f"Gộp vào {first}").payload] for c in (second, third)]
+    answers = await press_together(db_url, shared.clock.now().isoformat(), merge, tmp_path)
+    said = " ".join(" ".join(a) for a in answers)
+    assert said.count(f"Đã gộp {second} vào {first}") == 1 and said.count(f"Đã gộp {third} vào {first}") == 1
+    assert [a.action for a in await audit(shared, first)].count("merged_in") == 2
+    for code in (second, third):
+        assert [a.action for a in await audit(shared, code)].count("merge") == 1
+        assert (await the_case(shared, code)).state is CaseStatus.MERGED
+    notices = [r for r in await outbox_rows(shared, "case_notice") if "được gộp với phản ánh" in r.payload["text"]]
+    assert sorted(r.chat_id for r in notices) == ["u1", "u2"]  # each merged reporter told once
+
+    son = member(shared, "qltt-1", QLTT, "Sơn")
+    await son.press_on(cards[first], "Hoàn tất")
+    await son.press("Đã xử lý vi phạm người bán")
+    await son.say("Cửa hàng đã bị xử phạt.")
+    await deliver(shared, inbox)
+    assert sorted(r.chat_id for r in await outbox_rows(shared, "case_verdict")) == ["u0", "u1", "u2"]
+    shared.clock.advance(timedelta(days=1))
+    unsolved = inbox.last("u1").button("Chưa").payload
+    presses = [["u1", "u1", "private", unsolved]]
+    answers = await press_together(db_url, shared.clock.now().isoformat(), presses, tmp_path)
+    said = " ".join(" ".join(a) for a in answers)
+    assert said.count("đã được mở lại") == 1 and said.count("đã trả lời câu hỏi") == 1
+    case = await the_case(shared, first)
+    assert case.state is CaseStatus.IN_PROGRESS and case.reopens == 1
+    assert [a.action for a in await audit(shared, first)].count("reporter_reopened") == 1
+    assert len([r for r in await outbox_rows(shared, "case_reopened")]) == 1
