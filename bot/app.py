@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.settings import Settings
 from handlers import build_router
@@ -57,7 +58,13 @@ class App:
             downloaders=self.downloaders,
         )
         self.codec = ButtonCodec(key.encode())
-        self.dispatcher = Dispatcher(self.db, build_router(), services, self.codec)
+        self.dispatcher = Dispatcher(
+            self.db,
+            build_router(),
+            services,
+            self.codec,
+            reply_lease=timedelta(seconds=self.settings.inbox_reply_lease_seconds),
+        )
         self._started = True
 
     async def stop(self) -> None:

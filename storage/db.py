@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from storage.cases import CaseRepository
 from storage.channel_posts import ChannelPostRepository
 from storage.complaints import ComplaintRepository
+from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
 from storage.questions import QuestionRepository
 from storage.repositories import ConversationRepository, SecretRepository, UserRepository
@@ -194,6 +195,7 @@ class UnitOfWork:
         self.staff = StaffRepository(session)
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
         self.channel_posts = ChannelPostRepository(session)
+        self.inbox = InboxRepository(session, is_sqlite=is_sqlite)
 
     async def lock(self, *parts: str) -> None:
         """Serialise work on one key across processes until this transaction ends (PostgreSQL)."""

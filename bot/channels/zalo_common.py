@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from aiohttp import web
 from bot.channels.albums import merge
 from bot.channels.base import RateLimited, TemporaryFailure
 from bot.settings import Settings
-from bot.webhooks import WebhookServer
+from bot.webhooks import Refusals, WebhookServer
 from handlers.core import KeyedLocks
 from handlers.matching import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
@@ -378,27 +377,6 @@ async def download_url(session: aiohttp.ClientSession, url: str, max_bytes: int,
     return b"".join(chunks)
 
 
-class Refusals:
-    """Log refused webhook requests without letting a flood of them flood the log: the first one at once,
-    then one line per ``every`` seconds with the count."""
-
-    def __init__(self, name: str, every: float = 60.0) -> None:
-        self.name = name
-        self.every = every
-        self.total = 0
-        self._pending = 0
-        self._logged_at: float | None = None
-
-    def note(self, reason: str) -> None:
-        self.total += 1
-        self._pending += 1
-        now = time.monotonic()
-        if self._logged_at is None or now - self._logged_at >= self.every:
-            logger.warning("%s webhook: refused %d request(s) (last: %s)", self.name, self._pending, reason)
-            self._pending = 0
-            self._logged_at = now
-
-
 async def send_replies(
     choices: Choices,
     send_one: Callable[[str, Reply], Awaitable[object]],
@@ -467,7 +445,7 @@ class ZaloChannelBase:
         self.bursts = PhotoBursts(
             self.background, self._answer, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
         )
-        self.refusals = Refusals(self.label)
+        self.refusals = Refusals(f"{self.label} webhook")
         self._session: aiohttp.ClientSession | None = None
         self._server: WebhookServer | None = None
         self._own_server = False

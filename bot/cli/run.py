@@ -79,13 +79,14 @@ def wire_channels(app: App) -> tuple[list, Any, Any]:
     webhook on ONE server (``WEBHOOK_PORT``; channels in polling mode add no route); each channel's downloader
     registered; the leader's sender delivers, edits (Zalo: none, a new message) and pins (Telegram: the pinned
     countdown post) through them."""
+    from bot.inbox import Inbox
     from bot.leader import Leader
     from bot.ratelimit import RateLimiter
     from bot.webhooks import WebhookServer
 
     settings = app.settings
     limiter = RateLimiter.from_settings(settings)
-    channels = messenger_channels(app, limiter)
+    channels = messenger_channels(app, limiter, Inbox(app.db, workers=settings.inbox_workers))
     server = WebhookServer(settings.webhook_listen, settings.webhook_port)
     for channel in channels:
         channel.attach(server)
@@ -96,15 +97,15 @@ def wire_channels(app: App) -> tuple[list, Any, Any]:
     return channels, server, leader
 
 
-def messenger_channels(app: App, limiter) -> list:
-    """The configured messenger channels (Telegram, Zalo Bot, Zalo OA), in one process."""
+def messenger_channels(app: App, limiter, inbox) -> list:
+    """The configured messenger channels (Telegram, Zalo Bot, Zalo OA), in one process, sharing one inbox."""
     assert app.dispatcher is not None
     settings = app.settings
     channels: list = []
     if settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel
 
-        channels.append(TelegramChannel(settings, app.dispatcher.handle, limiter=limiter))
+        channels.append(TelegramChannel(settings, app.dispatcher.handle, limiter=limiter, inbox=inbox))
     if settings.zalo_bot_enabled:
         from bot.channels.zalo_bot import ZaloBotChannel
 

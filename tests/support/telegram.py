@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.app import App
 from bot.channels.telegram import TelegramChannel
+from bot.inbox import Inbox
 from bot.settings import Settings
 from handlers.config import AppConfig
 from tests.support.configs import plan_2024
@@ -24,6 +25,12 @@ def make_settings(fake: FakeTelegramAPI, tmp_path: Path, **extra) -> Settings:
         telegram_file_base_url=fake.file_base_url,
         **extra,
     )
+
+
+def inbox_channel(settings: Settings, app: App, **extra) -> TelegramChannel:
+    """A Telegram channel as ``run`` makes it: every update stored in the inbox before it is acknowledged."""
+    assert app.dispatcher is not None
+    return TelegramChannel(settings, app.dispatcher.handle, inbox=Inbox(app.db), **extra)
 
 
 GROUP = -1001234567890  # Cục QLTT's staff group

@@ -20,7 +20,7 @@ from handlers.types import MediaRef
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.configs import plan_2024
 from tests.support.fakes.telegram_api import FakeTelegramAPI, callback_update, photo_update, text_update
-from tests.support.telegram import make_settings
+from tests.support.telegram import inbox_channel, make_settings
 
 USER = 1001
 
@@ -45,7 +45,7 @@ async def polling(tmp_path: Path) -> AsyncIterator[Rig]:
         async with create_app(
             settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
         ) as app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
+            channel = inbox_channel(settings, app)
             await channel.start()
             try:
                 yield Rig(fake, app, channel)
@@ -132,7 +132,7 @@ async def test_webhook_checks_the_secret_and_answers(tmp_path: Path) -> None:
         async with create_app(
             settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
         ) as app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
+            channel = inbox_channel(settings, app)
             await channel.start()
             try:
                 [hook] = fake.calls_of("setWebhook")
@@ -167,7 +167,7 @@ async def test_the_token_never_reaches_the_log(tmp_path: Path) -> None:
             async with create_app(
                 settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
             ) as app:
-                channel = TelegramChannel(settings, app.dispatcher.handle)
+                channel = inbox_channel(settings, app)
                 await channel.start()
                 fake.push_update(text_update("/start", user_id=USER))
                 await fake.wait_for("sendMessage")

@@ -37,6 +37,7 @@ from tests.support.telegram import (
     STAFF,
     USER,
     ReporterRig,
+    inbox_channel,
     make_settings,
     push_album,
     telegram_config,
@@ -80,7 +81,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[CaseRig]:
         clock = FixedClock(DEFAULT_NOW)
         app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
         async with app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
+            channel = inbox_channel(settings, app)
             app.register_downloader(channel.name, channel.download_to)
             await channel.start()
             try:
