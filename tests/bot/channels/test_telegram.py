@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,11 @@ from handlers.clock import FixedClock
 from handlers.types import MediaRef
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.configs import plan_2024
+from tests.support.fakes.loopback import free_port
 from tests.support.fakes.telegram_api import FakeTelegramAPI, callback_update, photo_update, text_update
 from tests.support.telegram import inbox_channel, make_settings
 
 USER = 1001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -41,6 +40,7 @@ from storage.zalo import ZaloChoices, ZaloSeenEvent, ZaloToken
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.configs import plan_2024
 from tests.support.databases import migrated_sqlite
+from tests.support.fakes.loopback import free_port
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.telegram_api import text_update as tg_text_update
 from tests.support.fakes.zalo_bot_api import FakeZaloBotAPI
@@ -549,12 +549,6 @@ def test_events_become_neutral_messages() -> None:
 # --------------------------------------------------------------------------------------------------------
 # One process, one webhook server, every channel
 # --------------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.processes
