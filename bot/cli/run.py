@@ -17,13 +17,18 @@ logger = logging.getLogger(__name__)
 
 async def run_console(app: App, *, user: str, chat: str | None, name: str, broadcasts: bool = False) -> int:
     from bot.channels.console import CHANNEL, ConsoleChannel, download_to
+    from bot.inbox import Inbox
 
     async with app:
         assert app.dispatcher is not None
-        channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name)
+        inbox = Inbox(app.db, workers=1)
+        channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name, inbox=inbox)
         app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
         if not (broadcasts and app.settings.scheduler_enabled):
-            return await channel.run()
+            try:
+                return await channel.run()
+            finally:
+                await inbox.close()
         # `run` on the console alone: reminders and announcements for console users are printed here.
         from bot.leader import Leader
 
@@ -33,6 +38,7 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
             return await channel.run()
         finally:
             await leader.stop()
+            await inbox.close()
 
 
 async def run(app: App) -> int:
@@ -109,9 +115,9 @@ def messenger_channels(app: App, limiter, inbox) -> list:
     if settings.zalo_bot_enabled:
         from bot.channels.zalo_bot import ZaloBotChannel
 
-        channels.append(ZaloBotChannel(settings, app.dispatcher.handle, app.db))
+        channels.append(ZaloBotChannel(settings, app.dispatcher.handle, app.db, inbox=inbox))
     if settings.zalo_oa_enabled:
         from bot.channels.zalo_oa import ZaloOAChannel
 
-        channels.append(ZaloOAChannel(settings, app.dispatcher.handle, app.db))
+        channels.append(ZaloOAChannel(settings, app.dispatcher.handle, app.db, inbox=inbox))
     return channels
