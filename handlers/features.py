@@ -40,6 +40,7 @@ FEATURES: tuple[str, ...] = (
     "handlers.cases",
     "handlers.reminders",
     "handlers.announcements",
+    "handlers.inbox",
 )
 
 
