@@ -30,4 +30,4 @@ async def purge(ctx: LeaderContext) -> int:
 
 
 async def jobs(ctx: LeaderContext) -> list[Job]:
-    return [Interval("inbox:purge", PURGE_EVERY, lambda: purge(ctx))]
+    return [Interval("inbox:purge", "Dọn hộp thư đến đã xử lý", PURGE_EVERY, lambda: purge(ctx))]
