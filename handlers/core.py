@@ -257,8 +257,8 @@ class Dispatcher:
         self.services = services
         self.codec = codec
         self.locks = KeyedLocks()
-        # A reply is written to the outbox claimed for this long: the channel delivers it at once; only if the
-        # process died before it was marked sent does the outbox sender take it afterwards.
+        # A reply is written to the outbox due this long after its step: the channel delivers it at once; only if
+        # the process died before it was marked sent does the outbox sender take it afterwards.
         self.reply_lease = reply_lease
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
@@ -305,8 +305,8 @@ class Dispatcher:
             return bool(await uow.inbox.still_pending(msg.inbox_ids))
 
     async def _to_outbox(self, uow: UnitOfWork, msg: IncomingMessage, replies: list[Reply], now: datetime) -> None:
-        """Write the replies to the outbox, claimed for the channel to deliver at once (an alert answering a
-        button press is not a message: it goes with the press's answer)."""
+        """Write the replies to the outbox, due only after the lease: the channel delivers them at once and marks
+        them sent (an alert answering a button press is not a message: it goes with the press's answer)."""
         for reply in replies:
             if reply.alert and msg.kind is MessageKind.BUTTON:
                 continue
@@ -316,7 +316,7 @@ class Dispatcher:
                 kind=REPLY_KIND,
                 payload=reply.to_dict(),
                 now=now,
-                claimed_until=now + self.reply_lease,
+                not_before=now + self.reply_lease,  # the sender's, only if not marked sent by then
             )
             assert row is not None
             reply.outbox_id = row.id

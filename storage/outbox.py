@@ -54,12 +54,8 @@ class OutboxRepository:
         not_before: datetime | None = None,
         dedupe_key: str | None = None,
         ref: str | None = None,
-        claimed_until: datetime | None = None,
     ) -> OutboxMessage | None:
-        """Add a message; with a ``dedupe_key`` already present, add nothing and return None.
-
-        ``claimed_until``: the row is written already claimed (a reply the channel delivers at once); the sender
-        takes it only if it is still not marked sent by then."""
+        """Add a message; with a ``dedupe_key`` already present, add nothing and return None."""
         if dedupe_key is not None:
             existing = await self.session.execute(
                 select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
@@ -75,7 +71,6 @@ class OutboxRepository:
             dedupe_key=dedupe_key,
             ref=ref,
             not_before=not_before or now,
-            claimed_until=claimed_until,
             created_at=now,
         )
         self.session.add(row)

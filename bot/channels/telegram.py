@@ -257,17 +257,12 @@ class TelegramChannel:
             return await self._send_one(chat_ref(chat_id), reply, bulk=True)
 
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
-        """Answer right after the step; replies written to the outbox are marked sent as they go out (one the
-        process dies before marking is delivered by the outbox sender once its lease is over)."""
-        delivered: list[tuple[int, str | None]] = []
-        try:
-            for reply in replies:
-                message_id = await self._send_one(chat_id, reply)
-                if reply.outbox_id is not None:
-                    delivered.append((reply.outbox_id, message_id))
-        finally:
-            if self.inbox is not None:
-                await self.inbox.sent(delivered)
+        """Answer right after the step; a reply written to the outbox is marked sent as soon as it went out (one
+        the process dies before marking is delivered by the outbox sender once its lease is over)."""
+        for reply in replies:
+            message_id = await self._send_one(chat_id, reply)
+            if reply.outbox_id is not None and self.inbox is not None:
+                await self.inbox.sent([(reply.outbox_id, message_id)])
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> str | None:
         """Change a message sent earlier (a case card as the case moves): its text and its buttons.

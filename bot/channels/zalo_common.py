@@ -392,25 +392,20 @@ async def send_replies(
     sent: Callable[[list[tuple[int, str | None]]], Awaitable[None]] | None = None,
 ) -> None:
     """Answer a user directly: remember the numbered options first (so a quick "1" finds them), then send
-    each reply, waiting out a rate limit (at most ``max_wait`` seconds) up to ``attempts`` times. Replies
-    written to the outbox are handed to ``sent`` as they went out (the rest the outbox sender delivers)."""
+    each reply, waiting out a rate limit (at most ``max_wait`` seconds) up to ``attempts`` times. A reply
+    written to the outbox is handed to ``sent`` as soon as it went out (the rest the outbox sender delivers)."""
     await choices.remember(chat_id, replies)
-    delivered: list[tuple[int, str | None]] = []
-    try:
-        for reply in replies:
-            for attempt in range(attempts):
-                try:
-                    message_id = await send_one(chat_id, reply)
-                    break
-                except RateLimited as exc:
-                    if attempt == attempts - 1:
-                        raise
-                    await asyncio.sleep(exc.retry_after if max_wait is None else min(exc.retry_after, max_wait))
-            if reply.outbox_id is not None:
-                delivered.append((reply.outbox_id, message_id if isinstance(message_id, str) else None))
-    finally:
-        if sent is not None and delivered:
-            await sent(delivered)
+    for reply in replies:
+        for attempt in range(attempts):
+            try:
+                message_id = await send_one(chat_id, reply)
+                break
+            except RateLimited as exc:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(exc.retry_after if max_wait is None else min(exc.retry_after, max_wait))
+        if reply.outbox_id is not None and sent is not None:
+            await sent([(reply.outbox_id, message_id if isinstance(message_id, str) else None)])
 
 
 async def post_json(

@@ -227,8 +227,14 @@ async def test_sigkill_at_random_moments_loses_nothing_and_does_nothing_twice(
             await user.expect(before, markers)
         await asyncio.sleep(1.5)  # replies of the last step still leased would go out now, if any
         replies = user.replies()
-        for _kind, _arg, markers in SCRIPT:
-            for marker in markers:
-                assert 1 <= sum(marker in text for text in replies) <= 2, marker  # owed: delivered, at most twice
+        delivered = {
+            marker: sum(marker in text for text in replies) for _k, _a, markers in SCRIPT for marker in markers
+        }
+        assert [m for m, n in delivered.items() if n == 0] == []  # every reply owed was delivered
+        duplicates = sum(n - 1 for n in delivered.values())
+        # A reply in flight at a kill (sent, not yet marked) may go out again; one in flight at two kills in a row
+        # (the direct send, then the sender's) at most three times.
+        assert max(delivered.values()) <= 3 and duplicates <= 2 * bot.kills, delivered
+        print(f"\nkills={bot.kills} owed={len(delivered)} delivered={sum(delivered.values())} duplicates={duplicates}")
         assert bot.kills == KILLS
     await check_stored(db_url, len(SCRIPT))
