@@ -88,12 +88,14 @@ class Inbox:
             await uow.commit()
 
     def _start_workers(self) -> None:
-        while len(self._workers) < self.size:
-            self._workers.append(asyncio.create_task(self._worker(), name=f"inbox-{len(self._workers)}"))
+        """Enough workers for the conversations waiting, never more than ``size``; a worker ends when none wait."""
+        self._workers = [task for task in self._workers if not task.done()]
+        while len(self._workers) < min(self.size, self._ready.qsize() + self._busy):
+            self._workers.append(asyncio.create_task(self._worker(), name="inbox-worker"))
 
     async def _worker(self) -> None:
-        while True:
-            key = await self._ready.get()
+        while not self._ready.empty():
+            key = self._ready.get_nowait()
             self._busy += 1
             try:
                 queue = self._queues[key]
