@@ -164,6 +164,7 @@ class TelegramChannel:
         self.inbox = inbox
         self.poll_timeout = poll_timeout
         self._poller: asyncio.Task | None = None
+        self._accepting = False  # stored updates are queued only once the bot is initialised (start resumes)
         self.refusals = Refusals("telegram webhook")
         self.ignored = Refusals("telegram", what="ignored")
         # One limiter per bot: pass the sender's so broadcasts and replies share it.
@@ -426,6 +427,7 @@ class TelegramChannel:
         await self.application.initialize()
         await self.application.start()
         if self.inbox is not None:
+            self._accepting = True
             await self.inbox.resume(CHANNEL, self._process_stored)
         if self.settings.telegram_webhook_url:
             await self._start_webhook()
@@ -439,6 +441,7 @@ class TelegramChannel:
         logger.info("telegram: long polling as @%s", self.bot.username)
 
     async def stop(self) -> None:
+        self._accepting = False
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -514,7 +517,9 @@ class TelegramChannel:
     async def _store(self, batch: list[tuple[dict[str, Any], IncomingMessage]]) -> None:
         assert self.inbox is not None
         items = [Received(str(d["update_id"]), f"{m.chat_id}:{m.user_id}", d) for d, m in batch]
-        self.inbox.submit(await self.inbox.store(CHANNEL, items), self._process_stored)
+        added = await self.inbox.store(CHANNEL, items)
+        if self._accepting:  # else stored on the shared server before this channel started: start resumes them
+            self.inbox.submit(added, self._process_stored)
 
     async def _poll_loop(self) -> None:
         """Long polling that moves the offset on only once the batch is stored (Telegram keeps what it has
