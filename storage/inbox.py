@@ -99,19 +99,15 @@ class InboxRepository:
     async def take(self, ids: list[int], now: datetime) -> list[int]:
         """Mark the still pending rows of ``ids`` handled (in the caller's transaction); return them.
 
-        On PostgreSQL the rows are locked first, so a second worker holding the same update waits for the
-        first one's transaction and then finds nothing left to take."""
-        query = select(InboxUpdate.id).where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)
-        if not self.is_sqlite:
-            query = query.with_for_update()
-        pending = list((await self.session.execute(query)).scalars())
-        if pending:
-            await self.session.execute(
-                update(InboxUpdate)
-                .where(InboxUpdate.id.in_(pending))
-                .values(status=InboxStatus.HANDLED.value, handled_at=now, attempts=InboxUpdate.attempts + 1)
-            )
-        return pending
+        One UPDATE … RETURNING: on PostgreSQL a second transaction taking the same rows waits for the first
+        one's row locks, then finds them no longer pending and takes nothing."""
+        result = await self.session.execute(
+            update(InboxUpdate)
+            .where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)
+            .values(status=InboxStatus.HANDLED.value, handled_at=now, attempts=InboxUpdate.attempts + 1)
+            .returning(InboxUpdate.id)
+        )
+        return list(result.scalars())
 
     async def still_pending(self, ids: list[int]) -> list[int]:
         result = await self.session.execute(
