@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.settings import Settings
 from handlers import build_router
@@ -58,7 +59,13 @@ class App:
             web_url=self.settings.web_url,
         )
         self.codec = ButtonCodec(key.encode())
-        self.dispatcher = Dispatcher(self.db, build_router(), services, self.codec)
+        self.dispatcher = Dispatcher(
+            self.db,
+            build_router(),
+            services,
+            self.codec,
+            reply_lease=timedelta(seconds=self.settings.inbox_reply_lease_seconds),
+        )
         self._started = True
 
     async def stop(self) -> None:

@@ -23,7 +23,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -153,6 +153,7 @@ class Timing:
     retry_seconds: float = 10.0
     sender: SenderOptions = field(default_factory=SenderOptions)
     intervals: Intervals = field(default_factory=Intervals)
+    inbox_keep: timedelta = timedelta(days=7)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Timing:
@@ -165,6 +166,7 @@ class Timing:
                 progress_interval=settings.sender_progress_seconds,
             ),
             intervals=Intervals(case_poll=settings.case_poll_seconds, case_sla=settings.case_sla_seconds),
+            inbox_keep=timedelta(days=settings.inbox_keep_days),
         )
 
 
@@ -292,6 +294,7 @@ class Leader:
             channels=frozenset(self.delivers),
             pins=self.pins,
             intervals=self.timing.intervals,
+            inbox_keep=self.timing.inbox_keep,
         )
         self.jobs = await declared_jobs(self.features, ctx)
         _running = self

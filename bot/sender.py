@@ -52,6 +52,7 @@ from bot.ratelimit import RateLimiter
 from handlers.buttons import ButtonCodec
 from handlers.clock import Clock
 from handlers.config import QuietHours
+from handlers.core import REPLY_KIND
 from handlers.types import Button, Reply
 from storage.db import Database, UnitOfWork
 from storage.models import OutboxMessage, OutboxStatus
@@ -282,7 +283,9 @@ class OutboxSender:
                 self._chat_rows[chat] -= 1
                 if not self._chat_rows[chat]:
                     del self._chat_rows[chat], self._chat_locks[chat]
-            if len(self._sent) + len(self._failed) >= self.options.flush_size:
+            if row.kind == REPLY_KIND or len(self._sent) + len(self._failed) >= self.options.flush_size:
+                # A user's reply that its channel could not mark sent (the process died) is recorded at once:
+                # a crash of this process before the record would send it once more.
                 self._flush_now.set()
 
     async def _deliver_row(self, row: OutboxMessage) -> None:

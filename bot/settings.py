@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     sender_progress_seconds: float = Field(default=10, gt=0, description="progress log line interval")
     leader_retry_seconds: float = Field(default=10, gt=0, description="how often a standby process checks")
     case_poll_seconds: float = Field(default=1, gt=0, description="how often new reports are routed to agencies")
+    # The durable inbox (bot/inbox.py): updates stored before they are acknowledged, handled from there.
+    inbox_workers: int = Field(default=16, gt=0, description="conversations handled side by side per process")
+    inbox_reply_lease_seconds: float = Field(
+        default=30, gt=0, description="a reply not marked sent by then is delivered by the outbox sender"
+    )
+    inbox_keep_days: float = Field(default=7, gt=0, description="handled inbox rows are purged after this")
     case_sla_seconds: float = Field(default=60, gt=0, description="how often case deadlines are checked")
 
     @field_validator("bot_config", mode="before")

@@ -8,6 +8,7 @@ answers "ok" for load balancers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -86,3 +87,25 @@ class WebhookServer:
 
     async def _health(self, _request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+
+class Refusals:
+    """Log refused webhook requests without letting a flood of them flood the log: the first one at once,
+    then one line per ``every`` seconds with the count."""
+
+    def __init__(self, name: str, every: float = 60.0, *, what: str = "refused") -> None:
+        self.name = name
+        self.what = what
+        self.every = every
+        self.total = 0
+        self._pending = 0
+        self._logged_at: float | None = None
+
+    def note(self, reason: str) -> None:
+        self.total += 1
+        self._pending += 1
+        now = time.monotonic()
+        if self._logged_at is None or now - self._logged_at >= self.every:
+            logger.warning("%s: %s %d request(s) (last: %s)", self.name, self.what, self._pending, reason)
+            self._pending = 0
+            self._logged_at = now

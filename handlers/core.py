@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 4096
 CANCEL_COMMANDS = frozenset({"/cancel", "/huy", "/thoat"})
 CANCEL_WORDS = frozenset({"huy", "cancel", "thoat", "huy bo", "dung lai"})
+REPLY_KIND = "reply"  # the outbox kind of a reply written in its step's transaction
+MAX_ATTEMPTS = 3  # a stored update failing this often is parked (storage/inbox.py)
 
 
 # (ref, path, max_bytes): stream the media to ``path``; raise storage.media.MediaTooLarge over ``max_bytes``.
@@ -242,24 +244,83 @@ class KeyedLocks:
 class Dispatcher:
     """Route each incoming message to its handler inside one transaction."""
 
-    def __init__(self, db: Database, router: Router, services: Services, codec: ButtonCodec) -> None:
+    def __init__(
+        self,
+        db: Database,
+        router: Router,
+        services: Services,
+        codec: ButtonCodec,
+        *,
+        reply_lease: timedelta = timedelta(seconds=30),
+    ) -> None:
         self.db = db
         self.router = router
         self.services = services
         self.codec = codec
         self.locks = KeyedLocks()
+        # A reply is written to the outbox due this long after its step: the channel delivers it at once; only if
+        # the process died before it was marked sent does the outbox sender take it afterwards.
+        self.reply_lease = reply_lease
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
+        """Handle one message. A stored update (``msg.inbox_ids``) is marked handled and its replies written
+        to the outbox in the step's transaction; one handled before gets no replies at all."""
         key = msg.key
         await self.locks.acquire(key)
         try:
-            replies = await self._handle(msg)
-        except Exception:
-            logger.exception("handler failed on %s message from %s/%s", msg.kind, msg.channel, msg.user_id)
-            replies = [Reply(texts.APOLOGY, texts.menu_buttons())]
+            if msg.inbox_ids:
+                replies = await self._handle_stored(msg)
+            else:
+                try:
+                    replies = await self._handle(msg)
+                except Exception:
+                    logger.exception("handler failed on %s message from %s/%s", msg.kind, msg.channel, msg.user_id)
+                    replies = [Reply(texts.APOLOGY, texts.menu_buttons())]
         finally:
             self.locks.release(key)
         return [self._encode(reply) for reply in replies]
+
+    async def _handle_stored(self, msg: IncomingMessage) -> list[Reply]:
+        """Try a stored update until it succeeds or has failed :data:`MAX_ATTEMPTS` times (then it is parked
+        and the user told once, in the transaction that parks it)."""
+        while True:
+            try:
+                return await self._handle(msg)
+            except Exception as exc:
+                logger.exception(
+                    "handler failed on stored update %s from %s/%s", msg.inbox_ids, msg.channel, msg.user_id
+                )
+                now = self.services.clock.now()
+                async with self.db.unit_of_work() as uow:
+                    parked = await uow.inbox.failed(
+                        msg.inbox_ids, f"{type(exc).__name__}: {exc}", park_after=MAX_ATTEMPTS, now=now
+                    )
+                    apology = [Reply(texts.APOLOGY, texts.menu_buttons())] if parked else []
+                    await self._to_outbox(uow, msg, apology, now)
+                    await uow.commit()
+                if parked or not await self._pending(msg):
+                    return apology
+
+    async def _pending(self, msg: IncomingMessage) -> bool:
+        async with self.db.unit_of_work() as uow:
+            return bool(await uow.inbox.still_pending(msg.inbox_ids))
+
+    async def _to_outbox(self, uow: UnitOfWork, msg: IncomingMessage, replies: list[Reply], now: datetime) -> None:
+        """Write the replies to the outbox, due only after the lease: the channel delivers them at once and marks
+        them sent (an alert answering a button press is not a message: it goes with the press's answer)."""
+        for reply in replies:
+            if reply.alert and msg.kind is MessageKind.BUTTON:
+                continue
+            row = await uow.outbox.enqueue(
+                channel=msg.channel,
+                chat_id=msg.chat_id,
+                kind=REPLY_KIND,
+                payload=reply.to_dict(),
+                now=now,
+                not_before=now + self.reply_lease,  # the sender's, only if not marked sent by then
+            )
+            assert row is not None
+            reply.outbox_id = row.id
 
     async def _prepare(self, msg: IncomingMessage) -> Any:
         """Let the flow in progress fetch a message's media outside the transaction (a short read first)."""
@@ -278,6 +339,8 @@ class Dispatcher:
         now = self.services.clock.now()
         async with self.db.unit_of_work() as uow:
             await uow.lock(msg.channel, msg.chat_id, msg.user_id)
+            if msg.inbox_ids and not await uow.inbox.take(msg.inbox_ids, now):
+                return []  # handled already: a replay, another worker, or a run before a crash
             user = await uow.users.touch(msg.channel, msg.user_id, msg.display_name, now)
             row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
             state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline)) if row else None
@@ -303,6 +366,8 @@ class Dispatcher:
                         deadline=ctx.state.deadline,
                         now=now,
                     )
+            if msg.inbox_ids:
+                await self._to_outbox(uow, msg, ctx.replies, now)
             await uow.commit()
         return ctx.replies
 

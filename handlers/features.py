@@ -43,6 +43,7 @@ FEATURES: tuple[str, ...] = (
     "handlers.reminders",
     "handlers.announcements",
     "handlers.console",
+    "handlers.inbox",
 )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.clock import Clock
@@ -49,6 +49,7 @@ class LeaderContext:
     channels: frozenset[str] = frozenset()  # the channels the sender delivers to
     pins: dict[str, Pin] = field(default_factory=dict)  # channel -> pin a message it sent
     intervals: Intervals = Intervals()
+    inbox_keep: timedelta = timedelta(days=7)  # handled inbox rows are kept this long (INBOX_KEEP_DAYS)
 
     def waking(self, work: Run) -> Run:
         """``work`` as a job that wakes the sender when it returns something truthy (it queued rows)."""

@@ -66,6 +66,7 @@ class IncomingMessage:
     message_id: str | None = None
     timestamp: datetime | None = None
     reply_to_message_id: str | None = None  # the platform message this one answers ("reply to"), if any
+    inbox_ids: list[int] = field(default_factory=list)  # the stored updates it stands for (storage/inbox.py)
 
     @property
     def key(self) -> ConversationKey:
@@ -97,6 +98,7 @@ class Reply:
     remove_keyboard: bool = False
     alert: bool = False
     reply_to: str | None = None
+    outbox_id: int | None = None  # the outbox row it was written to, in the step's transaction (not serialised)
 
     def flat_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]

@@ -27,6 +27,7 @@ from storage.cases import CaseRepository
 from storage.channel_posts import ChannelPostRepository
 from storage.complaints import ComplaintRepository
 from storage.duplicates import DuplicateRepository
+from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
 from storage.questions import QuestionRepository
 from storage.repositories import ConversationRepository, SecretRepository, UserRepository
@@ -200,6 +201,8 @@ class UnitOfWork:
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
         self.channel_posts = ChannelPostRepository(session)
         self.web = WebRepository(session)
+
+        self.inbox = InboxRepository(session, is_sqlite=is_sqlite)
 
     async def lock(self, *parts: str) -> None:
         """Serialise work on one key across processes until this transaction ends (PostgreSQL)."""

@@ -45,7 +45,8 @@ def merge(items: list[IncomingMessage]) -> IncomingMessage:
     for item in ordered:
         refs += item.photos or ([item.document] if item.document is not None else [])
     caption = next((item.text for item in ordered if item.text.strip()), "")
-    return replace(ordered[0], kind=MessageKind.PHOTO, photos=refs, document=None, text=caption)
+    ids = [i for item in ordered for i in item.inbox_ids]
+    return replace(ordered[0], kind=MessageKind.PHOTO, photos=refs, document=None, text=caption, inbox_ids=ids)
 
 
 class AlbumCollector:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.inbox import Inbox
 from handlers.matching import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
+from storage.inbox import Received, Stored
 from storage.media import MediaUnavailable, copy_limited
 
 CHANNEL = "console"
@@ -52,8 +55,11 @@ class ConsoleChannel:
         name: str = "",
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
         self.handle = handle
+        self.inbox = inbox  # each line stored before it is handled, like every other channel's updates
+        self.session = uuid.uuid4().hex[:12]
         self.user_id = user_id
         self.chat_id = chat_id or user_id
         self.display_name = name
@@ -105,6 +111,44 @@ class ConsoleChannel:
         )
         return self._message(kind=MessageKind.PHOTO, photos=[ref])
 
+    async def take(self, msg: IncomingMessage) -> None:
+        """Handle one typed message and show the answer: through the inbox when there is one."""
+        if self.inbox is None:
+            self.show(await self.handle(msg))
+            return
+        payload = {
+            "kind": msg.kind.value,
+            "text": msg.text,
+            "button": msg.button,
+            "photos": [ref.file_id for ref in msg.photos],
+            "user": msg.user_id,
+            "chat": msg.chat_id,
+            "name": msg.display_name,
+        }
+        received = Received(f"{self.session}:{msg.message_id}", f"{msg.chat_id}:{msg.user_id}", payload)
+        self.inbox.submit(await self.inbox.store(CHANNEL, [received]), self._process_stored)
+        await self.inbox.drain()
+
+    async def _process_stored(self, row: Stored) -> None:
+        data = row.payload
+        photos = [self._photo(path).photos[0] for path in data.get("photos", []) if Path(path).is_file()]
+        msg = IncomingMessage(
+            channel=CHANNEL,
+            chat_id=data["chat"],
+            user_id=data["user"],
+            display_name=data.get("name", ""),
+            kind=MessageKind(data["kind"]),
+            text=data.get("text", ""),
+            button=data.get("button"),
+            photos=photos,
+            message_id=str(row.id),
+            inbox_ids=[row.id],
+        )
+        replies = await self.handle(msg)
+        self.show(replies)
+        assert self.inbox is not None
+        await self.inbox.sent([(r.outbox_id, None) for r in replies if r.outbox_id is not None])
+
     def show(self, replies: list[Reply]) -> None:
         for reply in replies:
             print(render(reply), file=self.stdout)
@@ -133,6 +177,9 @@ class ConsoleChannel:
     async def run(self) -> int:
         """Read lines until end of input; return the exit code."""
         loop = asyncio.get_running_loop()
+        if self.inbox is not None:
+            await self.inbox.resume(CHANNEL, self._process_stored)
+            await self.inbox.drain()
         while True:
             if self.interactive:
                 print("👤 ", end="", file=self.stdout, flush=True)
@@ -143,4 +190,4 @@ class ConsoleChannel:
                 print(f"👤 {line.rstrip()}", file=self.stdout)
             if not line.strip() and self.interactive:
                 continue
-            self.show(await self.handle(self.to_message(line)))
+            await self.take(self.to_message(line))

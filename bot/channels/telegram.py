@@ -9,16 +9,13 @@ replies and broadcasts share one budget and one 429 pause, so they never double-
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
 import secrets
-import warnings
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 from aiohttp import web
 from telegram import (
@@ -30,18 +27,18 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, ContextTypes, ExtBot, TypeHandler
-from telegram.request import BaseRequest, RequestData
+from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 
 from bot.channels.albums import AlbumCollector
-from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
+from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors
+from bot.inbox import Inbox
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
-from bot.webhooks import WebhookServer
+from bot.webhooks import Refusals, WebhookServer
 from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind, Reply
+from storage.inbox import Received, Stored
 from storage.media import CHUNK, MediaTooLarge, MediaUnavailable, copy_limited
 
 logger = logging.getLogger(__name__)
@@ -145,165 +142,31 @@ def chat_ref(chat_id: str) -> int | str:
     return chat_id if chat_id.startswith("@") else int(chat_id)
 
 
-def retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the int form of retry_after is deprecated
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class SharedRateLimiter(BaseRateLimiter[dict]):
-    """PTB's hook for pacing requests, over the bot's one :class:`RateLimiter`.
-
-    Every call with a ``chat_id`` waits for the overall budget (and a group's per-minute one). Replies wait
-    out a 429 and try again (up to ``max_retries``). Bulk calls, made for the outbox sender with
-    ``rate_limit_args={"bulk": True}``, also keep the per-chat spacing and hand the 429 back to the
-    sender, which tries the same message again after the pause that every call now shares.
-    """
-
-    def __init__(self, limiter: RateLimiter, max_retries: int = 3) -> None:
-        self.limiter = limiter
-        self.max_retries = max_retries
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: dict | None,
-    ) -> Any:
-        chat_id = data.get("chat_id")
-        bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
-        media = data.get("media")
-        n = len(media) if endpoint == "sendMediaGroup" and isinstance(media, list) and media else 1
-        for attempt in range(self.max_retries + 1):
-            if chat_id is not None:
-                await self.limiter.acquire(chat_id, n=n, bulk=bulk)
-            else:
-                await self.limiter.wait_pause()
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                self.limiter.pause(retry_after_seconds(exc) + 0.1)
-                if bulk or attempt == self.max_retries:
-                    raise
-        raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def delivery_errors() -> Iterator[None]:
-    """Map python-telegram-bot's errors on a send, edit or pin to the channels' common terms."""
-    try:
-        yield
-    except RetryAfter as exc:
-        raise RateLimited(retry_after_seconds(exc)) from exc
-    except Forbidden as exc:
-        raise Unreachable(str(exc)) from exc
-    except BadRequest as exc:  # a NetworkError too, but not a temporary one
-        if "chat not found" in str(exc).lower():
-            raise Unreachable(str(exc)) from exc
-        raise
-    except (TimedOut, NetworkError) as exc:
-        raise TemporaryFailure(str(exc)) from exc
-
-
-class AiohttpRequest(BaseRequest):
-    """A python-telegram-bot request backend on aiohttp, for the outbox sender's bulk sends.
-
-    httpx (PTB's default) costs about 2 ms of CPU per call here; aiohttp a tenth of that, which lets one
-    process keep up with the bulk limit while it also answers users. PTB still parses every answer and
-    raises its usual errors (``RetryAfter``, ``Forbidden``, ``NetworkError``, ...).
-    """
-
-    def __init__(
-        self,
-        connections: int = 64,
-        *,
-        read_timeout: float = 15.0,
-        connect_timeout: float = 10.0,
-        write_timeout: float = 15.0,
-        media_write_timeout: float = 60.0,
-    ) -> None:
-        self._connections = connections
-        self._read_timeout = read_timeout
-        self._connect_timeout = connect_timeout
-        self._write_timeout = write_timeout
-        self._media_write_timeout = media_write_timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._read_timeout
-
-    async def initialize(self) -> None:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
-                headers={"User-Agent": self.USER_AGENT},
-            )
-
-    async def shutdown(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
-
-    @staticmethod
-    def _given(value: Any, default: float | None) -> float | None:
-        return default if isinstance(value, DefaultValue) else value
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("This AiohttpRequest is not initialized!")
-        files = request_data.multipart_data if request_data else None
-        params = request_data.json_parameters if request_data else None
-        data: Any = params
-        if files:
-            form = aiohttp.FormData()
-            for key, value in (params or {}).items():
-                form.add_field(key, value)
-            for name, (filename, content, mime) in files.items():
-                form.add_field(name, content, filename=filename, content_type=mime)
-            data = form
-        write = self._given(write_timeout, self._media_write_timeout if files else self._write_timeout)
-        read = self._given(read_timeout, self._read_timeout)
-        timeout = aiohttp.ClientTimeout(
-            connect=self._given(connect_timeout, self._connect_timeout),
-            sock_read=max(read or 0, write or 0) or None,
-        )
-        try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
-                return response.status, await response.read()
-        except TimeoutError as err:
-            raise TimedOut from err
-        except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
-
-
 class TelegramChannel:
     name = CHANNEL
 
-    def __init__(self, settings: Settings, handle: Handle, *, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        handle: Handle,
+        *,
+        limiter: RateLimiter | None = None,
+        inbox: Inbox | None = None,
+        poll_timeout: int = 10,
+    ) -> None:
         if not settings.telegram_enabled:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.settings = settings
         self.handle = handle
+        # With an inbox every update is stored before Telegram is told it arrived (the webhook answers, the
+        # poll offset moves on) and handled from there; without one (a bare channel in a test or a benchmark
+        # child) updates go straight to python-telegram-bot's queue.
+        self.inbox = inbox
+        self.poll_timeout = poll_timeout
+        self._poller: asyncio.Task | None = None
+        self._accepting = False  # stored updates are queued only once the bot is initialised (start resumes)
+        self.refusals = Refusals("telegram webhook")
+        self.ignored = Refusals("telegram", what="ignored")
         # One limiter per bot: pass the sender's so broadcasts and replies share it.
         self.limiter = limiter or RateLimiter.from_settings(settings)
         self._photo_ids: dict[str, str] = {}
@@ -341,8 +204,18 @@ class TelegramChannel:
 
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = to_incoming(update)
-        if incoming is None:
-            return
+        if incoming is not None:
+            await self._dispatch(update, incoming)
+
+    async def _process_stored(self, row: Stored) -> None:
+        """Handle one update from the inbox (the dispatcher marks it handled in the step's transaction)."""
+        update = Update.de_json(row.payload, self.bot)
+        incoming = to_incoming(update)
+        if incoming is not None:
+            incoming.inbox_ids = [row.id]
+            await self._dispatch(update, incoming)
+
+    async def _dispatch(self, update: Update, incoming: IncomingMessage) -> None:
         if incoming.album_id is not None and incoming.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT):
             self.albums.add(incoming)  # handled as one message once the album is complete
             return
@@ -353,7 +226,7 @@ class TelegramChannel:
             if private and label and query.message is not None and getattr(query.message, "text", None):
                 # Keep the chat readable: the question now shows the answer and no stale buttons. Not in a
                 # group: a case card there is shared by the whole agency and keeps its buttons.
-                await query.edit_message_text(f"{query.message.text}\n\n➡️ {label}")
+                await self._quietly(query.edit_message_text(f"{query.message.text}\n\n➡️ {label}"))
         await self.albums.flush(incoming.chat_id, incoming.user_id)  # keep the order the person wrote in
         replies = await self.handle(incoming)
         if query is not None:
@@ -361,10 +234,19 @@ class TelegramChannel:
             alerts = [r for r in replies if r.alert]
             replies = [r for r in replies if not r.alert]
             if alerts:
-                await query.answer("\n".join(r.text for r in alerts)[:200], show_alert=True)
+                await self._quietly(query.answer("\n".join(r.text for r in alerts)[:200], show_alert=True))
             else:
-                await query.answer()
+                await self._quietly(query.answer())
         await self.send(int(incoming.chat_id), replies)
+
+    @staticmethod
+    async def _quietly(call: Awaitable[Any]) -> None:
+        """A courtesy call around a button press (edit, answer): a refusal (a query too old after a restart)
+        must not keep the step's replies from going out."""
+        try:
+            await call
+        except TelegramError as exc:
+            logger.info("telegram: a button courtesy call failed: %s", exc)
 
     async def _handle_album(self, incoming: IncomingMessage) -> None:
         replies = await self.handle(incoming)
@@ -376,8 +258,12 @@ class TelegramChannel:
             return await self._send_one(chat_ref(chat_id), reply, bulk=True)
 
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
+        """Answer right after the step; a reply written to the outbox is marked sent as soon as it went out (one
+        the process dies before marking is delivered by the outbox sender once its lease is over)."""
         for reply in replies:
-            await self._send_one(chat_id, reply)
+            message_id = await self._send_one(chat_id, reply)
+            if reply.outbox_id is not None and self.inbox is not None:
+                await self.inbox.sent([(reply.outbox_id, message_id)])
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> str | None:
         """Change a message sent earlier (a case card as the case moves): its text and its buttons.
@@ -540,20 +426,33 @@ class TelegramChannel:
     async def start(self) -> None:
         await self.application.initialize()
         await self.application.start()
+        if self.inbox is not None:
+            self._accepting = True
+            await self.inbox.resume(CHANNEL, self._process_stored)
         if self.settings.telegram_webhook_url:
             await self._start_webhook()
+            return
+        await self.bot.delete_webhook()
+        if self.inbox is not None:
+            self._poller = asyncio.create_task(self._poll_loop(), name="telegram-poll")
         else:
-            await self.bot.delete_webhook()
             assert self.application.updater is not None
             await self.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-            logger.info("telegram: long polling as @%s", self.bot.username)
+        logger.info("telegram: long polling as @%s", self.bot.username)
 
     async def stop(self) -> None:
+        self._accepting = False
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         if self._own_server and self._server is not None:
             await self._server.stop()
             self._server = None
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
+        if self.inbox is not None:
+            await self.inbox.drain(timeout=10)
         await self.albums.close()  # albums still waiting for their quiet time are handled now
         await self.close_bulk()
         if self._http is not None:
@@ -584,14 +483,66 @@ class TelegramChannel:
         logger.info("telegram: webhook listening on port %s", self.settings.webhook_port)
 
     async def _webhook(self, request: web.Request) -> web.Response:
+        """Secret first; then the body: malformed → 400, a kind we ignore → 200, else stored → 200 (only once
+        the row is committed; a database failure → 503, and Telegram delivers again). Never a 500."""
         given = request.headers.get(SECRET_HEADER, "")
         if not secrets.compare_digest(given.encode(), self.webhook_secret.encode()):
-            logger.warning("telegram webhook: refused a request with a wrong secret")
+            self.refusals.note("wrong secret")
             return web.Response(status=403)
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError):
+            data = json.loads(await request.read())
+            update, incoming = self._parse(data)
+        except Exception as exc:  # any malformed body is the sender's fault: 400, no traceback
+            self.refusals.note(f"malformed update ({type(exc).__name__})")
             return web.Response(status=400)
-        await self.application.update_queue.put(update)
+        if incoming is None:
+            self.ignored.note(f"update {data.get('update_id')} of a kind the assistant does not handle")
+            return web.Response()
+        if self.inbox is None:
+            await self.application.update_queue.put(update)
+            return web.Response()
+        try:
+            await self._store([(data, incoming)])
+        except Exception as exc:  # the database is unreachable: not acknowledged, retried later
+            self.refusals.note(f"not stored ({type(exc).__name__})")
+            return web.Response(status=503)
         return web.Response()
+
+    def _parse(self, data: Any) -> tuple[Update, IncomingMessage | None]:
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise ValueError("not an update")
+        update = Update.de_json(data, self.bot)
+        return update, to_incoming(update)
+
+    async def _store(self, batch: list[tuple[dict[str, Any], IncomingMessage]]) -> None:
+        assert self.inbox is not None
+        items = [Received(str(d["update_id"]), f"{m.chat_id}:{m.user_id}", d) for d, m in batch]
+        added = await self.inbox.store(CHANNEL, items)
+        if self._accepting:  # else stored on the shared server before this channel started: start resumes them
+            self.inbox.submit(added, self._process_stored)
+
+    async def _poll_loop(self) -> None:
+        """Long polling that moves the offset on only once the batch is stored (Telegram keeps what it has
+        not been told was received: a crash before the commit gets the same updates again)."""
+        offset = 0
+        failures = 0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.poll_timeout, allowed_updates=Update.ALL_TYPES,
+                    read_timeout=self.poll_timeout + 10,
+                )  # fmt: skip
+                batch = [(u.to_dict(), m) for u in updates if (m := to_incoming(u)) is not None]
+                if len(batch) < len(updates):
+                    self.ignored.note("updates of a kind the assistant does not handle")
+                await self._store(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network or database: the same offset is asked again
+                failures += 1
+                logger.warning("telegram: polling failed (%s); trying again", type(exc).__name__)
+                await asyncio.sleep(min(0.5 * 2 ** min(failures, 6), 30.0))
+                continue
+            failures = 0
+            if updates:
+                offset = updates[-1].update_id + 1

@@ -17,6 +17,7 @@ it never appears in our log lines, and ``Settings.secrets()`` masks it in anyone
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import secrets
@@ -39,6 +40,7 @@ from bot.channels.zalo_common import (
     with_choices,
     with_photos_note,
 )
+from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind, Reply
@@ -157,10 +159,11 @@ class ZaloBotChannel(ZaloChannelBase):
         backoff: tuple[float, float] = (1.0, 60.0),
         choices_ttl=DEFAULT_CHOICES_TTL,
         now: Now = utc_now,
+        inbox: Inbox | None = None,
     ) -> None:
         if not settings.zalo_bot_enabled or settings.zalo_bot_token is None:
             raise ValueError("ZALO_BOT_TOKEN is not set")
-        self._setup(settings, handle, db, choices_ttl=choices_ttl, now=now)
+        self._setup(settings, handle, db, choices_ttl=choices_ttl, now=now, inbox=inbox)
         self._token = settings.zalo_bot_token.get_secret_value()
         self.base_url = settings.zalo_bot_api_base_url.rstrip("/")
         self.poll_timeout = poll_timeout
@@ -213,6 +216,7 @@ class ZaloBotChannel(ZaloChannelBase):
     async def start(self) -> None:
         self.bot_info = await self.call("getMe")
         name = (self.bot_info or {}).get("account_name") or (self.bot_info or {}).get("display_name") or "?"
+        await self._resume()
         if self.webhook_mode:
             await self._start_server(self.settings.zalo_bot_webhook_path, self._webhook)
             await self.call(
@@ -263,7 +267,19 @@ class ZaloBotChannel(ZaloChannelBase):
                 continue
             failures = 0
             for update in updates_in(result):
-                self.receive(update)
+                await self._take(update)
+
+    async def _take(self, update: dict[str, Any]) -> None:
+        """A polled update (getUpdates hands each one out once): stored at once; a database failure is retried
+        for a while rather than dropping what Zalo will not hand out again."""
+        for failures in range(1, 8):
+            try:
+                await self.receive(update, self.update_key(update))
+                return
+            except Exception as exc:
+                logger.warning("zalo bot: an update could not be stored (%s); retrying", type(exc).__name__)
+                await self._sleep_backoff(failures)
+        logger.error("zalo bot: an update was dropped: the database stayed unreachable")
 
     async def _sleep_backoff(self, failures: int) -> None:
         base, cap = self.backoff
@@ -271,34 +287,41 @@ class ZaloBotChannel(ZaloChannelBase):
         await asyncio.sleep(delay * random.uniform(0.8, 1.0))
 
     async def _webhook(self, request: web.Request) -> web.Response:
+        """Secret first; then the body: malformed → 400, a kind we ignore → 200, else stored (committed) → 200;
+        the database unreachable → 503. Never a 500."""
         given = request.headers.get(SECRET_HEADER, "")
         if not secrets.compare_digest(given.encode(), self.webhook_secret.encode()):
             self.refusals.note("wrong secret")
             return web.Response(status=403)
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(await request.read())
+            update = body.get("result", body) if isinstance(body, dict) else None
+            if not isinstance(update, dict):
+                raise ValueError("not an update")
+        except (ValueError, RecursionError) as exc:
+            self.refusals.note(f"malformed update ({type(exc).__name__})")
             return web.Response(status=400)
-        update = body.get("result", body) if isinstance(body, dict) else None
-        if not isinstance(update, dict):
-            return web.Response(status=400)
-        self.receive(update)
+        try:
+            await self.receive(update, self.update_key(update))
+        except Exception as exc:  # the database is unreachable: not acknowledged, delivered again
+            self.refusals.note(f"not stored ({type(exc).__name__})")
+            return web.Response(status=503)
         return web.json_response({"message": "Success"})
 
-    def receive(self, update: dict[str, Any]) -> None:
-        """Handle one update in the background, after the chat's earlier ones."""
+    def translate(self, update: dict[str, Any]) -> IncomingMessage | None:
+        return to_incoming(update)
+
+    @staticmethod
+    def update_key(update: dict[str, Any]) -> str | None:
+        """What a redelivered update shares with the first delivery: its chat and message id."""
         incoming = to_incoming(update)
-        if incoming is None:
-            logger.debug("zalo bot: ignored an update of kind %s", update.get("event_name"))
-            return
-        key = f"{incoming.chat_id}:{incoming.message_id}" if incoming.message_id else None
-        self.background.spawn(incoming.chat_id, lambda: self._process(incoming, key))
+        return f"{incoming.chat_id}:{incoming.message_id}" if incoming and incoming.message_id else None
 
     # -- sending -------------------------------------------------------------------------------------------
 
     async def send(self, chat_id: str, replies: list[Reply]) -> None:
         """Answer a user: the options are remembered first, so a quick "1" already finds them."""
-        await send_replies(self.choices, self._send_one, chat_id, replies)
+        await send_replies(self.choices, self._send_one, chat_id, replies, sent=self._sent)
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply (button payloads already signed); failures in the common terms.

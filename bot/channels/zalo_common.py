@@ -9,9 +9,10 @@ option's label, received by any worker, even after a restart, becomes the button
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,12 +25,14 @@ from aiohttp import web
 
 from bot.channels.albums import merge
 from bot.channels.base import RateLimited, TemporaryFailure
+from bot.inbox import Inbox
 from bot.settings import Settings
-from bot.webhooks import WebhookServer
+from bot.webhooks import Refusals, WebhookServer
 from handlers.core import KeyedLocks
 from handlers.matching import fold_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database
+from storage.inbox import Received, Stored
 from storage.media import CHUNK, MediaTooLarge, MediaUnavailable, NotAnImage
 
 logger = logging.getLogger(__name__)
@@ -378,27 +381,6 @@ async def download_url(session: aiohttp.ClientSession, url: str, max_bytes: int,
     return b"".join(chunks)
 
 
-class Refusals:
-    """Log refused webhook requests without letting a flood of them flood the log: the first one at once,
-    then one line per ``every`` seconds with the count."""
-
-    def __init__(self, name: str, every: float = 60.0) -> None:
-        self.name = name
-        self.every = every
-        self.total = 0
-        self._pending = 0
-        self._logged_at: float | None = None
-
-    def note(self, reason: str) -> None:
-        self.total += 1
-        self._pending += 1
-        now = time.monotonic()
-        if self._logged_at is None or now - self._logged_at >= self.every:
-            logger.warning("%s webhook: refused %d request(s) (last: %s)", self.name, self._pending, reason)
-            self._pending = 0
-            self._logged_at = now
-
-
 async def send_replies(
     choices: Choices,
     send_one: Callable[[str, Reply], Awaitable[object]],
@@ -407,19 +389,23 @@ async def send_replies(
     *,
     max_wait: float | None = None,
     attempts: int = 3,
+    sent: Callable[[list[tuple[int, str | None]]], Awaitable[None]] | None = None,
 ) -> None:
     """Answer a user directly: remember the numbered options first (so a quick "1" finds them), then send
-    each reply, waiting out a rate limit (at most ``max_wait`` seconds) up to ``attempts`` times."""
+    each reply, waiting out a rate limit (at most ``max_wait`` seconds) up to ``attempts`` times. A reply
+    written to the outbox is handed to ``sent`` as soon as it went out (the rest the outbox sender delivers)."""
     await choices.remember(chat_id, replies)
     for reply in replies:
         for attempt in range(attempts):
             try:
-                await send_one(chat_id, reply)
+                message_id = await send_one(chat_id, reply)
                 break
             except RateLimited as exc:
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(exc.retry_after if max_wait is None else min(exc.retry_after, max_wait))
+        if reply.outbox_id is not None and sent is not None:
+            await sent([(reply.outbox_id, message_id if isinstance(message_id, str) else None)])
 
 
 async def post_json(
@@ -457,23 +443,84 @@ class ZaloChannelBase:
     name: str
     label: str  # for logs and refusal notes: "zalo bot", "zalo oa"
 
-    def _setup(self, settings: Settings, handle: Handle, db: Database, *, choices_ttl: timedelta, now: Now) -> None:
+    def _setup(
+        self,
+        settings: Settings,
+        handle: Handle,
+        db: Database,
+        *,
+        choices_ttl: timedelta,
+        now: Now,
+        inbox: Inbox | None = None,
+    ) -> None:
         self.settings = settings
         self.handle = handle
         self.db = db
+        # With an inbox each update is stored before it is acknowledged and handled from there (replays are
+        # dropped by its unique key); without one, in the background with ``zalo_seen_events`` as before.
+        self.inbox = inbox
+        self.ignored = Refusals(self.label, what="ignored")
         self.choices = Choices(db, self.name, ttl=choices_ttl, now=now)
         self.seen = SeenEvents(db, self.name, now=now)
         self.background = Background(self.name)
         self.bursts = PhotoBursts(
             self.background, self._answer, quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds
         )
-        self.refusals = Refusals(self.label)
+        self.refusals = Refusals(f"{self.label} webhook")
         self._session: aiohttp.ClientSession | None = None
         self._server: WebhookServer | None = None
         self._own_server = False
 
     async def send(self, chat_id: str, replies: list[Reply]) -> None:
         raise NotImplementedError
+
+    def translate(self, update: dict[str, Any]) -> IncomingMessage | None:
+        raise NotImplementedError
+
+    @property
+    def _sent(self) -> Callable[[list[tuple[int, str | None]]], Awaitable[None]] | None:
+        return self.inbox.sent if self.inbox is not None else None
+
+    async def receive(self, update: dict[str, Any], key: str | None = None) -> None:
+        """Take one verified update: stored in the inbox (committed when this returns) and queued behind the
+        chat's earlier ones; without an inbox, handled in the background. Kinds we ignore: counted, dropped."""
+        incoming = self.translate(update)
+        if incoming is None:
+            self.ignored.note(f"an update of kind {str(update.get('event_name'))[:40]!r}")
+            return
+        if self.inbox is None:
+            self.background.spawn(incoming.chat_id, lambda: self._process(incoming, key))
+            return
+        update_id = key or "sha256:" + hashlib.sha256(json.dumps(update, sort_keys=True).encode()).hexdigest()
+        added = await self.inbox.store(
+            self.name, [Received(update_id, f"{incoming.chat_id}:{incoming.user_id}", update)]
+        )
+        self.inbox.submit(added, self._process_stored)
+
+    async def _process_stored(self, row: Stored) -> None:
+        """One update from the inbox, in its chat's turn (the chat lock also orders the photo bursts)."""
+        incoming = self.translate(row.payload)
+        if incoming is None:
+            return
+        incoming.inbox_ids = [row.id]
+        await self.background.chats.acquire(incoming.chat_id)
+        try:
+            await self._process(incoming, None)
+        finally:
+            self.background.chats.release(incoming.chat_id)
+
+    async def drain(self) -> None:
+        """Wait until every update received so far was handled (and the work it started finished)."""
+        while True:
+            if self.inbox is not None:
+                await self.inbox.drain()
+            await self.background.drain()
+            if self.inbox is None or not (self.inbox.waiting or self.background.tasks):
+                return
+
+    async def _resume(self) -> None:
+        if self.inbox is not None:
+            await self.inbox.resume(self.name, self._process_stored)
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -499,6 +546,8 @@ class ZaloChannelBase:
         if self._own_server and self._server is not None:
             await self._server.stop()
             self._server = None
+        if self.inbox is not None:
+            await self.inbox.drain(timeout=10)
         await self.bursts.close()
         await self.background.close()
         if self._session is not None:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -50,6 +52,7 @@ from bot.channels.zalo_common import (
     with_photos_note,
 )
 from bot.channels.zalo_oa_tokens import RATE_LIMIT_PAUSE, OATokens, ZaloOAError, error_code, oa_post
+from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.types import IncomingMessage, MediaRef, MessageKind, Reply
@@ -70,6 +73,8 @@ OUTSIDE_WINDOW = frozenset({-230, -232})
 RATE_LIMIT = -32
 UPLOAD_LIMIT = 1024 * 1024  # the OA image upload takes JPEG/PNG up to 1 MB
 UPLOAD_TYPES = frozenset({"image/jpeg", "image/png"})
+# The signed timestamp is found in the raw body, so the signature is checked before any JSON is parsed.
+_TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,17})"?')
 USER_MESSAGE_EVENTS = frozenset(
     {
         "user_send_gif",
@@ -187,10 +192,11 @@ class ZaloOAChannel(ZaloChannelBase):
         wall_clock: Callable[[], float] = time.time,
         keepalive_seconds: float = 900,
         choices_ttl=DEFAULT_CHOICES_TTL,
+        inbox: Inbox | None = None,
     ) -> None:
         if not settings.zalo_oa_enabled or settings.zalo_oa_secret_key is None or not settings.zalo_oa_app_id:
             raise ValueError("ZALO_OA_APP_ID and ZALO_OA_SECRET_KEY are required")
-        self._setup(settings, handle, db, choices_ttl=choices_ttl, now=now)
+        self._setup(settings, handle, db, choices_ttl=choices_ttl, now=now, inbox=inbox)
         self.app_id = settings.zalo_oa_app_id
         self._secret_key = settings.zalo_oa_secret_key.get_secret_value()
         self.api_base = settings.zalo_oa_api_base_url.rstrip("/")
@@ -209,6 +215,7 @@ class ZaloOAChannel(ZaloChannelBase):
 
     async def start(self) -> None:
         await self.tokens.seed()
+        await self._resume()
         await self._start_server(self.settings.zalo_oa_webhook_path, self._webhook)
         self._keepalive = asyncio.create_task(self._keep_tokens_fresh(), name="zalo-oa-tokens")
         self._ready.set()
@@ -242,31 +249,45 @@ class ZaloOAChannel(ZaloChannelBase):
         at = _timestamp(timestamp)
         return at is not None and abs(self.wall_clock() - at.timestamp()) <= self.max_age
 
+    def signed_timestamp(self, body: bytes, given: str) -> str | None:
+        """The body's timestamp the signature was made with, or None: checked on the raw bytes, before any
+        JSON is parsed (a deeply nested body without a valid signature costs a regex scan, no more)."""
+        if not given:
+            return None
+        for match in itertools.islice(_TIMESTAMP.finditer(body), 4):
+            timestamp = match.group(1).decode()
+            if self.verify(body, timestamp, given):
+                return timestamp
+        return None
+
     async def _webhook(self, request: web.Request) -> web.Response:
+        """Signature, freshness, then the body: malformed → 400, a kind we ignore → 200, else stored (committed)
+        → 200; the database unreachable → 503 (Zalo delivers again). Never a 500."""
         body = await request.read()
-        try:
-            event = json.loads(body)
-        except ValueError:
-            event = None
-        timestamp = str(event.get("timestamp") or "") if isinstance(event, dict) else ""
-        given = request.headers.get(SIGNATURE_HEADER, "")
-        if not isinstance(event, dict) or not timestamp or not self.verify(body, timestamp, given):
+        timestamp = self.signed_timestamp(body, request.headers.get(SIGNATURE_HEADER, ""))
+        if timestamp is None:
             self.refusals.note("wrong signature")
             return web.Response(status=403)
         if not self.fresh(timestamp):
             self.refusals.note(f"timestamp outside the {self.max_age:g}s window")
             return web.Response(status=403)
-        self.receive(event)
+        try:
+            event = json.loads(body)
+            if not isinstance(event, dict) or str(event.get("timestamp")) != timestamp:
+                raise ValueError("not a signed event")
+            key = event_id(event)
+        except (ValueError, RecursionError, TypeError) as exc:
+            self.refusals.note(f"malformed event ({type(exc).__name__})")
+            return web.Response(status=400)
+        try:
+            await self.receive(event, key)
+        except Exception as exc:  # the database is unreachable: not acknowledged, delivered again
+            self.refusals.note(f"not stored ({type(exc).__name__})")
+            return web.Response(status=503)
         return web.json_response({"error": 0, "message": "Success"})
 
-    def receive(self, event: dict[str, Any]) -> None:
-        """Handle one verified event in the background, after the chat's earlier ones."""
-        incoming = to_incoming(event)
-        if incoming is None:
-            logger.debug("zalo oa: ignored a %s event", event.get("event_name"))
-            return
-        key = event_id(event)
-        self.background.spawn(incoming.chat_id, lambda: self._process(incoming, key))
+    def translate(self, update: dict[str, Any]) -> IncomingMessage | None:
+        return to_incoming(update)
 
     async def _process(self, incoming: IncomingMessage, key: str | None) -> None:
         await self._ready.wait()  # an event can arrive on the shared server before this channel started
@@ -276,7 +297,7 @@ class ZaloOAChannel(ZaloChannelBase):
 
     async def send(self, chat_id: str, replies: list[Reply]) -> None:
         """Answer a user right after their message (inside the 7-day window by definition)."""
-        await send_replies(self.choices, self._send_one, chat_id, replies, max_wait=5.0)
+        await send_replies(self.choices, self._send_one, chat_id, replies, max_wait=5.0, sent=self._sent)
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply; -230/-232 raise :class:`OutsideMessagingWindow` (never retried).

@@ -35,9 +35,23 @@ COMMANDS: dict[str, str] = {  # command -> "module:function"
     "complaints": "bot.cli.complaints:run_complaints",
     "report": "bot.cli.report:run_report",
     "case": "bot.cli.report:run_report",
+    "inbox": "bot.cli.inbox:run_inbox",
 }
 QUIET_COMMANDS = frozenset(
-    {"chat", "ask", "check", "kb", "staff", "countdown", "broadcast", "announce", "complaints", "report", "case"}
+    {
+        "chat",
+        "ask",
+        "check",
+        "kb",
+        "staff",
+        "countdown",
+        "broadcast",
+        "announce",
+        "complaints",
+        "report",
+        "case",
+        "inbox",
+    }
 )
 COMPLAINT_STATUSES = [s.value for s in ComplaintStatus]
 
@@ -73,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     _broadcast_parsers(sub)
     _complaints_parsers(sub)
     _report_parsers(sub)
+
+    inbox = sub.add_parser("inbox", help="tin nhận được: số tin theo trạng thái, tin lỗi đã tạm gác (cho cán bộ)")
+    inbox.add_argument("--limit", type=int, default=50, help="số tin tạm gác liệt kê tối đa (mặc định 50)")
 
     config = sub.add_parser("config", help="tệp cấu hình YAML")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)

@@ -17,13 +17,18 @@ logger = logging.getLogger(__name__)
 
 async def run_console(app: App, *, user: str, chat: str | None, name: str, broadcasts: bool = False) -> int:
     from bot.channels.console import CHANNEL, ConsoleChannel, download_to
+    from bot.inbox import Inbox
 
     async with app:
         assert app.dispatcher is not None
-        channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name)
+        inbox = Inbox(app.db, workers=1)
+        channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name, inbox=inbox)
         app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
         if not (broadcasts and app.settings.scheduler_enabled):
-            return await channel.run()
+            try:
+                return await channel.run()
+            finally:
+                await inbox.close()
         # `run` on the console alone: reminders and announcements for console users are printed here, and the
         # features' web pages (the staff console) are served with a demo sign-in link.
         from bot.leader import Leader
@@ -40,6 +45,7 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
         finally:
             await leader.stop()
             await server.stop()
+            await inbox.close()
 
 
 async def start_demo_pages(server, mounts: list) -> None:
@@ -95,13 +101,14 @@ def wire_channels(app: App) -> tuple[list, Any, Any]:
     webhook on ONE server (``WEBHOOK_PORT``; channels in polling mode add no route); each channel's downloader
     registered; the leader's sender delivers, edits (Zalo: none, a new message) and pins (Telegram: the pinned
     countdown post) through them."""
+    from bot.inbox import Inbox
     from bot.leader import Leader
     from bot.ratelimit import RateLimiter
     from bot.webhooks import WebhookServer
 
     settings = app.settings
     limiter = RateLimiter.from_settings(settings)
-    channels = messenger_channels(app, limiter)
+    channels = messenger_channels(app, limiter, Inbox(app.db, workers=settings.inbox_workers))
     server = WebhookServer(settings.webhook_listen, settings.webhook_port)
     for channel in channels:
         channel.attach(server)
@@ -127,21 +134,21 @@ def mount_web(app: App, server) -> list:
     return mounts
 
 
-def messenger_channels(app: App, limiter) -> list:
-    """The configured messenger channels (Telegram, Zalo Bot, Zalo OA), in one process."""
+def messenger_channels(app: App, limiter, inbox) -> list:
+    """The configured messenger channels (Telegram, Zalo Bot, Zalo OA), in one process, sharing one inbox."""
     assert app.dispatcher is not None
     settings = app.settings
     channels: list = []
     if settings.telegram_enabled:
         from bot.channels.telegram import TelegramChannel
 
-        channels.append(TelegramChannel(settings, app.dispatcher.handle, limiter=limiter))
+        channels.append(TelegramChannel(settings, app.dispatcher.handle, limiter=limiter, inbox=inbox))
     if settings.zalo_bot_enabled:
         from bot.channels.zalo_bot import ZaloBotChannel
 
-        channels.append(ZaloBotChannel(settings, app.dispatcher.handle, app.db))
+        channels.append(ZaloBotChannel(settings, app.dispatcher.handle, app.db, inbox=inbox))
     if settings.zalo_oa_enabled:
         from bot.channels.zalo_oa import ZaloOAChannel
 
-        channels.append(ZaloOAChannel(settings, app.dispatcher.handle, app.db))
+        channels.append(ZaloOAChannel(settings, app.dispatcher.handle, app.db, inbox=inbox))
     return channels

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
+import storage.inbox
 import storage.models
 import storage.questions
 import storage.subscriptions

@@ -26,6 +26,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, Messa
 
 from bot.app import create_app
 from bot.channels.telegram import TelegramChannel
+from bot.inbox import Inbox
 from bot.settings import Settings
 from tests.support.fakes.telegram_api import FakeTelegramAPI, text_update
 
@@ -85,7 +86,8 @@ class Assistant:
 
     async def start(self) -> None:
         await self.app.start()
-        self.channel = TelegramChannel(self.settings, self.app.dispatcher.handle)
+        # As `run` wires it: every update stored in the inbox before it is acknowledged, replies via the outbox.
+        self.channel = TelegramChannel(self.settings, self.app.dispatcher.handle, inbox=Inbox(self.app.db))
         await self.channel.start()
 
     async def stop(self) -> None:

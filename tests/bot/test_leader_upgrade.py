@@ -160,7 +160,12 @@ async def test_an_old_database_starts_with_every_job_rebuilt_once_in_one_store(o
     }
 
     settings = Settings(_env_file=None, database_url=old_url, media_dir=tmp_path / "media")
-    expected = {f"reminder:{s.id}" for s in slots} | {"cases:sla", "countdown_post", "complaints:stale_drafts"}
+    expected = {f"reminder:{s.id}" for s in slots} | {
+        "cases:sla",
+        "countdown_post",
+        "complaints:stale_drafts",
+        "inbox:purge",
+    }
     for _restart in range(2):
         app = create_app(settings, config=config, clock=SystemClock(), knowledge=shared_knowledge())
         async with app:  # migrates the database to the head

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.app import App, create_app
 from bot.channels.telegram import TelegramChannel
+from bot.inbox import Inbox
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers.cases.intake import route_pending
@@ -33,6 +34,12 @@ def make_settings(fake: FakeTelegramAPI, tmp_path: Path, **extra) -> Settings:
         telegram_file_base_url=fake.file_base_url,
         **extra,
     )
+
+
+def inbox_channel(settings: Settings, app: App, **extra) -> TelegramChannel:
+    """A Telegram channel as ``run`` makes it: every update stored in the inbox before it is acknowledged."""
+    assert app.dispatcher is not None
+    return TelegramChannel(settings, app.dispatcher.handle, inbox=Inbox(app.db), **extra)
 
 
 GROUP = -1001234567890  # Cục QLTT's staff group
@@ -152,7 +159,7 @@ async def case_rig(tmp_path: Path, config: AppConfig) -> AsyncIterator[CaseRig]:
         clock = FixedClock(DEFAULT_NOW)
         app = create_app(settings, clock=clock, config=config, knowledge=shared_knowledge())
         async with app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
+            channel = inbox_channel(settings, app)
             app.register_downloader(channel.name, channel.download_to)
             await channel.start()
             try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,11 @@ from handlers.clock import FixedClock
 from handlers.types import MediaRef
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.configs import plan_2024
+from tests.support.fakes.loopback import free_port
 from tests.support.fakes.telegram_api import FakeTelegramAPI, callback_update, photo_update, text_update
-from tests.support.telegram import make_settings
+from tests.support.telegram import inbox_channel, make_settings
 
 USER = 1001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -45,7 +39,7 @@ async def polling(tmp_path: Path) -> AsyncIterator[Rig]:
         async with create_app(
             settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
         ) as app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
+            channel = inbox_channel(settings, app)
             await channel.start()
             try:
                 yield Rig(fake, app, channel)
@@ -132,7 +126,7 @@ async def test_webhook_checks_the_secret_and_answers(tmp_path: Path) -> None:
         async with create_app(
             settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
         ) as app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
+            channel = inbox_channel(settings, app)
             await channel.start()
             try:
                 [hook] = fake.calls_of("setWebhook")
@@ -167,7 +161,7 @@ async def test_the_token_never_reaches_the_log(tmp_path: Path) -> None:
             async with create_app(
                 settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
             ) as app:
-                channel = TelegramChannel(settings, app.dispatcher.handle)
+                channel = inbox_channel(settings, app)
                 await channel.start()
                 fake.push_update(text_update("/start", user_id=USER))
                 await fake.wait_for("sendMessage")

@@ -17,11 +17,13 @@ from bot.app import App, create_app
 from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
 from bot.channels.zalo_bot import SECRET_HEADER, ZaloBotChannel, to_incoming
 from bot.channels.zalo_common import MAX_TEXT, split_text, with_choices
+from bot.inbox import Inbox
 from bot.logs import setup_logging
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.clock import FixedClock
 from handlers.types import Button, MediaRef, MessageKind, Reply
+from storage.inbox import InboxUpdate
 from storage.media import MediaTooLarge, NotAnImage
 from storage.models import Conversation, User
 from storage.zalo import ZaloChoices, ZaloSeenEvent
@@ -76,7 +78,7 @@ async def make_rig(fake: FakeZaloBotAPI, settings: Settings, server: WebhookServ
     app = create_app(settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge())
     await app.start()
     handled: list = []
-    channel = ZaloBotChannel(settings, counting(app, handled), app.db, backoff=(0.01, 0.05))
+    channel = ZaloBotChannel(settings, counting(app, handled), app.db, backoff=(0.01, 0.05), inbox=Inbox(app.db))
     app.register_downloader(channel.name, channel.download_to)
     if server is not None:
         channel.attach(server)
@@ -108,7 +110,7 @@ async def answered(rig: Rig, update: dict, count: int = 1) -> list[str]:
     await rig.fake.wait_for(
         "sendMessage", count=before + count, predicate=lambda c: c.params.get("chat_id") == chat and c.status == 200
     )
-    await rig.channel.background.drain()
+    await rig.channel.drain()
     return rig.fake.sent_texts(chat)[before:]
 
 
@@ -267,7 +269,7 @@ async def test_deliver_maps_failures_and_renders_the_reply(polling: Rig, tmp_pat
 async def count_rows(app: App) -> tuple[int, ...]:
     async with app.db.unit_of_work() as uow:
         counts = []
-        for table in (User, Conversation, ZaloSeenEvent, ZaloChoices):
+        for table in (User, Conversation, ZaloSeenEvent, ZaloChoices, InboxUpdate):
             counts.append((await uow.session.execute(select(func.count()).select_from(table))).scalar_one())
     return tuple(counts)
 
@@ -301,7 +303,7 @@ async def test_webhook_refuses_wrong_secrets_and_answers_the_right_one(tmp_path:
                 for start in range(0, 1000, 100):
                     statuses += await asyncio.gather(*(post(i) for i in range(start, start + 100)))
                 assert statuses == [403] * 1000
-                await rig.channel.background.drain()
+                await rig.channel.drain()
                 assert rig.handled == [] and await count_rows(rig.app) == before
                 assert not fake.calls_of("sendMessage")
 
@@ -311,7 +313,7 @@ async def test_webhook_refuses_wrong_secrets_and_answers_the_right_one(tmp_path:
                 async with http.get(f"http://127.0.0.1:{server.port}/healthz") as response:
                     assert response.status == 200
             await fake.wait_for("sendMessage")
-            await rig.channel.background.drain()
+            await rig.channel.drain()
             assert "100%" in fake.sent_texts("zu7")[0]
         finally:
             await close_rig(rig)

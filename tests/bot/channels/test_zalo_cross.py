@@ -159,8 +159,8 @@ class Reporter:
     async def expect(self, before: int, replies: int = 1) -> str:
         await self._wait(before + replies)
         channel = self.rig.channels[self.channel]
-        if hasattr(channel, "background"):
-            await channel.background.drain()
+        if hasattr(channel, "drain"):
+            await channel.drain()
         self.last = self.texts()[before:]
         return "\n".join(self.last)
 

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -31,16 +30,19 @@ from bot.channels.zalo_oa import (
     to_incoming,
 )
 from bot.channels.zalo_tokens_crypto import HKDF_INFO, PREFIX, TokenCipher, UndecryptableToken, derive_key
+from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.clock import FixedClock
 from handlers.types import Button, MediaRef, MessageKind, Reply
 from storage.db import Database
+from storage.inbox import InboxUpdate
 from storage.models import Conversation, User
 from storage.zalo import ZaloChoices, ZaloSeenEvent, ZaloToken
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.configs import plan_2024
 from tests.support.databases import migrated_sqlite
+from tests.support.fakes.loopback import free_port
 from tests.support.fakes.telegram_api import FakeTelegramAPI
 from tests.support.fakes.telegram_api import text_update as tg_text_update
 from tests.support.fakes.zalo_bot_api import FakeZaloBotAPI
@@ -73,7 +75,7 @@ class Rig:
     async def deliver_event(self, event: dict) -> int:
         async with aiohttp.ClientSession() as http:
             status = await self.post(http, event)
-        await self.channel.background.drain()
+        await self.channel.drain()
         return status
 
 
@@ -106,7 +108,7 @@ async def make_rig(fake: FakeZaloOA, settings: Settings) -> Rig:
         handled.append(msg)
         return await handle(msg)
 
-    channel = ZaloOAChannel(settings, counting, app.db)
+    channel = ZaloOAChannel(settings, counting, app.db, inbox=Inbox(app.db))
     app.register_downloader(channel.name, channel.download_to)
     server = WebhookServer("127.0.0.1", 0)
     channel.attach(server)
@@ -207,7 +209,7 @@ async def test_images_arrive_as_photos_and_are_downloaded(rig: Rig) -> None:
     async with aiohttp.ClientSession() as http:
         for event in (image_event("u-c", urls), image_event("u-c", urls[:1]), text_event("u-c", "/help")):
             assert await rig.post(http, event) == 200
-    await rig.channel.background.drain()
+    await rig.channel.drain()
     assert [m.kind for m in rig.handled] == [MessageKind.PHOTO, MessageKind.TEXT]  # one burst, then the text
     assert len(rig.handled[0].photos) == 3
     assert len(rig.fake.texts("u-c")) >= 2 and "/phananh" in rig.fake.texts("u-c")[-1]
@@ -252,7 +254,7 @@ async def test_long_texts_are_split_to_2000_characters(rig: Rig) -> None:
 async def count_rows(app: App) -> tuple[int, ...]:
     async with app.db.unit_of_work() as uow:
         counts = []
-        for table in (User, Conversation, ZaloSeenEvent, ZaloChoices):
+        for table in (User, Conversation, ZaloSeenEvent, ZaloChoices, InboxUpdate):
             counts.append((await uow.session.execute(select(func.count()).select_from(table))).scalar_one())
     return tuple(counts)
 
@@ -297,7 +299,7 @@ async def test_1000_forged_or_stale_deliveries_are_refused_and_change_nothing(ri
             statuses += await asyncio.gather(*(post(i) for i in range(start, start + 100)))
         async with http.post(rig.url, data=b"not json", headers={SIGNATURE_HEADER: "mac=x"}) as response:
             statuses.append(response.status)
-    await rig.channel.background.drain()
+    await rig.channel.drain()
     assert statuses == [403] * 1001
     assert rig.channel.refusals.total == 1001
     assert rig.handled == [] and await count_rows(rig.app) == before
@@ -311,7 +313,7 @@ async def test_a_replayed_delivery_is_processed_once_also_after_a_restart(fake: 
     try:
         async with aiohttp.ClientSession() as http:
             statuses = await asyncio.gather(*(first.post(http, event) for _ in range(3)))  # Zalo's retries
-        await first.channel.background.drain()
+        await first.channel.drain()
         assert statuses == [200, 200, 200]
         assert len(first.handled) == 1 and len(fake.texts("u-f")) == 1
     finally:
@@ -549,12 +551,6 @@ def test_events_become_neutral_messages() -> None:
 # --------------------------------------------------------------------------------------------------------
 # One process, one webhook server, every channel
 # --------------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.processes

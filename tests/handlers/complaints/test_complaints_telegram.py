@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bot.app import create_app
-from bot.channels.telegram import TelegramChannel
 from handlers.clock import FixedClock
 from storage.complaints import Complaint
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
@@ -23,7 +22,7 @@ from tests.support.fakes.telegram_api import (
     text_update,
 )
 from tests.support.images import PDF, jpeg
-from tests.support.telegram import QUIET, USER, ReporterRig, make_settings, push_album, to_photos
+from tests.support.telegram import QUIET, USER, ReporterRig, inbox_channel, make_settings, push_album, to_photos
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[ReporterRig]:
         async with create_app(
             settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
         ) as app:
-            channel = TelegramChannel(settings, app.dispatcher.handle)
+            channel = inbox_channel(settings, app)
             app.register_downloader(channel.name, channel.download_to)
             await channel.start()
             try:

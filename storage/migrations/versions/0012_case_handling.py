@@ -1,8 +1,8 @@
 """Case handling: the closing reason, the reporter's verdict and reopenings; canned replies added in chat;
 duplicates (the keys they are found by, the suggestions, merges).
 
-Revision ID: 0014
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """Cases keep the names they were shown with (agencies, area, category), so that switching the configuration
 (2024 Bình Phước → today's Đồng Nai) leaves every old case readable.
 
-Revision ID: 0015
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,172 @@
+"""The durable inbox: every update a channel receives, stored before the platform is told it arrived.
+
+A row is written (unique per channel and platform update id, so a redelivered update adds nothing) and
+committed before the webhook answers 200 or the poll moves its offset on. It is then handled per
+conversation in arrival order; the transaction that applies its effects also marks it ``handled`` (see
+:meth:`InboxRepository.take`), so a crash leaves it either pending (handled again) or done (never again).
+An update that failed ``attempts`` times is ``parked`` with its error; handled rows are purged after a while.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, SQLModel
+
+from storage.models import utc_column
+from storage.session import DbSession
+
+
+class InboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    HANDLED = "handled"
+    PARKED = "parked"  # failed too often: kept with its error for staff, never tried again
+
+
+class InboxUpdate(SQLModel, table=True):
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "update_id", name="uq_inbox_channel_update"),
+        Index("ix_inbox_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    update_id: str = Field(max_length=160)
+    conversation: str = Field(max_length=160)  # the key updates are ordered by (chat, user)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=InboxStatus.PENDING.value, max_length=16)
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=500)
+    received_at: datetime = utc_column()
+    handled_at: datetime | None = utc_column(nullable=True, index=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One update as a channel hands it over for storing."""
+
+    update_id: str
+    conversation: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored update waiting to be handled."""
+
+    id: int
+    channel: str
+    conversation: str
+    payload: dict[str, Any]
+
+
+class InboxRepository:
+    def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
+        self.session = session
+        self.is_sqlite = is_sqlite
+
+    async def store(self, channel: str, items: list[Received], now: datetime) -> list[Stored]:
+        """Add the updates not seen before (one statement each, ON CONFLICT DO NOTHING); return those added."""
+        insert = sqlite_insert if self.is_sqlite else pg_insert
+        added: list[Stored] = []
+        for item in items:
+            statement = (
+                insert(InboxUpdate)
+                .values(
+                    channel=channel,
+                    update_id=item.update_id[:160],
+                    conversation=item.conversation[:160],
+                    payload=item.payload,
+                    status=InboxStatus.PENDING.value,
+                    attempts=0,
+                    received_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+                .returning(InboxUpdate.id)
+            )
+            row_id = (await self.session.execute(statement)).scalar_one_or_none()
+            if row_id is not None:
+                added.append(Stored(row_id, channel, item.conversation, item.payload))
+        return added
+
+    async def take(self, ids: list[int], now: datetime) -> list[int]:
+        """Mark the still pending rows of ``ids`` handled (in the caller's transaction); return them.
+
+        One UPDATE … RETURNING: on PostgreSQL a second transaction taking the same rows waits for the first
+        one's row locks, then finds them no longer pending and takes nothing."""
+        result = await self.session.execute(
+            update(InboxUpdate)
+            .where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)
+            .values(status=InboxStatus.HANDLED.value, handled_at=now, attempts=InboxUpdate.attempts + 1)
+            .returning(InboxUpdate.id)
+        )
+        return list(result.scalars())
+
+    async def still_pending(self, ids: list[int]) -> list[int]:
+        result = await self.session.execute(
+            select(InboxUpdate.id).where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)
+        )
+        return list(result.scalars())
+
+    async def failed(self, ids: list[int], error: str, *, park_after: int, now: datetime) -> bool:
+        """Count a failed attempt at the pending rows of ``ids``; park them at ``park_after`` attempts.
+
+        Returns True when they were parked now (the caller tells the user, once)."""
+        rows = list(
+            (
+                await self.session.execute(
+                    select(InboxUpdate).where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)
+                )
+            ).scalars()
+        )
+        parked = False
+        for row in rows:
+            row.attempts += 1
+            row.error = error[:500]
+            if row.attempts >= park_after:
+                row.status = InboxStatus.PARKED.value
+                row.handled_at = now
+                parked = True
+        await self.session.flush()
+        return parked
+
+    async def pending(self, channel: str, limit: int = 10_000) -> list[Stored]:
+        """Rows of ``channel`` not handled yet, in arrival order (what a restart picks up again)."""
+        result = await self.session.execute(
+            select(InboxUpdate)
+            .where(InboxUpdate.channel == channel, InboxUpdate.status == InboxStatus.PENDING.value)
+            .order_by(InboxUpdate.id)
+            .limit(limit)
+        )
+        return [Stored(r.id, r.channel, r.conversation, r.payload) for r in result.scalars() if r.id is not None]
+
+    async def parked(self, limit: int = 100) -> list[InboxUpdate]:
+        result = await self.session.execute(
+            select(InboxUpdate)
+            .where(InboxUpdate.status == InboxStatus.PARKED.value)
+            .order_by(InboxUpdate.id.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def counts(self, channel: str | None = None) -> dict[str, int]:
+        query = select(InboxUpdate.status, func.count()).group_by(InboxUpdate.status)
+        if channel is not None:
+            query = query.where(InboxUpdate.channel == channel)
+        return {status: count for status, count in (await self.session.execute(query)).all()}
+
+    async def purge(self, handled_before: datetime) -> int:
+        """Delete handled rows older than ``handled_before`` (parked rows stay until staff look at them)."""
+        result = await self.session.execute(
+            delete(InboxUpdate).where(
+                InboxUpdate.status == InboxStatus.HANDLED.value, InboxUpdate.handled_at < handled_before
+            )
+        )
+        return int(result.rowcount or 0)
