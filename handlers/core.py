@@ -21,6 +21,7 @@ from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, as_utc
 from handlers.config import AppConfig
 from handlers.matching import fold_text
+from handlers.text_safety import clean_message
 from handlers.types import Button, ConversationKey, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database, UnitOfWork
 from storage.models import User
@@ -249,6 +250,7 @@ class Dispatcher:
         self.locks = KeyedLocks()
 
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
+        msg = clean_message(msg)  # NUL, control characters, lone surrogates: never reach a handler or the database
         key = msg.key
         await self.locks.acquire(key)
         try:

@@ -23,6 +23,7 @@ from handlers.promotion import answer_plan
 from handlers.promotion.check import campaign_windows
 from handlers.smalltalk import REPLIES, SmallTalk, classify
 from handlers.staff import lead_agency_for_questions, require_staff
+from handlers.text_safety import ascii_int
 from handlers.types import Button, ChatKind, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
 from knowledge.dated import Shown, question_date, resolve
@@ -236,7 +237,8 @@ async def on_button(ctx: Context) -> None:
     """Handle qa:e (show a topic), qa:up / qa:down (feedback) and qa:fwd (forward to staff)."""
     action, _, rest = ctx.arg.partition(":")
     qid_text, _, token = rest.partition(":")
-    question = await ctx.uow.questions.get(int(qid_text)) if qid_text.isdigit() and qid_text != "0" else None
+    qid = ascii_int(qid_text)
+    question = await ctx.uow.questions.get(qid) if qid else None
     if question is not None and (question.channel, question.user_id) != (ctx.msg.channel, ctx.msg.user_id):
         question = None  # a button copied from someone else's chat acts on nothing of theirs
     kb = _kb(ctx)

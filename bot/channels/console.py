@@ -7,6 +7,7 @@ sends a local image as a photo. Works interactively and with piped input (ends a
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from handlers.matching import fold_text
+from handlers.text_safety import ascii_int, clean_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.media import MediaUnavailable, copy_limited
 
@@ -58,6 +60,8 @@ class ConsoleChannel:
         self.chat_id = chat_id or user_id
         self.display_name = name
         self.stdin = stdin or sys.stdin
+        if isinstance(self.stdin, io.TextIOWrapper):  # bytes that are not UTF-8 become text to clean, not a crash
+            self.stdin.reconfigure(errors="surrogateescape")
         self.stdout = stdout or sys.stdout
         self.choices: list[Button] = []
         self.interactive = self.stdin.isatty()
@@ -78,10 +82,11 @@ class ConsoleChannel:
 
     def to_message(self, line: str) -> IncomingMessage:
         """Turn one typed line into a neutral message (a chosen button, a photo, or text)."""
-        text = line.rstrip("\r\n")
+        text = clean_text(line.rstrip("\r\n"))
         stripped = text.strip()
-        if stripped.isdigit() and 1 <= int(stripped) <= len(self.choices):
-            return self._message(kind=MessageKind.BUTTON, button=self.choices[int(stripped) - 1].payload)
+        number = ascii_int(stripped)
+        if number is not None and 1 <= number <= len(self.choices):
+            return self._message(kind=MessageKind.BUTTON, button=self.choices[number - 1].payload)
         folded = fold_text(stripped)
         for button in self.choices:
             if folded and fold_text(button.label) == folded:
@@ -140,7 +145,7 @@ class ConsoleChannel:
             if not line:
                 return 0
             if not self.interactive:
-                print(f"👤 {line.rstrip()}", file=self.stdout)
+                print(f"👤 {clean_text(line.rstrip())}", file=self.stdout)
             if not line.strip() and self.interactive:
                 continue
             self.show(await self.handle(self.to_message(line)))

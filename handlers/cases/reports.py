@@ -43,6 +43,7 @@ from handlers.core import Context
 from handlers.matching import fold_text
 from handlers.reminders.countdown import current_campaign, format_duration
 from handlers.staff import require_staff
+from handlers.text_safety import ascii_int
 from storage.cases import Case, CaseStatus
 from storage.complaints import Complaint
 from storage.db import UnitOfWork
@@ -146,8 +147,8 @@ def default_period(config: AppConfig, now: datetime) -> Period:
     return last_days(DEFAULT_DAYS, now, report_zone(config, now))
 
 
-_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2}|\d{4}))?$")
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
+_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2}|\d{4}))?$", re.ASCII)
 _RANGE_WORDS = frozenset({"-", "–", "—", "tu", "den", "toi"})
 
 
@@ -179,8 +180,7 @@ def parse_period(text: str, config: AppConfig, now: datetime) -> Period:
     if not tokens:
         return default_period(config, now)
     zone = report_zone(config, now)
-    if len(tokens) == 1 and tokens[0].isdigit():
-        days = int(tokens[0])
+    if len(tokens) == 1 and (days := ascii_int(tokens[0])) is not None:
         if not 1 <= days <= MAX_DAYS:
             raise PeriodError(f"Số ngày phải từ 1 đến {MAX_DAYS}.")
         return last_days(days, now, zone)
