@@ -57,6 +57,33 @@ class FlowState:
 
 
 _UNCHANGED = object()
+_PAUSED = "_paused"  # the row is a draft set aside: no flow in progress, the draft waits to be resumed
+_PARKED = "_parked"  # the row is another flow in progress, carrying a draft set aside
+
+
+def _load_state(row: Any) -> tuple[FlowState | None, FlowState | None]:
+    """The conversation row as (the flow in progress, the draft set aside)."""
+    if row is None:
+        return None, None
+    data = dict(row.data)
+    parked = data.pop(_PARKED, None)
+    state = FlowState(row.flow, row.step, data, as_utc(row.deadline))
+    if data.pop(_PAUSED, False):
+        return None, state
+    if parked:
+        aside = FlowState(parked["flow"], parked["step"], parked["data"], datetime.fromisoformat(parked["deadline"]))
+        return state, aside
+    return state, None
+
+
+def _to_save(state: FlowState | None, parked: FlowState | None) -> FlowState | None:
+    """What the conversation row holds: the flow in progress carrying the draft set aside, or that draft alone."""
+    if parked is None:
+        return state
+    if state is None:
+        return dataclasses.replace(parked, data={**parked.data, _PAUSED: True})
+    aside = {"flow": parked.flow, "step": parked.step, "data": parked.data, "deadline": parked.deadline.isoformat()}
+    return dataclasses.replace(state, data={**state.data, _PARKED: aside})
 
 
 class Context:
@@ -82,6 +109,8 @@ class Context:
         self.prepared: Any = None  # what the flow's ``prepare`` made before this transaction
         self.replies: list[Reply] = []
         self._next: Any = _UNCHANGED
+        self.parked: FlowState | None = None  # a draft set aside by a command, kept until resumed or expired
+        self.parked_changed = False
 
     @property
     def config(self) -> AppConfig:
@@ -118,6 +147,21 @@ class Context:
         self.state = None
         self._next = None
 
+    def park(self) -> None:
+        """Set the draft in progress aside (a command came in the middle of it); :meth:`unpark` brings it back."""
+        self.parked, self.parked_changed = self.state, True
+        self.finish()
+
+    def unpark(self) -> None:
+        """Make the draft set aside the conversation in progress again."""
+        assert self.parked is not None
+        self.state, self._next = self.parked, self.parked
+        self.parked, self.parked_changed = None, True
+
+    @property
+    def saved_changed(self) -> bool:
+        return self.state_changed or self.parked_changed
+
     @property
     def state_changed(self) -> bool:
         return self._next is not _UNCHANGED
@@ -133,6 +177,11 @@ class Flow:
     name: ClassVar[str]
     accepts: ClassVar[frozenset[MessageKind]] = frozenset({MessageKind.TEXT, MessageKind.BUTTON})
     expired_text: ClassVar[str] = texts.SESSION_EXPIRED
+
+    def kept_notice(self, ctx: Context, draft: FlowState) -> Reply | None:
+        """A flow whose draft is worth keeping answers how it is kept when a command interrupts it; the
+        default (None): the flow simply ends."""
+        return None
 
     def ttl(self, ctx: Context) -> timedelta:
         return ctx.config.limits.conversation_ttl
@@ -266,10 +315,10 @@ class Dispatcher:
         """Let the flow in progress fetch a message's media outside the transaction (a short read first)."""
         async with self.db.unit_of_work() as uow:
             row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
-        flow = self.router.flows.get(row.flow) if row else None
-        if row is None or flow is None or msg.kind not in flow.accepts:
+        state = _load_state(row)[0]
+        flow = self.router.flows.get(state.flow) if state else None
+        if state is None or flow is None or msg.kind not in flow.accepts:
             return None
-        state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline))
         if state.deadline <= self.services.clock.now():
             return None
         return await flow.prepare(msg, state, self.services)
@@ -281,16 +330,14 @@ class Dispatcher:
             await uow.lock(msg.channel, msg.chat_id, msg.user_id)
             user = await uow.users.touch(msg.channel, msg.user_id, msg.display_name, now)
             row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
-            state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline)) if row else None
+            state, parked = _load_state(row)
             ctx = Context(msg, uow, self.services, now, user, state)
-            ctx.prepared = prepared
-            if state and (state.deadline <= now or state.flow not in self.router.flows):
-                flow = self.router.flows.get(state.flow)
-                ctx.finish()
-                ctx.reply(flow.expired_text if flow else texts.SESSION_EXPIRED)
+            ctx.prepared, ctx.parked = prepared, parked
+            self._expire(ctx)
             await self._route(ctx)
-            if ctx.state_changed:
-                if ctx.state is None:
+            if ctx.saved_changed:
+                saved = _to_save(ctx.state, ctx.parked)
+                if saved is None:
                     if row is not None:
                         await uow.conversations.clear(msg.channel, msg.chat_id, msg.user_id)
                 else:
@@ -298,14 +345,36 @@ class Dispatcher:
                         msg.channel,
                         msg.chat_id,
                         msg.user_id,
-                        flow=ctx.state.flow,
-                        step=ctx.state.step,
-                        data=ctx.state.data,
-                        deadline=ctx.state.deadline,
+                        flow=saved.flow,
+                        step=saved.step,
+                        data=saved.data,
+                        deadline=saved.deadline,
                         now=now,
                     )
             await uow.commit()
         return ctx.replies
+
+    def _expire(self, ctx: Context) -> None:
+        """End the conversation, or drop the draft set aside, when past its deadline (telling the user)."""
+        state, now = ctx.state, ctx.now
+        if state and (state.deadline <= now or state.flow not in self.router.flows):
+            flow = self.router.flows.get(state.flow)
+            ctx.finish()
+            ctx.reply(flow.expired_text if flow else texts.SESSION_EXPIRED)
+        parked = ctx.parked
+        if parked and (parked.deadline <= now or parked.flow not in self.router.flows):
+            flow = self.router.flows.get(parked.flow)
+            ctx.parked, ctx.parked_changed = None, True
+            ctx.reply(flow.expired_text if flow else texts.SESSION_EXPIRED)
+
+    def _set_aside(self, ctx: Context) -> Reply | None:
+        """A command or another feature's button in the middle of a draft worth keeping: keep it, say how."""
+        flow = self.router.flows.get(ctx.state.flow) if ctx.state else None
+        notice = flow.kept_notice(ctx, ctx.state) if flow and ctx.state else None
+        if notice is None:
+            return None
+        ctx.park()
+        return notice
 
     async def _route(self, ctx: Context) -> None:
         msg = ctx.msg
@@ -354,9 +423,13 @@ class Dispatcher:
         ctx.payload = payload
         prefix, _, ctx.arg = payload.partition(":")
         if prefix in self.router.buttons:
+            notice = self._set_aside(ctx)
             await self.router.buttons[prefix](ctx)
+            ctx.replies.extend([notice] if notice else [])
             return
         flow = self.router.flows.get(prefix)
+        if flow is not None and ctx.parked is not None and ctx.parked.flow == prefix:
+            ctx.unpark()  # a button of the draft set aside («Tiếp tục», «Bắt đầu lại», «Hủy») brings it back
         if flow is not None and ctx.state is not None and ctx.state.flow == prefix:
             await flow.handle(ctx)
             return
@@ -373,9 +446,11 @@ class Dispatcher:
         if command is None:
             ctx.reply(texts.UNKNOWN_COMMAND.format(command=name), texts.menu_buttons())
             return
+        notice = None if command.keeps_flow else self._set_aside(ctx)
         if not command.keeps_flow:
             ctx.finish()
         await command.handler(ctx)
+        ctx.replies.extend([notice] if notice else [])
 
     def _encode(self, reply: Reply) -> Reply:
         if not reply.buttons:

@@ -64,7 +64,7 @@ from handlers.complaints.vocabulary import PLATFORMS, local_text
 from handlers.core import Context, Flow, FlowState, Services
 from handlers.matching import fold_text, pick_option
 from handlers.phone import normalise_phone
-from handlers.types import ChatKind, IncomingMessage, MessageKind
+from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 
 FLOW = "complaint"
 RESUME_GAP = timedelta(minutes=30)
@@ -79,6 +79,11 @@ PRIVATE_ONLY = (
     "chọn «Nhắn tin», rồi gõ /phananh nhé."
 )
 RESUMED = "📝 Mình vẫn giữ phản ánh bạn đang soạn dở — mình tiếp tục từ bước trước nhé."
+RESUME_LABEL = "📝 Tiếp tục phản ánh đang viết"
+KEPT = (
+    "📝 Phản ánh bạn đang viết dở (cả ảnh đã gửi) vẫn được giữ đến {until}. Khi muốn viết tiếp, bạn bấm "
+    "«Tiếp tục phản ánh đang viết» hoặc gõ /phananh nhé."
+)
 DRAFT_EXPIRED = (
     "⌛ Bản nháp phản ánh chưa gửi của bạn đã quá thời hạn lưu nên mình đã đóng lại. "
     "Nếu vẫn cần phản ánh, bạn gõ /phananh để bắt đầu lại nhé."
@@ -103,8 +108,9 @@ class ComplaintFlow(Flow):
         if ctx.msg.chat_kind is ChatKind.GROUP:
             ctx.reply(PRIVATE_ONLY)
             return
-        if ctx.state is not None and ctx.state.flow == self.name:
-            data = ctx.data
+        draft = ctx.state if ctx.state is not None and ctx.state.flow == self.name else ctx.parked
+        if draft is not None and draft.flow == self.name:
+            data = draft.data
             about = f" về «{data['product']}»" if data.get("product") else ""
             ctx.reply(
                 f"📝 Bạn đang có một phản ánh soạn dở{about}. Bạn muốn tiếp tục hay bắt đầu lại?",
@@ -115,6 +121,11 @@ class ComplaintFlow(Flow):
             )
             return
         await self._start(ctx)
+
+    def kept_notice(self, ctx: Context, draft: FlowState) -> Reply:
+        """A command in the middle of a report: the draft (and its photos) is kept, and the way back shown."""
+        until = local_text(draft.deadline)
+        return Reply(KEPT.format(until=until), [[self.button(RESUME_LABEL, "resume")]])
 
     async def _start(self, ctx: Context) -> None:
         limit = ctx.config.limits.reports_per_day
