@@ -20,6 +20,7 @@ from bot.logs import setup_logging
 from bot.settings import Settings
 from handlers.config import ConfigError
 from storage.complaints import ComplaintStatus
+from storage.private import owner_only_umask
 from storage.subscriptions import Audience
 
 COMMANDS: dict[str, str] = {  # command -> "module:function"
@@ -148,13 +149,20 @@ def _complaints_parsers(sub) -> None:
     listing.add_argument("--json", action="store_true", help="in JSON, mỗi dòng một phản ánh")
     show = actions.add_parser("show", help="xem đầy đủ một phản ánh")
     show.add_argument("code", help="mã phản ánh, ví dụ PA-7K3Q-9M")
+    show.add_argument(
+        "--reveal", action="store_true", help="hiện số điện thoại đầy đủ (lượt xem được ghi vào nhật ký phản ánh)"
+    )
     export = actions.add_parser("export", help="xuất phản ánh ra CSV hoặc JSON")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--from", dest="date_from", type=date.fromisoformat, help="từ ngày (YYYY-MM-DD, giờ VN)")
     export.add_argument("--to", dest="date_to", type=date.fromisoformat, help="đến hết ngày (YYYY-MM-DD, giờ VN)")
     export.add_argument("--status", action="append", choices=COMPLAINT_STATUSES, help="lọc theo trạng thái (lặp được)")
     export.add_argument("--output", "-o", help="ghi ra tệp thay vì stdout (CSV kèm BOM để Excel đọc đúng dấu)")
-    export.add_argument("--with-phone", action="store_true", help="ghi số điện thoại đầy đủ thay vì che bớt")
+    export.add_argument(
+        "--with-phone",
+        action="store_true",
+        help="ghi số điện thoại đầy đủ thay vì che bớt (lượt xuất được ghi vào nhật ký; tệp chỉ chủ sở hữu đọc được)",
+    )
 
 
 def _report_parsers(sub) -> None:
@@ -190,6 +198,7 @@ def command(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    owner_only_umask()  # the database, photos, exports and packs it writes: readable by this account only
     settings = Settings()
     name = args.command or "run"
     # The console chat shares the terminal with the log, and the reports print for people: keep it to warnings.

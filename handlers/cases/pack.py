@@ -87,7 +87,7 @@ def _complaint(config: AppConfig, c: Complaint, zone: ZoneInfo, *, with_contact:
         "submitted_at": _iso(c.created_at, zone),
         "updated_at": _iso(c.updated_at, zone),
         "channel": c.channel,
-        **complaint_fields(config, c),
+        **complaint_fields(config, c, reveal=with_contact),
         "reporter": _reporter(c, with_contact=with_contact),
     }
 
@@ -202,15 +202,22 @@ def evidence_record(
 
 async def record_contact_export(uow: UnitOfWork, case: Case, user: str, target: Path, now: datetime) -> None:
     """Put the export of the full contact on the case's audit trail, by ``user`` at the command line."""
+    await record_cli_contact(uow, case, user, f"Gói chứng cứ kèm liên hệ: {target.resolve()}", now)
+
+
+async def record_cli_contact(
+    uow: UnitOfWork, case: Case, user: str, note: str, now: datetime, audit: str = Audit.CONTACT_EXPORTED
+) -> None:
+    """A full contact shown or written at the command line by ``user``, on the case's audit trail."""
     await uow.cases.record(
         case,
-        Audit.CONTACT_EXPORTED,
+        audit,
         now,
         role="admin",
         actor_channel="cli",
         actor_user_id=user,
         actor_name=f"{user} (dòng lệnh)",
-        note=f"Gói chứng cứ kèm liên hệ: {target.resolve()}",
+        note=note,
     )
 
 

@@ -18,6 +18,7 @@ from handlers.cases.routing import agency_chats
 from handlers.cases.vocabulary import Audit, OutboxKind
 from handlers.config import AppConfig
 from handlers.delivery import channel_name, unreachable_cause
+from handlers.text_safety import mask_contacts
 from handlers.types import Reply
 from storage.cases import Case, CaseMessageKind
 from storage.complaints import Complaint
@@ -36,7 +37,7 @@ def unreachable_text(case: Case, complaint: Complaint, failure: Undelivered) -> 
         f"⚠️ Không liên lạc được với người phản ánh {case.code} qua {channel}: "
         f"{unreachable_cause(failure.cause, failure.channel)}."
     ]
-    excerpt = " ".join(failure.text.split())
+    excerpt = mask_contacts(" ".join(failure.text.split()))
     if excerpt:
         if len(excerpt) > UNDELIVERED_EXCERPT:
             excerpt = excerpt[:UNDELIVERED_EXCERPT].rstrip() + "…"

@@ -686,9 +686,12 @@ def test_cli_lists_shows_and_exports(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     assert main(["complaints", "show", first.lower()]) == 0
     shown = capsys.readouterr().out
-    assert "0912 345 678" in shown and "Son môi Dior" in shown and "Người phản ánh: An" in shown
+    assert "09xx xxx 678" in shown and "0912 345 678" not in shown  # masked unless --reveal
+    assert "Son môi Dior" in shown and "Người phản ánh: An" in shown
     assert str(media) in shown and "KHÔNG CÓ TỆP" not in shown and "Đã gửi phản ánh" in shown
     assert main(["complaints", "show", "PA-2345-67"]) == 1
+    assert main(["complaints", "show", first, "--reveal"]) == 1  # not routed yet: no audit trail to record on
+    assert "0912 345 678" not in capsys.readouterr().out
 
     assert main(["complaints", "export", "--format", "csv", "--from", "2024-11-27", "--to", "2024-11-27"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
@@ -699,6 +702,7 @@ def test_cli_lists_shows_and_exports(tmp_path: Path, monkeypatch: pytest.MonkeyP
     target = tmp_path / "out.csv"
     assert main(["complaints", "export", "--format", "csv", "--with-phone", "--output", str(target)]) == 0
     data = target.read_bytes()
+    assert target.stat().st_mode & 0o777 == 0o600  # full numbers: readable by the owner only
     assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Vietnamese text right
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert [r["code"] for r in rows] == [first, second] and rows[0]["contact"] == "0912 345 678"
