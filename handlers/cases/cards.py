@@ -29,7 +29,7 @@ def reporter_account(complaint: Complaint) -> str:
     channel = channel_name(complaint.channel)
     if complaint.anonymous:
         return f"Ẩn danh · {channel}"
-    return f"{complaint.reporter_name or 'không tên'} · {channel}"
+    return f"{mask_contacts(complaint.reporter_name) or 'không tên'} · {channel}"
 
 
 def contact_line(complaint: Complaint) -> str:

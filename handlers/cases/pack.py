@@ -27,6 +27,7 @@ from handlers.complaints.records import complaint_fields
 from handlers.complaints.vocabulary import KIND_UPDATED, contact_text, status_label
 from handlers.config import AppConfig
 from handlers.phone import format_phone, mask_phone
+from handlers.text_safety import mask_contacts
 from storage.cases import Case, CaseAction
 from storage.complaints import Complaint, ComplaintEvent, ComplaintPhoto
 from storage.db import UnitOfWork
@@ -63,7 +64,7 @@ def _reporter(c: Complaint, *, with_contact: bool) -> dict[str, Any]:
     """Who reported: the phone masked; in full, with the reporter's account, only ``with_contact``."""
     reporter: dict[str, Any] = {
         "anonymous": c.anonymous,
-        "name": None if c.anonymous else c.reporter_name,
+        "name": None if c.anonymous else (c.reporter_name if with_contact else mask_contacts(c.reporter_name)),
         "contact_consent": c.contact_consent,
         "phone_masked": mask_phone(c.phone) or None,
         "contact": contact_text(c.anonymous, c.phone, c.contact_consent, masked=not with_contact),

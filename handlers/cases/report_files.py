@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from handlers.cases.reports import COLUMNS, EVERYTHING, Period, load_rows, summarise, summary_sections
 from handlers.config import AppConfig
+from handlers.text_safety import spreadsheet_cell
 from storage.db import UnitOfWork
 
 Records = list[dict[str, Any]]
@@ -53,10 +54,10 @@ def default_file_name(period: Period, fmt: str) -> str:
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: times as ISO 8601 with their offset, nothing as an empty cell."""
+    """A CSV cell: times as ISO 8601 with their offset, nothing as an empty cell, never a formula."""
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    return "" if value is None else value
+    return "" if value is None else spreadsheet_cell(value)
 
 
 def write_csv(records: Records, handle: TextIO) -> None:
@@ -67,7 +68,8 @@ def write_csv(records: Records, handle: TextIO) -> None:
 
 
 def _naive(value: Any) -> Any:
-    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+    """An Excel cell: local wall-clock time (Excel has no time zones); text never a formula."""
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else spreadsheet_cell(value)
 
 
 def write_xlsx(report: PeriodReport, path: Path) -> None:
@@ -105,7 +107,7 @@ def write_xlsx(report: PeriodReport, path: Path) -> None:
         summary.append([title])
         summary.cell(summary.max_row, 1).font = bold
         for label, value in rows:
-            summary.append([label, value])
+            summary.append([spreadsheet_cell(label), _naive(value)])
     summary.column_dimensions["A"].width = 52
     summary.column_dimensions["B"].width = 60
     book.save(path)

@@ -18,7 +18,7 @@ from handlers.clock import as_utc, local
 from handlers.complaints.vocabulary import PLATFORMS, area_name, category_name, status_label
 from handlers.config import AppConfig
 from handlers.phone import format_phone, mask_phone
-from handlers.text_safety import mask_contacts
+from handlers.text_safety import mask_contacts, spreadsheet_cell
 from storage.complaints import Complaint, ComplaintEvent, ComplaintPhoto
 from storage.db import UnitOfWork
 from storage.media import MediaStore
@@ -109,7 +109,7 @@ def write_export(records: list[dict[str, Any]], fmt: str, handle: TextIO) -> Non
         return
     writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({key: spreadsheet_cell(value) for key, value in record.items()} for record in records)
 
 
 async def latest(uow: UnitOfWork, *, statuses: list[str] | None, limit: int) -> list[tuple[Complaint, int]]:
@@ -165,7 +165,8 @@ def complaint_sheet(
     if c.anonymous:
         lines.append("Người phản ánh: ẩn danh")
     else:
-        lines.append(f"Người phản ánh: {c.reporter_name or '—'}")
+        name = c.reporter_name if reveal else mask_contacts(c.reporter_name)
+        lines.append(f"Người phản ánh: {name or '—'}")
         phone = export_contact(c, full=reveal) if c.phone else "không để lại"
         lines.append(f"Điện thoại: {phone}" + (" (đồng ý để cán bộ liên hệ)" if c.contact_consent else ""))
     lines.append(f"Ảnh ({len(photos)}):")
