@@ -37,8 +37,10 @@ def private_file(path: Path) -> Path:
 
 
 def open_private(path: Path, mode: str = "w", **kwargs):
-    """Open ``path`` for writing as an owner-only file (created 0600; an existing one tightened)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    """Open ``path`` for writing (``w``) or appending (``a``) as an owner-only file (created 0600; an existing
+    one tightened)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    fd = os.open(path, flags, FILE_MODE)
     with contextlib.suppress(OSError):
         os.fchmod(fd, FILE_MODE)
     return os.fdopen(fd, mode, **kwargs)

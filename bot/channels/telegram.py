@@ -38,6 +38,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.channels.albums import AlbumCollector
 from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
+from bot.channels.zalo_common import Refusals
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
@@ -334,6 +335,7 @@ class TelegramChannel:
             if settings.telegram_webhook_secret
             else secrets.token_urlsafe(32)
         )
+        self.refusals = Refusals("telegram")
 
     @property
     def bot(self):
@@ -586,7 +588,7 @@ class TelegramChannel:
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not secrets.compare_digest(given.encode(), self.webhook_secret.encode()):
-            logger.warning("telegram webhook: refused a request with a wrong secret")
+            self.refusals.note("wrong secret")  # counted; logged at most once a minute
             return web.Response(status=403)
         try:
             data = await request.json()

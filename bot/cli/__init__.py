@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {  # command -> "module:function"
     "report": "bot.cli.report:run_report",
     "case": "bot.cli.report:run_report",
 }
+CHAT_LOG = "chat.log"
 QUIET_COMMANDS = frozenset(
     {"chat", "ask", "check", "kb", "staff", "countdown", "broadcast", "announce", "complaints", "report", "case"}
 )
@@ -202,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     name = args.command or "run"
     # The console chat shares the terminal with the log, and the reports print for people: keep it to warnings.
-    quiet = name in QUIET_COMMANDS or (name == "run" and not settings.any_messenger)
-    setup_logging("WARNING" if quiet and settings.log_level == "INFO" else settings.log_level, settings.secrets())
+    console = name == "chat" or (name == "run" and not settings.any_messenger)
+    if console:  # the chat shares the terminal: its log goes to a file beside the data, so the chat reads cleanly
+        setup_logging(settings.log_level, settings.secrets(), path=Path(settings.media_dir).parent / CHAT_LOG)
+    else:
+        quiet = name in QUIET_COMMANDS and settings.log_level == "INFO"
+        setup_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:
         if name in COMMANDS:
             return command(name)(args, settings)
