@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -229,6 +230,7 @@ class Router:
         self.phrases: dict[str, Handler] = {}
         self.entries: dict[str, Handler] = {}  # menu entry points by name ("qa", "report"…), for the menu
         self.listeners: list[Listener] = []  # tried in order on free text before the fallback; True = handled
+        self.intents: list[tuple[re.Pattern[str], Handler]] = []  # phrasings (folded text) tried after them
         self.fallback: Handler | None = None
 
     def command(self, names: list[str], handler: Handler, *, keeps_flow: bool = False) -> None:
@@ -254,8 +256,18 @@ class Router:
         for listener in self.listeners:
             if await listener(ctx):
                 return
+        folded = fold_text(ctx.text)
+        for pattern, handler in self.intents:
+            if pattern.search(folded):
+                await handler(ctx)
+                return
         if self.fallback is not None:
             await self.fallback(ctx)
+
+    def intent(self, patterns: list[str], handler: Handler) -> None:
+        """Ways of saying it, as regular expressions over the text folded without diacritics ('con bao lau
+        nua toi online friday'): free text outside any flow that no exact phrase or listener took."""
+        self.intents += [(re.compile(pattern), handler) for pattern in patterns]
 
     def phrase(self, phrases: list[str], handler: Handler) -> None:
         """Typed text (compared without diacritics) that acts like a menu choice."""
@@ -379,8 +391,11 @@ class Dispatcher:
     async def _route(self, ctx: Context) -> None:
         msg = ctx.msg
         if len(msg.text) > MAX_TEXT:
-            ctx.reply(texts.TOO_LONG.format(limit=f"{MAX_TEXT:,}".replace(",", ".")))
-            return
+            if ctx.state is None or msg.button is not None:
+                ctx.reply(texts.TOO_LONG.format(limit=f"{MAX_TEXT:,}".replace(",", ".")))
+                return
+            ctx.reply(texts.TOO_LONG_KEPT.format(limit=f"{MAX_TEXT:,}".replace(",", ".")))
+            msg.text = msg.text[:MAX_TEXT]  # in the middle of a step: read what fits rather than lose it all
         if msg.button is not None:
             await self._route_button(ctx)
             return

@@ -22,6 +22,9 @@ _KEEP_CONTROLS = frozenset("\n\t")
 _PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+84|0084|84|0)(?:[ .\-]?[0-9]){8,10}(?![0-9])")
 _EMAIL_IN_TEXT = re.compile(r"\b([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_LINK = re.compile(
+    r"(?:https?://|www\.)[^\s<>«»\"]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>«»\"]*", re.IGNORECASE
+)
 
 
 def ascii_int(text: str | None) -> int | None:
@@ -88,3 +91,19 @@ def spreadsheet_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def find_link(text: str) -> str | None:
+    """The first web link in ``text`` ('link đây nè https://shopee.vn/x' → 'https://shopee.vn/x'), or None."""
+    match = _LINK.search(text)
+    return match.group(0).rstrip(".,;:!?)") if match else None
+
+
+def visible_length(text: str) -> int:
+    """Characters that show something: letters, digits, emoji and other symbols (not spaces or punctuation)."""
+    return sum(1 for ch in text if not ch.isspace() and not unicodedata.category(ch).startswith(("P", "C", "Z")))
+
+
+def vn_number(value: int) -> str:
+    """A whole number the Vietnamese way: 6646 → '6.646'."""
+    return f"{value:,}".replace(",", ".")
