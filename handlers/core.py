@@ -402,6 +402,8 @@ class Dispatcher:
         text = ctx.text
         if msg.kind is MessageKind.TEXT and not text:
             ctx.reply(texts.EMPTY, texts.menu_buttons() if ctx.state is None else [])
+            if ctx.state is not None:  # nothing readable (only control characters): ask the step again
+                await self.router.flows[ctx.state.flow].reprompt(ctx)
             return
         if text.startswith("/"):
             await self._route_command(ctx, text)
