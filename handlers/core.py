@@ -22,7 +22,7 @@ from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, as_utc
 from handlers.config import AppConfig
 from handlers.matching import fold_text
-from handlers.text_safety import clean_message
+from handlers.text_safety import clean_message, vn_number
 from handlers.types import Button, ConversationKey, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database, UnitOfWork
 from storage.models import User
@@ -392,9 +392,9 @@ class Dispatcher:
         msg = ctx.msg
         if len(msg.text) > MAX_TEXT:
             if ctx.state is None or msg.button is not None:
-                ctx.reply(texts.TOO_LONG.format(limit=f"{MAX_TEXT:,}".replace(",", ".")))
+                ctx.reply(texts.TOO_LONG.format(limit=vn_number(MAX_TEXT)))
                 return
-            ctx.reply(texts.TOO_LONG_KEPT.format(limit=f"{MAX_TEXT:,}".replace(",", ".")))
+            ctx.reply(texts.TOO_LONG_KEPT.format(limit=vn_number(MAX_TEXT)))
             msg.text = msg.text[:MAX_TEXT]  # in the middle of a step: read what fits rather than lose it all
         if msg.button is not None:
             await self._route_button(ctx)

@@ -41,6 +41,13 @@ PROMPT = (
 NOT_SURE = "Mình chưa chắc đã hiểu đúng câu hỏi nên không trả lời đoán. Có phải bạn muốn hỏi một trong các ý sau?"
 NO_TOPIC = "Mình chưa có thông tin về câu hỏi này."
 OFFER_STAFF = "bạn có thể gửi câu hỏi cho cán bộ {agency} để được trả lời trực tiếp tại đây."
+
+
+def also(offer: str) -> str:
+    """'bạn có thể gửi…' → 'Bạn cũng có thể gửi…' (never "Bạn cũng có thể bạn có thể")."""
+    return offer.replace("bạn có thể", "Bạn cũng có thể", 1)
+
+
 NO_WORDS = "Mình chưa đọc được câu hỏi nào trong tin này. " + PROMPT
 FORWARD_LABEL = "📨 Đồng ý gửi câu hỏi cho cán bộ Sở"
 THANKS_UP = "Cảm ơn bạn đã đánh giá! 🙏"
@@ -230,7 +237,7 @@ def suggest(ctx: Context, result: MatchResult, question_id: int) -> None:
     if result.off_topic:
         ctx.reply(f"{SCOPE}\n\n{NO_TOPIC} Nếu câu hỏi vẫn liên quan, {offer}", rows)
         return
-    ctx.reply(f"{NOT_SURE}\n\nHoặc {offer}" if rows[:-1] else f"{NO_TOPIC} Bạn cũng có thể {offer}", rows)
+    ctx.reply(f"{NOT_SURE}\n\nHoặc {offer}" if rows[:-1] else f"{NO_TOPIC} {also(offer)}", rows)
 
 
 async def on_button(ctx: Context) -> None:
@@ -263,7 +270,7 @@ async def on_button(ctx: Context) -> None:
         elif question is not None and question.status != QuestionStatus.FORWARDED.value:
             agency = lead_agency_for_questions(ctx.config)
             ctx.reply(
-                f"{THANKS_DOWN}\nBạn cũng có thể {OFFER_STAFF.format(agency=agency.short_name)}",
+                f"{THANKS_DOWN}\n{also(OFFER_STAFF.format(agency=agency.short_name))}",
                 [[Button(FORWARD_LABEL, f"qa:fwd:{question.id}")]],
             )
         else:

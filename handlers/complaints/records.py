@@ -18,7 +18,7 @@ from handlers.clock import as_utc, local
 from handlers.complaints.vocabulary import PLATFORMS, area_name, category_name, status_label
 from handlers.config import AppConfig
 from handlers.phone import format_phone, mask_phone
-from handlers.text_safety import mask_contacts, spreadsheet_cell
+from handlers.text_safety import mask_contacts, spreadsheet_cell, vn_number
 from storage.complaints import Complaint, ComplaintEvent, ComplaintPhoto
 from storage.db import UnitOfWork
 from storage.media import MediaStore
@@ -173,7 +173,7 @@ def complaint_sheet(
     for p in photos:
         path = media.path(p.sha256)
         missing = "" if path.is_file() else "  ⚠️ KHÔNG CÓ TỆP"
-        lines.append(f"  • {path}  {p.mime}, {p.size:,} byte, {local(p.received_at):%d/%m %H:%M}{missing}")
+        lines.append(f"  • {path}  {p.mime}, {vn_number(p.size)} byte, {local(p.received_at):%d/%m %H:%M}{missing}")
     lines.append("Diễn biến:")
     for e in events:
         hidden = "" if e.public else " (nội bộ)"

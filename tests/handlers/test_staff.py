@@ -49,3 +49,14 @@ def test_staff_cli_add_list_remove(tmp_path) -> None:
     assert "Lê Lan" not in call_cli(tmp_path, "staff", "list").stdout
     assert "đã ngừng" in call_cli(tmp_path, "staff", "list", "--all").stdout
     assert call_cli(tmp_path, "staff", "remove", "telegram", "42").returncode == 1
+
+
+def test_staff_cli_validates_and_says_what_it_did(tmp_path) -> None:
+    empty = call_cli(tmp_path, "staff", "list")
+    assert empty.returncode == 0 and "Chưa có cán bộ nào" in empty.stdout and "staff add" in empty.stdout
+    blank = call_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "agent", "  ")
+    assert blank.returncode == 2 and "ít nhất 2 ký tự" in blank.stderr
+    added = call_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "agent", "Lê\x00 Lan")
+    assert "Đã thêm cán bộ Lê Lan" in added.stdout
+    again = call_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "supervisor", "Lê Lan")
+    assert "Đã cập nhật cán bộ Lê Lan (qltt, supervisor)" in again.stdout
