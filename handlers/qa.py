@@ -389,6 +389,8 @@ async def submit_answer(ctx: Context, member: StaffMember, question_id: int, tex
     """Record a staff member's answer to question ``question_id`` and queue it for the asker.
 
     The one path for /traloi, the "Trả lời" button and a "reply to" the forwarded question."""
+    if not may_answer(ctx, member):
+        return False
     question = await ctx.uow.questions.get(question_id)
     if question is None:
         ctx.reply(f"Không tìm thấy câu hỏi Q{question_id}.")
@@ -402,6 +404,18 @@ async def submit_answer(ctx: Context, member: StaffMember, question_id: int, tex
     await record_staff_answer(ctx.uow, ctx.config, question, text.strip(), member.name, ctx.now)
     ctx.reply(f"✅ Đã ghi nhận câu trả lời cho {question.code}; người hỏi sẽ nhận được ngay.")
     return True
+
+
+def may_answer(ctx: Context, member: StaffMember) -> bool:
+    """Answers go out in the name of the agency that leads merchant questions: its staff (or an admin) only."""
+    agency = lead_agency_for_questions(ctx.config)
+    if member.role == "admin" or member.agency == agency.id:
+        return True
+    ctx.reply(
+        f"Câu hỏi của thương nhân do {agency.short_name} trả lời (câu trả lời gửi đi dưới tên cơ quan này), "
+        "nên bạn chưa trả lời thay được. Bạn chuyển thông tin cho cán bộ của cơ quan đó nhé."
+    )
+    return False
 
 
 def valid_answer(text: str) -> bool:
@@ -419,7 +433,7 @@ class StaffAnswerFlow(Flow):
     async def on_button(self, ctx: Context) -> None:
         """The "qans:<id>" button on a forwarded question."""
         member = await require_staff(ctx)
-        if member is None:
+        if member is None or not may_answer(ctx, member):
             return
         question_id = parse_code(ctx.arg)
         question = await ctx.uow.questions.get(question_id) if question_id is not None else None
