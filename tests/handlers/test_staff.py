@@ -17,10 +17,10 @@ async def test_admin_adds_and_removes_staff_by_chat(staffed: ChatHarness) -> Non
     assert "Không có cơ quan «khong-co-co-quan»" in admin.text
     await admin.say("/canbo them console new-1 qltt sep Trần Lâm")
     assert "Vai trò «sep» không hợp lệ" in admin.text
-    await admin.say("/canbo them console new-1 qltt agent Trần Lâm")
+    await admin.say("/canbo them console new-1 qltm agent Trần Lâm")  # the agency that answers merchants
     assert "Đã cập nhật cán bộ Trần Lâm" in admin.text
     await admin.say("/canbo")
-    assert "Trần Lâm – qltt (agent) – console:new-1" in admin.text
+    assert "Trần Lâm – qltm (agent) – console:new-1" in admin.text
 
     asker = staffed.person("merchant-7")
     await asker.say(OUT_OF_SCOPE)
@@ -60,3 +60,11 @@ def test_staff_cli_validates_and_says_what_it_did(tmp_path) -> None:
     assert "Đã thêm cán bộ Lê Lan" in added.stdout
     again = call_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "supervisor", "Lê Lan")
     assert "Đã cập nhật cán bộ Lê Lan (qltt, supervisor)" in again.stdout
+
+
+def test_config_check_counts_staff_added_from_the_command_line(tmp_path) -> None:
+    before = call_cli(tmp_path, "config", "check")
+    assert before.returncode == 0 and "cán bộ trong tệp" in before.stdout
+    call_cli(tmp_path, "staff", "add", "telegram", "42", "qltt", "agent", "Lê Lan")
+    after = call_cli(tmp_path, "config", "check")
+    assert "1 đang hoạt động trong cơ sở dữ liệu" in after.stdout, after.stdout

@@ -47,7 +47,7 @@ async def file_one(chat: ChatHarness, i: int) -> str:
     await person.press("Hàng giả")
     await person.press("Shopee")
     await person.say(f"{payload} shop {i}")
-    await person.say(f"{PAYLOADS[(i + 1) % len(PAYLOADS)]} link {i}")
+    await person.say(f"{PAYLOADS[(i + 1) % len(PAYLOADS)]} link https://shopee.vn/shop-{i}")
     await person.say(f"{PAYLOADS[(i + 2) % len(PAYLOADS)]} sản phẩm {i} zalo {TYPED[i % len(TYPED)]}")
     await person.press("Hôm qua")
     await person.say(f"{payload} hàng giả, gọi tôi {TYPED[(i + 1) % len(TYPED)]} hoặc {EMAIL}")
