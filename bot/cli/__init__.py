@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
@@ -197,12 +198,22 @@ def command(name: str):
     return getattr(importlib.import_module(module), function)
 
 
+def _piped(run, args, settings: Settings) -> int:
+    """Run a command whose output may go to a pipe closed early (``… | head``): stop quietly then."""
+    try:
+        code = run(args, settings)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit has nowhere to fail
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     owner_only_umask()  # the database, photos, exports and packs it writes: readable by this account only
     settings = Settings()
     name = args.command or "run"
-    # The console chat shares the terminal with the log, and the reports print for people: keep it to warnings.
     console = name == "chat" or (name == "run" and not settings.any_messenger)
     if console:  # the chat shares the terminal: its log goes to a file beside the data, so the chat reads cleanly
         setup_logging(settings.log_level, settings.secrets(), path=Path(settings.media_dir).parent / CHAT_LOG)
@@ -211,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:
         if name in COMMANDS:
-            return command(name)(args, settings)
+            return _piped(command(name), args, settings)
         from bot.app import create_app
 
         app = create_app(settings)

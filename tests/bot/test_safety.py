@@ -73,3 +73,18 @@ async def test_refused_telegram_webhook_requests_are_counted_not_logged_one_by_o
     assert channel.refusals.total == 50
     lines = [r for r in caplog.records if "refused" in r.getMessage()]
     assert len(lines) == 1 and "telegram webhook: refused 1 request(s)" in lines[0].getMessage()
+
+
+@pytest.mark.processes
+def test_output_to_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "countdown"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+    )
+    process.stdout.close()  # like `… | head` that has read enough: every write now meets a closed pipe
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
