@@ -28,7 +28,7 @@ async def test_admin_adds_and_removes_staff_by_chat(staffed: ChatHarness) -> Non
     await newcomer.say("/traloi Q1 Câu hỏi này không thuộc phạm vi của Sở.")
     assert "Đã ghi nhận" in newcomer.text
     await newcomer.say("/canbo")
-    assert "chỉ dành cho cán bộ" in newcomer.text  # an agent is not an admin
+    assert "chỉ dành cho quản trị viên; bạn đang là cán bộ xử lý của qltm" in newcomer.text  # not an admin
 
     await admin.say("/canbo xoa console new-1")
     assert "Đã ngừng quyền" in admin.text
