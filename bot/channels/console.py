@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from handlers.matching import fold_text
 from handlers.text_safety import ascii_int, clean_text
@@ -64,6 +64,7 @@ class ConsoleChannel:
             self.stdin.reconfigure(errors="surrogateescape")
         self.stdout = stdout or sys.stdout
         self.choices: list[Button] = []
+        self.remembered: Any = None  # bot.channels.zalo_common.Choices: the options shown, kept in the database
         self.interactive = self.stdin.isatty()
         self._counter = 0
         self._sent = 0
@@ -148,4 +149,10 @@ class ConsoleChannel:
                 print(f"👤 {clean_text(line.rstrip())}", file=self.stdout)
             if not line.strip() and self.interactive:
                 continue
-            self.show(await self.handle(self.to_message(line)))
+            msg = self.to_message(line)
+            if self.remembered is not None and msg.kind is MessageKind.TEXT and not self.choices:
+                msg = await self.remembered.apply(msg)  # after a restart: "2" still means the option shown
+            replies = await self.handle(msg)
+            self.show(replies)
+            if self.remembered is not None:
+                await self.remembered.remember(self.chat_id, replies)

@@ -17,10 +17,12 @@ logger = logging.getLogger(__name__)
 
 async def run_console(app: App, *, user: str, chat: str | None, name: str, broadcasts: bool = False) -> int:
     from bot.channels.console import CHANNEL, ConsoleChannel, download_to
+    from bot.channels.zalo_common import Choices
 
     async with app:
         assert app.dispatcher is not None
         channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name)
+        channel.remembered = Choices(app.db, CHANNEL)  # the numbered options outlive a restart
         app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
         if not (broadcasts and app.settings.scheduler_enabled):
             return await channel.run()

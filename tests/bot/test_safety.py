@@ -88,3 +88,22 @@ def test_output_to_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+@pytest.mark.processes
+def test_the_console_remembers_its_numbered_options_across_a_restart(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    first = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input=b"/start\n",
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert "[3] ⏳ Đếm ngược Online Friday" in first.stdout.decode()
+    second = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"], input=b"3\n", capture_output=True, cwd=tmp_path, env=env, timeout=120
+    )
+    answer = second.stdout.decode().split("👤 3", 1)[1]
+    assert "Nhận nhắc lịch" in answer and "Tuần lễ Thương mại điện tử" in answer  # the countdown: option 3
