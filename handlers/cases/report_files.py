@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from handlers.cases.reports import COLUMNS, EVERYTHING, Period, load_rows, summarise, summary_sections
+from handlers.cases.reports import COLUMNS, EVERYTHING, HEADERS, Period, load_rows, summarise, summary_sections
 from handlers.config import AppConfig
 from handlers.text_safety import spreadsheet_cell
 from storage.db import UnitOfWork
@@ -63,7 +63,7 @@ def _cell(value: Any) -> Any:
 def write_csv(records: Records, handle: TextIO) -> None:
     handle.write("\ufeff")  # the BOM: Excel opens the file as UTF-8
     writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    writer.writerow(HEADERS)
     writer.writerows({key: _cell(value) for key, value in record.items()} for record in records)
 
 
@@ -82,7 +82,7 @@ def write_xlsx(report: PeriodReport, path: Path) -> None:
     book = Workbook()
     sheet = book.active
     sheet.title = "Phản ánh"
-    sheet.append(COLUMNS)
+    sheet.append([HEADERS[key] for key in COLUMNS])
     for cell in sheet[1]:
         cell.font = bold
     sheet.freeze_panes = "B2"
@@ -94,7 +94,7 @@ def write_xlsx(report: PeriodReport, path: Path) -> None:
         if key.endswith("_at"):
             for cell in sheet[letter][1:]:
                 cell.number_format = "dd/mm/yyyy hh:mm"
-        widest = max([len(key), *(len(str(record[key] or "")) for record in report.records)])
+        widest = max([len(HEADERS[key]), *(len(str(record[key] or "")) for record in report.records)])
         sheet.column_dimensions[letter].width = min(max(widest, 10), 60) + 2
     summary = book.create_sheet("Tổng hợp")
     for label, value in report.heading:

@@ -79,6 +79,25 @@ COLUMNS = [
     "outcome",
     "contact",
 ]
+HEADERS = {  # what a spreadsheet's first row says, in Vietnamese (the keys stay for code and JSON)
+    "code": "Mã phản ánh",
+    "created_at": "Thời điểm gửi",
+    "category": "Loại vi phạm",
+    "area": "Địa bàn",
+    "platform": "Nơi mua",
+    "seller": "Người bán",
+    "product": "Sản phẩm",
+    "lead_agency": "Cơ quan chủ trì",
+    "copies": "Cơ quan nhận bản sao",
+    "status": "Trạng thái",
+    "assignee": "Cán bộ phụ trách",
+    "acknowledged_at": "Thời điểm tiếp nhận",
+    "closed_at": "Thời điểm kết thúc",
+    "minutes_to_acknowledge": "Số phút đến khi tiếp nhận",
+    "minutes_to_resolve": "Số phút đến khi xử lý xong",
+    "outcome": "Kết quả xử lý",
+    "contact": "Liên hệ",
+}
 
 USAGE = (
     "Cú pháp: /thongke [khoảng thời gian]\n"

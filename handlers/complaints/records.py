@@ -38,6 +38,25 @@ EXPORT_COLUMNS = [
 ]
 
 
+EXPORT_HEADERS = {  # the CSV's first row, in Vietnamese (JSON keeps the keys)
+    "code": "Mã phản ánh",
+    "created_at": "Thời điểm gửi",
+    "status": "Trạng thái",
+    "category": "Loại vi phạm",
+    "area": "Địa bàn",
+    "platform": "Nơi mua",
+    "seller": "Người bán",
+    "seller_where": "Link / địa chỉ",
+    "product": "Sản phẩm",
+    "purchase_date": "Ngày mua",
+    "description": "Nội dung",
+    "photo_note": "Ghi chú kèm ảnh",
+    "photos": "Số ảnh",
+    "contact": "Liên hệ",
+    "contact_consent": "Đồng ý để cán bộ liên hệ",
+}
+
+
 def complaint_fields(config: AppConfig, c: Complaint, *, reveal: bool = False) -> dict[str, Any]:
     """What was reported, ids with their names; no contact, no times (each user adds those its own way).
     Phone numbers and e-mail addresses typed into the texts are masked unless ``reveal``."""
@@ -108,8 +127,17 @@ def write_export(records: list[dict[str, Any]], fmt: str, handle: TextIO) -> Non
         handle.write("\n")
         return
     writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows({key: spreadsheet_cell(value) for key, value in record.items()} for record in records)
+    writer.writerow(EXPORT_HEADERS)
+    writer.writerows({key: spreadsheet_cell(_csv_value(key, value)) for key, value in r.items()} for r in records)
+
+
+def _csv_value(key: str, value: Any) -> Any:
+    """A cell in Vietnamese: the status by its label, yes/no as «có»/«không»."""
+    if key == "status":
+        return status_label(value)
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    return value
 
 
 async def latest(uow: UnitOfWork, *, statuses: list[str] | None, limit: int) -> list[tuple[Complaint, int]]:
