@@ -153,6 +153,6 @@ class ConsoleChannel:
             if self.remembered is not None and msg.kind is MessageKind.TEXT and not self.choices:
                 msg = await self.remembered.apply(msg)  # after a restart: "2" still means the option shown
             replies = await self.handle(msg)
-            self.show(replies)
-            if self.remembered is not None:
+            if self.remembered is not None:  # on record before it is on screen: a kill in between loses nothing
                 await self.remembered.remember(self.chat_id, replies)
+            self.show(replies)
