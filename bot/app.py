@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from bot.settings import Settings
 from handlers import build_router
@@ -15,8 +16,9 @@ from handlers.config import AppConfig, load_config
 from handlers.core import Dispatcher, Downloader, Services
 from handlers.features import load_features, on_start
 from knowledge import KnowledgeBase, KnowledgeError
-from storage.db import Database, masked
+from storage.db import Database, masked, sqlite_path
 from storage.media import MediaStore
+from storage.private import tighten
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class App:
         if self.knowledge is None:
             self.knowledge = await asyncio.to_thread(load_knowledge)
         self.media = MediaStore(self.settings.media_dir, max_bytes=self.settings.media_max_bytes)
+        self._check_private()
         services = Services(
             clock=self.clock,
             config=self.config,
@@ -67,6 +70,20 @@ class App:
             reply_lease=timedelta(seconds=self.settings.inbox_reply_lease_seconds),
         )
         self._started = True
+
+    def _check_private(self) -> None:
+        """The database file and the evidence photos are owner-only; say so (and fix it) when they are not."""
+        database = sqlite_path(self.db.url)
+        paths = [database, Path(f"{database}-wal"), Path(f"{database}-shm")] if database else []
+        media = Path(self.settings.media_dir)
+        paths += [media, *(p for p in media.glob("*") if p.is_dir())] if media.is_dir() else []
+        loose = tighten(paths)
+        if loose:
+            logger.warning(
+                "%d file(s) or folder(s) with personal data were readable by other accounts; made owner-only: %s",
+                len(loose),
+                ", ".join(str(p) for p in loose[:5]) + (" …" if len(loose) > 5 else ""),
+            )
 
     async def stop(self) -> None:
         await self.db.dispose()

@@ -98,7 +98,7 @@ class LeaderLock:
             import fcntl
         except ImportError:  # not POSIX: one process assumed
             return True
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

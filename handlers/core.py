@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from handlers.buttons import ButtonCodec
 from handlers.clock import Clock, as_utc
 from handlers.config import AppConfig
 from handlers.matching import fold_text
+from handlers.text_safety import clean_message, vn_number
 from handlers.types import Button, ConversationKey, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.db import Database, UnitOfWork
 from storage.models import User
@@ -59,6 +61,33 @@ class FlowState:
 
 
 _UNCHANGED = object()
+_PAUSED = "_paused"  # the row is a draft set aside: no flow in progress, the draft waits to be resumed
+_PARKED = "_parked"  # the row is another flow in progress, carrying a draft set aside
+
+
+def _load_state(row: Any) -> tuple[FlowState | None, FlowState | None]:
+    """The conversation row as (the flow in progress, the draft set aside)."""
+    if row is None:
+        return None, None
+    data = dict(row.data)
+    parked = data.pop(_PARKED, None)
+    state = FlowState(row.flow, row.step, data, as_utc(row.deadline))
+    if data.pop(_PAUSED, False):
+        return None, state
+    if parked:
+        aside = FlowState(parked["flow"], parked["step"], parked["data"], datetime.fromisoformat(parked["deadline"]))
+        return state, aside
+    return state, None
+
+
+def _to_save(state: FlowState | None, parked: FlowState | None) -> FlowState | None:
+    """What the conversation row holds: the flow in progress carrying the draft set aside, or that draft alone."""
+    if parked is None:
+        return state
+    if state is None:
+        return dataclasses.replace(parked, data={**parked.data, _PAUSED: True})
+    aside = {"flow": parked.flow, "step": parked.step, "data": parked.data, "deadline": parked.deadline.isoformat()}
+    return dataclasses.replace(state, data={**state.data, _PARKED: aside})
 
 
 class Context:
@@ -84,6 +113,8 @@ class Context:
         self.prepared: Any = None  # what the flow's ``prepare`` made before this transaction
         self.replies: list[Reply] = []
         self._next: Any = _UNCHANGED
+        self.parked: FlowState | None = None  # a draft set aside by a command, kept until resumed or expired
+        self.parked_changed = False
 
     @property
     def config(self) -> AppConfig:
@@ -120,6 +151,21 @@ class Context:
         self.state = None
         self._next = None
 
+    def park(self) -> None:
+        """Set the draft in progress aside (a command came in the middle of it); :meth:`unpark` brings it back."""
+        self.parked, self.parked_changed = self.state, True
+        self.finish()
+
+    def unpark(self) -> None:
+        """Make the draft set aside the conversation in progress again."""
+        assert self.parked is not None
+        self.state, self._next = self.parked, self.parked
+        self.parked, self.parked_changed = None, True
+
+    @property
+    def saved_changed(self) -> bool:
+        return self.state_changed or self.parked_changed
+
     @property
     def state_changed(self) -> bool:
         return self._next is not _UNCHANGED
@@ -135,6 +181,11 @@ class Flow:
     name: ClassVar[str]
     accepts: ClassVar[frozenset[MessageKind]] = frozenset({MessageKind.TEXT, MessageKind.BUTTON})
     expired_text: ClassVar[str] = texts.SESSION_EXPIRED
+
+    def kept_notice(self, ctx: Context, draft: FlowState) -> Reply | None:
+        """A flow whose draft is worth keeping answers how it is kept when a command interrupts it; the
+        default (None): the flow simply ends."""
+        return None
 
     def ttl(self, ctx: Context) -> timedelta:
         return ctx.config.limits.conversation_ttl
@@ -182,6 +233,7 @@ class Router:
         self.phrases: dict[str, Handler] = {}
         self.entries: dict[str, Handler] = {}  # menu entry points by name ("qa", "report"…), for the menu
         self.listeners: list[Listener] = []  # tried in order on free text before the fallback; True = handled
+        self.intents: list[tuple[re.Pattern[str], Handler]] = []  # phrasings (folded text) tried after them
         self.fallback: Handler | None = None
 
     def command(self, names: list[str], handler: Handler, *, keeps_flow: bool = False) -> None:
@@ -207,8 +259,18 @@ class Router:
         for listener in self.listeners:
             if await listener(ctx):
                 return
+        folded = fold_text(ctx.text)
+        for pattern, handler in self.intents:
+            if pattern.search(folded):
+                await handler(ctx)
+                return
         if self.fallback is not None:
             await self.fallback(ctx)
+
+    def intent(self, patterns: list[str], handler: Handler) -> None:
+        """Ways of saying it, as regular expressions over the text folded without diacritics ('con bao lau
+        nua toi online friday'): free text outside any flow that no exact phrase or listener took."""
+        self.intents += [(re.compile(pattern), handler) for pattern in patterns]
 
     def phrase(self, phrases: list[str], handler: Handler) -> None:
         """Typed text (compared without diacritics) that acts like a menu choice."""
@@ -265,6 +327,7 @@ class Dispatcher:
     async def handle(self, msg: IncomingMessage) -> list[Reply]:
         """Handle one message. A stored update (``msg.inbox_ids``) is marked handled and its replies written
         to the outbox in the step's transaction; one handled before gets no replies at all."""
+        msg = clean_message(msg)  # NUL, control characters, lone surrogates: never reach a handler or the database
         key = msg.key
         await self.locks.acquire(key)
         try:
@@ -326,10 +389,10 @@ class Dispatcher:
         """Let the flow in progress fetch a message's media outside the transaction (a short read first)."""
         async with self.db.unit_of_work() as uow:
             row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
-        flow = self.router.flows.get(row.flow) if row else None
-        if row is None or flow is None or msg.kind not in flow.accepts:
+        state = _load_state(row)[0]
+        flow = self.router.flows.get(state.flow) if state else None
+        if state is None or flow is None or msg.kind not in flow.accepts:
             return None
-        state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline))
         if state.deadline <= self.services.clock.now():
             return None
         return await flow.prepare(msg, state, self.services)
@@ -343,16 +406,14 @@ class Dispatcher:
                 return []  # handled already: a replay, another worker, or a run before a crash
             user = await uow.users.touch(msg.channel, msg.user_id, msg.display_name, now)
             row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
-            state = FlowState(row.flow, row.step, dict(row.data), as_utc(row.deadline)) if row else None
+            state, parked = _load_state(row)
             ctx = Context(msg, uow, self.services, now, user, state)
-            ctx.prepared = prepared
-            if state and (state.deadline <= now or state.flow not in self.router.flows):
-                flow = self.router.flows.get(state.flow)
-                ctx.finish()
-                ctx.reply(flow.expired_text if flow else texts.SESSION_EXPIRED)
+            ctx.prepared, ctx.parked = prepared, parked
+            self._expire(ctx)
             await self._route(ctx)
-            if ctx.state_changed:
-                if ctx.state is None:
+            if ctx.saved_changed:
+                saved = _to_save(ctx.state, ctx.parked)
+                if saved is None:
                     if row is not None:
                         await uow.conversations.clear(msg.channel, msg.chat_id, msg.user_id)
                 else:
@@ -360,10 +421,10 @@ class Dispatcher:
                         msg.channel,
                         msg.chat_id,
                         msg.user_id,
-                        flow=ctx.state.flow,
-                        step=ctx.state.step,
-                        data=ctx.state.data,
-                        deadline=ctx.state.deadline,
+                        flow=saved.flow,
+                        step=saved.step,
+                        data=saved.data,
+                        deadline=saved.deadline,
                         now=now,
                     )
             if msg.inbox_ids:
@@ -371,17 +432,44 @@ class Dispatcher:
             await uow.commit()
         return ctx.replies
 
+    def _expire(self, ctx: Context) -> None:
+        """End the conversation, or drop the draft set aside, when past its deadline (telling the user)."""
+        state, now = ctx.state, ctx.now
+        if state and (state.deadline <= now or state.flow not in self.router.flows):
+            flow = self.router.flows.get(state.flow)
+            ctx.finish()
+            ctx.reply(flow.expired_text if flow else texts.SESSION_EXPIRED)
+        parked = ctx.parked
+        if parked and (parked.deadline <= now or parked.flow not in self.router.flows):
+            flow = self.router.flows.get(parked.flow)
+            ctx.parked, ctx.parked_changed = None, True
+            ctx.reply(flow.expired_text if flow else texts.SESSION_EXPIRED)
+
+    def _set_aside(self, ctx: Context) -> Reply | None:
+        """A command or another feature's button in the middle of a draft worth keeping: keep it, say how."""
+        flow = self.router.flows.get(ctx.state.flow) if ctx.state else None
+        notice = flow.kept_notice(ctx, ctx.state) if flow and ctx.state else None
+        if notice is None:
+            return None
+        ctx.park()
+        return notice
+
     async def _route(self, ctx: Context) -> None:
         msg = ctx.msg
         if len(msg.text) > MAX_TEXT:
-            ctx.reply(texts.TOO_LONG.format(limit=f"{MAX_TEXT:,}".replace(",", ".")))
-            return
+            if ctx.state is None or msg.button is not None:
+                ctx.reply(texts.TOO_LONG.format(limit=vn_number(MAX_TEXT)))
+                return
+            ctx.reply(texts.TOO_LONG_KEPT.format(limit=vn_number(MAX_TEXT)))
+            msg.text = msg.text[:MAX_TEXT]  # in the middle of a step: read what fits rather than lose it all
         if msg.button is not None:
             await self._route_button(ctx)
             return
         text = ctx.text
         if msg.kind is MessageKind.TEXT and not text:
             ctx.reply(texts.EMPTY, texts.menu_buttons() if ctx.state is None else [])
+            if ctx.state is not None:  # nothing readable (only control characters): ask the step again
+                await self.router.flows[ctx.state.flow].reprompt(ctx)
             return
         if text.startswith("/"):
             await self._route_command(ctx, text)
@@ -418,9 +506,13 @@ class Dispatcher:
         ctx.payload = payload
         prefix, _, ctx.arg = payload.partition(":")
         if prefix in self.router.buttons:
+            notice = self._set_aside(ctx)
             await self.router.buttons[prefix](ctx)
+            ctx.replies.extend([notice] if notice else [])
             return
         flow = self.router.flows.get(prefix)
+        if flow is not None and ctx.parked is not None and ctx.parked.flow == prefix:
+            ctx.unpark()  # a button of the draft set aside («Tiếp tục», «Bắt đầu lại», «Hủy») brings it back
         if flow is not None and ctx.state is not None and ctx.state.flow == prefix:
             await flow.handle(ctx)
             return
@@ -437,9 +529,11 @@ class Dispatcher:
         if command is None:
             ctx.reply(texts.UNKNOWN_COMMAND.format(command=name), texts.menu_buttons())
             return
+        notice = None if command.keeps_flow else self._set_aside(ctx)
         if not command.keeps_flow:
             ctx.finish()
         await command.handler(ctx)
+        ctx.replies.extend([notice] if notice else [])
 
     def _encode(self, reply: Reply) -> Reply:
         if not reply.buttons:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from handlers.text_safety import ascii_int
 from knowledge.normalize import fold
 
 _SPACES = re.compile(r"\s+")
@@ -25,8 +26,8 @@ def pick_option(
     folded = fold_text(text)
     if not folded:
         return None
-    if folded.isdigit():
-        number = int(folded)
+    number = ascii_int(folded)
+    if number is not None:
         return list(choices)[number - 1] if 1 <= number <= len(choices) else None
     for key, label in choices.items():
         if folded in (fold_text(label), fold_text(key)):

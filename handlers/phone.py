@@ -20,7 +20,7 @@ def normalise_phone(text: str) -> str | None:
         raw = "0" + raw[4:]
     elif raw.startswith("84") and len(raw) in (11, 12):
         raw = "0" + raw[2:]
-    if not raw.isdigit():
+    if not raw.isascii() or not raw.isdigit():
         return None
     if _MOBILE.match(raw) or _LANDLINE.match(raw):
         return "+84" + raw[1:]

@@ -24,6 +24,7 @@ from handlers.promotion import answer_plan
 from handlers.promotion.check import campaign_windows
 from handlers.smalltalk import REPLIES, SmallTalk, classify
 from handlers.staff import lead_agency_for_questions, require_staff
+from handlers.text_safety import ascii_int
 from handlers.types import Button, ChatKind, Reply
 from knowledge import Entry, KnowledgeBase, MatchResult
 from knowledge.dated import Shown, question_date, resolve
@@ -42,6 +43,13 @@ PROMPT = (
 NOT_SURE = "Mình chưa chắc đã hiểu đúng câu hỏi nên không trả lời đoán. Có phải bạn muốn hỏi một trong các ý sau?"
 NO_TOPIC = "Mình chưa có thông tin về câu hỏi này."
 OFFER_STAFF = "bạn có thể gửi câu hỏi cho cán bộ {agency} để được trả lời trực tiếp tại đây."
+
+
+def also(offer: str) -> str:
+    """'bạn có thể gửi…' → 'Bạn cũng có thể gửi…' (never "Bạn cũng có thể bạn có thể")."""
+    return offer.replace("bạn có thể", "Bạn cũng có thể", 1)
+
+
 NO_WORDS = "Mình chưa đọc được câu hỏi nào trong tin này. " + PROMPT
 FORWARD_LABEL = "📨 Đồng ý gửi câu hỏi cho cán bộ Sở"
 THANKS_UP = "Cảm ơn bạn đã đánh giá! 🙏"
@@ -240,14 +248,15 @@ def suggest(ctx: Context, result: MatchResult, question_id: int) -> None:
     if result.off_topic:
         ctx.reply(f"{SCOPE}\n\n{NO_TOPIC} Nếu câu hỏi vẫn liên quan, {offer}", rows)
         return
-    ctx.reply(f"{NOT_SURE}\n\nHoặc {offer}" if rows[:-1] else f"{NO_TOPIC} Bạn cũng có thể {offer}", rows)
+    ctx.reply(f"{NOT_SURE}\n\nHoặc {offer}" if rows[:-1] else f"{NO_TOPIC} {also(offer)}", rows)
 
 
 async def on_button(ctx: Context) -> None:
     """Handle qa:e (show a topic), qa:up / qa:down (feedback) and qa:fwd (forward to staff)."""
     action, _, rest = ctx.arg.partition(":")
     qid_text, _, token = rest.partition(":")
-    question = await ctx.uow.questions.get(int(qid_text)) if qid_text.isdigit() and qid_text != "0" else None
+    qid = ascii_int(qid_text)
+    question = await ctx.uow.questions.get(qid) if qid else None
     if question is not None and (question.channel, question.user_id) != (ctx.msg.channel, ctx.msg.user_id):
         question = None  # a button copied from someone else's chat acts on nothing of theirs
     kb = _kb(ctx)
@@ -272,7 +281,7 @@ async def on_button(ctx: Context) -> None:
         elif question is not None and question.status != QuestionStatus.FORWARDED.value:
             agency = lead_agency_for_questions(ctx.config)
             ctx.reply(
-                f"{THANKS_DOWN}\nBạn cũng có thể {OFFER_STAFF.format(agency=agency.short_name)}",
+                f"{THANKS_DOWN}\n{also(OFFER_STAFF.format(agency=agency.short_name))}",
                 [[Button(FORWARD_LABEL, f"qa:fwd:{question.id}")]],
             )
         else:
@@ -391,6 +400,8 @@ async def submit_answer(ctx: Context, member: StaffMember, question_id: int, tex
     """Record a staff member's answer to question ``question_id`` and queue it for the asker.
 
     The one path for /traloi, the "Trả lời" button and a "reply to" the forwarded question."""
+    if not may_answer(ctx, member):
+        return False
     question = await ctx.uow.questions.get(question_id)
     if question is None:
         ctx.reply(f"Không tìm thấy câu hỏi Q{question_id}.")
@@ -404,6 +415,18 @@ async def submit_answer(ctx: Context, member: StaffMember, question_id: int, tex
     await record_staff_answer(ctx.uow, ctx.config, question, text.strip(), member.name, ctx.now)
     ctx.reply(f"✅ Đã ghi nhận câu trả lời cho {question.code}; người hỏi sẽ nhận được ngay.")
     return True
+
+
+def may_answer(ctx: Context, member: StaffMember) -> bool:
+    """Answers go out in the name of the agency that leads merchant questions: its staff (or an admin) only."""
+    agency = lead_agency_for_questions(ctx.config)
+    if member.role == "admin" or member.agency == agency.id:
+        return True
+    ctx.reply(
+        f"Câu hỏi của thương nhân do {agency.short_name} trả lời (câu trả lời gửi đi dưới tên cơ quan này), "
+        "nên bạn chưa trả lời thay được. Bạn chuyển thông tin cho cán bộ của cơ quan đó nhé."
+    )
+    return False
 
 
 def valid_answer(text: str) -> bool:
@@ -421,7 +444,7 @@ class StaffAnswerFlow(Flow):
     async def on_button(self, ctx: Context) -> None:
         """The "qans:<id>" button on a forwarded question."""
         member = await require_staff(ctx)
-        if member is None:
+        if member is None or not may_answer(ctx, member):
             return
         question_id = parse_code(ctx.arg)
         question = await ctx.uow.questions.get(question_id) if question_id is not None else None

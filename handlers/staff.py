@@ -14,6 +14,7 @@ from storage.staff import STAFF_ROLES, StaffMember
 logger = logging.getLogger(__name__)
 
 NOT_STAFF = "Lệnh này chỉ dành cho cán bộ được phân công."
+ROLE_NAMES = {"admin": "quản trị viên", "supervisor": "lãnh đạo cơ quan", "agent": "cán bộ xử lý"}
 
 
 def lead_agency_for_questions(config: AppConfig) -> Agency:
@@ -35,9 +36,16 @@ async def require_staff(ctx: Context, *roles: str) -> StaffMember | None:
     member = await staff_member(ctx)
     if member is None or (roles and member.role not in roles):
         logger.warning("refused staff command %r from %s/%s", ctx.text[:40], ctx.msg.channel, ctx.msg.user_id)
-        ctx.reply(NOT_STAFF)
+        ctx.reply(NOT_STAFF if member is None else wrong_role(member, roles))
         return None
     return member
+
+
+def wrong_role(member: StaffMember, roles: tuple[str, ...]) -> str:
+    """The refusal for staff whose role does not allow the command (not "only for staff": they are staff)."""
+    allowed = " hoặc ".join(ROLE_NAMES.get(role, role) for role in roles)
+    now = ROLE_NAMES.get(member.role, member.role)
+    return f"Lệnh này chỉ dành cho {allowed}; bạn đang là {now} của {member.agency}."
 
 
 async def save_staff(

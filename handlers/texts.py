@@ -59,6 +59,7 @@ APOLOGY = (
     "bạn vui lòng thử lại sau ít phút."
 )
 TOO_LONG = "Tin nhắn dài quá (tối đa {limit} ký tự). Bạn vui lòng viết ngắn gọn hơn hoặc chia thành nhiều tin."
+TOO_LONG_KEPT = "✂️ Tin nhắn dài quá {limit} ký tự nên mình đọc {limit} ký tự đầu."
 EMPTY = "Mình chưa nhận được nội dung nào. Bạn gõ câu hỏi hoặc chọn một mục trong menu nhé."
 UNKNOWN_COMMAND = "Mình chưa biết lệnh {command}. Gõ /help để xem các lệnh, hoặc chọn trong menu:"
 BUTTON_INVALID = "Nút này không hợp lệ hoặc đã hết hiệu lực. Bạn vui lòng chọn lại từ menu mới nhất."

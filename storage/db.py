@@ -29,6 +29,7 @@ from storage.complaints import ComplaintRepository
 from storage.duplicates import DuplicateRepository
 from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
+from storage.private import private_dir
 from storage.questions import QuestionRepository
 from storage.repositories import ConversationRepository, SecretRepository, UserRepository
 from storage.session import DbSession, SyncSession
@@ -62,10 +63,18 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def ensure_sqlite_dir(url: str) -> None:
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for any other database, or one in memory)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return Path(parsed.database)
+    return None
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    path = sqlite_path(url)
+    if path is not None and not path.parent.exists():
+        private_dir(path.parent)
 
 
 def masked(url: str) -> str:

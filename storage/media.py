@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from storage.private import private_dir, private_file
+
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
 CHUNK = 256 * 1024
 SHA256_HEX = frozenset("0123456789abcdef")
@@ -131,7 +133,7 @@ class MediaStore:
             raise MediaTooLarge(ref.size, self.max_bytes)
         if download is None:
             raise MediaUnavailable("no downloader for this channel")
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.tmp_dir)
         tmp = self.tmp_dir / f"{uuid.uuid4().hex}.part"
         try:
             try:
@@ -147,7 +149,7 @@ class MediaStore:
 
     def save_file(self, source: Path) -> StoredMedia:
         """Store a local file (tests, imports); same checks as :meth:`save`."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.tmp_dir)
         tmp = self.tmp_dir / f"{uuid.uuid4().hex}.part"
         try:
             copy_limited(source, tmp, self.max_bytes)
@@ -183,8 +185,8 @@ class MediaStore:
         final = self.path(sha)
         if final.is_file() and final.stat().st_size == size:
             return StoredMedia(sha, size, mime, final)  # already stored: content-addressed, nothing to do
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        private_dir(final.parent)
+        os.replace(private_file(tmp), final)
         if self.fsync:
             _fsync_dir(final.parent)
         return StoredMedia(sha, size, mime, final)

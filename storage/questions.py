@@ -45,7 +45,7 @@ class Question(SQLModel, table=True):
 def parse_code(code: str) -> int | None:
     """'Q12', 'q12' or '12' → 12."""
     raw = code.strip().upper().removeprefix("Q")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() else None  # "①".isdigit() is True too
 
 
 class QuestionRepository:

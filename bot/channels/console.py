@@ -7,16 +7,18 @@ sends a local image as a photo. Works interactively and with piped input (ends a
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.inbox import Inbox
 from handlers.matching import fold_text
+from handlers.text_safety import ascii_int, clean_text
 from handlers.types import Button, IncomingMessage, MediaRef, MessageKind, Reply
 from storage.inbox import Received, Stored
 from storage.media import MediaUnavailable, copy_limited
@@ -64,8 +66,11 @@ class ConsoleChannel:
         self.chat_id = chat_id or user_id
         self.display_name = name
         self.stdin = stdin or sys.stdin
+        if isinstance(self.stdin, io.TextIOWrapper):  # bytes that are not UTF-8 become text to clean, not a crash
+            self.stdin.reconfigure(errors="surrogateescape")
         self.stdout = stdout or sys.stdout
         self.choices: list[Button] = []
+        self.remembered: Any = None  # bot.channels.zalo_common.Choices: the options shown, kept in the database
         self.interactive = self.stdin.isatty()
         self._counter = 0
         self._sent = 0
@@ -84,10 +89,11 @@ class ConsoleChannel:
 
     def to_message(self, line: str) -> IncomingMessage:
         """Turn one typed line into a neutral message (a chosen button, a photo, or text)."""
-        text = line.rstrip("\r\n")
+        text = clean_text(line.rstrip("\r\n"))
         stripped = text.strip()
-        if stripped.isdigit() and 1 <= int(stripped) <= len(self.choices):
-            return self._message(kind=MessageKind.BUTTON, button=self.choices[int(stripped) - 1].payload)
+        number = ascii_int(stripped)
+        if number is not None and 1 <= number <= len(self.choices):
+            return self._message(kind=MessageKind.BUTTON, button=self.choices[number - 1].payload)
         folded = fold_text(stripped)
         for button in self.choices:
             if folded and fold_text(button.label) == folded:
@@ -114,7 +120,7 @@ class ConsoleChannel:
     async def take(self, msg: IncomingMessage) -> None:
         """Handle one typed message and show the answer: through the inbox when there is one."""
         if self.inbox is None:
-            self.show(await self.handle(msg))
+            await self._answer(msg)
             return
         payload = {
             "kind": msg.kind.value,
@@ -144,10 +150,16 @@ class ConsoleChannel:
             message_id=str(row.id),
             inbox_ids=[row.id],
         )
-        replies = await self.handle(msg)
-        self.show(replies)
+        replies = await self._answer(msg)
         assert self.inbox is not None
         await self.inbox.sent([(r.outbox_id, None) for r in replies if r.outbox_id is not None])
+
+    async def _answer(self, msg: IncomingMessage) -> list[Reply]:
+        replies = await self.handle(msg)
+        if self.remembered is not None:  # on record before it is on screen: a kill in between loses nothing
+            await self.remembered.remember(self.chat_id, replies)
+        self.show(replies)
+        return replies
 
     def show(self, replies: list[Reply]) -> None:
         for reply in replies:
@@ -187,7 +199,10 @@ class ConsoleChannel:
             if not line:
                 return 0
             if not self.interactive:
-                print(f"👤 {line.rstrip()}", file=self.stdout)
+                print(f"👤 {clean_text(line.rstrip())}", file=self.stdout)
             if not line.strip() and self.interactive:
                 continue
-            await self.take(self.to_message(line))
+            msg = self.to_message(line)
+            if self.remembered is not None and msg.kind is MessageKind.TEXT and not self.choices:
+                msg = await self.remembered.apply(msg)  # after a restart: "2" still means the option shown
+            await self.take(msg)

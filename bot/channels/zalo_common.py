@@ -42,7 +42,7 @@ CHOICES_HINT = "👉 Trả lời bằng số thứ tự (ví dụ: 1) hoặc gõ
 LOCAL_PHOTOS_NOTE = "📷 Kèm {n} ảnh chưa gửi được qua Zalo; cán bộ sẽ gửi lại bằng cách khác nếu cần."
 DEFAULT_CHOICES_TTL = timedelta(hours=24)
 
-_NUMBER = re.compile(r"^\s*(?:số\s*)?(\d{1,2})\s*[.)]?\s*$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\s*(?:số\s*)?([0-9]{1,2})\s*[.)]?\s*$", re.IGNORECASE)
 # Where a long text may be cut, best first: a blank line, a line break, a sentence end, any space.
 _CUTS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?…](?=\s)"), re.compile(r"\s"))
 # Content types that are certainly not a photo (an error page instead of the image, a video, ...).

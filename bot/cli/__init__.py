@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +21,7 @@ from bot.logs import setup_logging
 from bot.settings import Settings
 from handlers.config import ConfigError
 from storage.complaints import ComplaintStatus
+from storage.private import owner_only_umask
 from storage.subscriptions import Audience
 
 COMMANDS: dict[str, str] = {  # command -> "module:function"
@@ -37,6 +39,7 @@ COMMANDS: dict[str, str] = {  # command -> "module:function"
     "case": "bot.cli.report:run_report",
     "inbox": "bot.cli.inbox:run_inbox",
 }
+CHAT_LOG = "chat.log"
 QUIET_COMMANDS = frozenset(
     {
         "chat",
@@ -168,13 +171,20 @@ def _complaints_parsers(sub) -> None:
     listing.add_argument("--json", action="store_true", help="in JSON, mỗi dòng một phản ánh")
     show = actions.add_parser("show", help="xem đầy đủ một phản ánh")
     show.add_argument("code", help="mã phản ánh, ví dụ PA-7K3Q-9M")
+    show.add_argument(
+        "--reveal", action="store_true", help="hiện số điện thoại đầy đủ (lượt xem được ghi vào nhật ký phản ánh)"
+    )
     export = actions.add_parser("export", help="xuất phản ánh ra CSV hoặc JSON")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--from", dest="date_from", type=date.fromisoformat, help="từ ngày (YYYY-MM-DD, giờ VN)")
     export.add_argument("--to", dest="date_to", type=date.fromisoformat, help="đến hết ngày (YYYY-MM-DD, giờ VN)")
     export.add_argument("--status", action="append", choices=COMPLAINT_STATUSES, help="lọc theo trạng thái (lặp được)")
     export.add_argument("--output", "-o", help="ghi ra tệp thay vì stdout (CSV kèm BOM để Excel đọc đúng dấu)")
-    export.add_argument("--with-phone", action="store_true", help="ghi số điện thoại đầy đủ thay vì che bớt")
+    export.add_argument(
+        "--with-phone",
+        action="store_true",
+        help="ghi số điện thoại đầy đủ thay vì che bớt (lượt xuất được ghi vào nhật ký; tệp chỉ chủ sở hữu đọc được)",
+    )
 
 
 def _report_parsers(sub) -> None:
@@ -208,16 +218,31 @@ def command(name: str):
     return getattr(importlib.import_module(module), function)
 
 
+def _piped(run, args, settings: Settings) -> int:
+    """Run a command whose output may go to a pipe closed early (``… | head``): stop quietly then."""
+    try:
+        code = run(args, settings)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit has nowhere to fail
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    owner_only_umask()  # the database, photos, exports and packs it writes: readable by this account only
     settings = Settings()
     name = args.command or "run"
-    # The console chat shares the terminal with the log, and the reports print for people: keep it to warnings.
-    quiet = name in QUIET_COMMANDS or (name == "run" and not settings.any_messenger)
-    setup_logging("WARNING" if quiet and settings.log_level == "INFO" else settings.log_level, settings.secrets())
+    console = name == "chat" or (name == "run" and not settings.any_messenger)
+    if console:  # the chat shares the terminal: its log goes to a file beside the data, so the chat reads cleanly
+        setup_logging(settings.log_level, settings.secrets(), path=Path(settings.media_dir).parent / CHAT_LOG)
+    else:
+        quiet = name in QUIET_COMMANDS and settings.log_level == "INFO"
+        setup_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:
         if name in COMMANDS:
-            return command(name)(args, settings)
+            return _piped(command(name), args, settings)
         from bot.app import create_app
 
         app = create_app(settings)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 from handlers.config import AppConfig, load_config
-from storage.db import Database, applied_revisions, masked, migration_heads
+from storage.db import Database, applied_revisions, masked, migration_heads, sqlite_path
 
 
 def run_db(args, settings: Settings) -> int:
@@ -23,9 +23,13 @@ def run_config(args, settings: Settings) -> int:
     if args.config_command == "move":
         return asyncio.run(_move(args, settings))
     config = load_config(settings.bot_config)
+    stored = asyncio.run(_stored_staff(settings.database_url))
+    staff = f"{len(config.staff)} cán bộ trong tệp" + (
+        f", {stored} đang hoạt động trong cơ sở dữ liệu" if stored else ""
+    )
     print(
         f"Cấu hình hợp lệ: {len(config.campaigns)} chiến dịch, {len(config.areas)} địa bàn, "
-        f"{len(config.agencies)} cơ quan, {len(config.staff)} cán bộ, {len(config.routing)} quy tắc chuyển."
+        f"{len(config.agencies)} cơ quan, {staff}, {len(config.routing)} quy tắc chuyển."
     )
     # Agencies the routing rules send reports to, but with no staff chat to post them in.
     named = {rule.lead for rule in config.routing if rule.kind == "consumer_report"}
@@ -87,3 +91,18 @@ async def _move(args, settings: Settings) -> int:
         print(f"• {line}")
     print(f"Đã chuyển {len(moved)} phản ánh đang mở cho {config.agency(args.to).shown_name}.")
     return 0
+
+
+async def _stored_staff(url: str) -> int | None:
+    """Active staff in the database (those added with ``staff add`` or /canbo too); None when there is none yet."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        return None  # never create a database just to count
+    db = Database(url)
+    try:
+        async with db.unit_of_work() as uow:
+            return len(await uow.staff.list())
+    except Exception:  # no database yet, or not migrated: the file's count is all there is
+        return None
+    finally:
+        await db.dispose()

@@ -127,7 +127,7 @@ async def _pack(db: Database, config: AppConfig, settings: Settings, args, now: 
                     file=sys.stderr,
                 )
                 return 1
-            await pack.record_contact_export(uow, case, _os_user(), target, now)
+            await pack.record_contact_export(uow, case, os_user(), target, now)
         record, named = await pack.collect(uow, config, complaint, case, with_contact=args.with_contact, now=now)
         await uow.commit()  # the export of the contact is on record before the file exists
     media = MediaStore(settings.media_dir)
@@ -142,7 +142,7 @@ async def _pack(db: Database, config: AppConfig, settings: Settings, args, now: 
     return 3 if result.missing or result.altered else 0
 
 
-def _os_user() -> str:
+def os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)

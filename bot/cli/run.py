@@ -17,12 +17,14 @@ logger = logging.getLogger(__name__)
 
 async def run_console(app: App, *, user: str, chat: str | None, name: str, broadcasts: bool = False) -> int:
     from bot.channels.console import CHANNEL, ConsoleChannel, download_to
+    from bot.channels.zalo_common import Choices
     from bot.inbox import Inbox
 
     async with app:
         assert app.dispatcher is not None
         inbox = Inbox(app.db, workers=1)
         channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name, inbox=inbox)
+        channel.remembered = Choices(app.db, CHANNEL)  # the numbered options outlive a restart
         app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
         if not (broadcasts and app.settings.scheduler_enabled):
             try:

@@ -25,6 +25,7 @@ from handlers.cases.vocabulary import CASE_STATUS_LABELS, EVENT_LABELS, Audit, C
 from handlers.config import Agency, AppConfig
 from handlers.core import Context
 from handlers.phone import format_phone
+from handlers.text_safety import ascii_int
 from handlers.types import Button, ChatKind, MessageKind, Reply
 from storage.cases import Case, CaseMessageKind, CaseStatus
 from storage.complaints import Complaint, ComplaintStatus
@@ -223,7 +224,8 @@ async def offer_assignees(act: Act) -> str | None:
 
 
 async def assign(act: Act) -> str:
-    assignee = await act.ctx.uow.staff.by_id(int(act.arg)) if act.arg.isdigit() else None
+    staff_id = ascii_int(act.arg)
+    assignee = await act.ctx.uow.staff.by_id(staff_id) if staff_id is not None else None
     if assignee is None or assignee.agency != act.case.lead or not assignee.active:
         return "Cán bộ này không còn hoạt động trong cơ quan chủ trì."
     return await take(act, assignee)

@@ -17,6 +17,7 @@ from handlers.clock import local
 from handlers.complaints.vocabulary import PLATFORMS, area_name, category_name, contact_text, date_text, local_text
 from handlers.config import Agency, AppConfig
 from handlers.delivery import channel_name
+from handlers.text_safety import mask_contacts
 from handlers.types import Button, Reply
 from storage.cases import Case, CaseAction, CaseStatus
 from storage.complaints import Complaint
@@ -29,7 +30,7 @@ def reporter_account(complaint: Complaint) -> str:
     channel = channel_name(complaint.channel)
     if complaint.anonymous:
         return f"Ẩn danh · {channel}"
-    return f"{complaint.reporter_name or 'không tên'} · {channel}"
+    return f"{mask_contacts(complaint.reporter_name) or 'không tên'} · {channel}"
 
 
 def contact_line(complaint: Complaint) -> str:
@@ -44,7 +45,7 @@ def history_line(action: CaseAction) -> str:
     label = AUDIT_LABELS.get(action.action, action.action)
     done = BY_AUDIT.get(action.action)
     detail = action.after.get(done.history_detail) if done is not None and done.history_detail else None
-    extra = f" → {detail}" if detail else ""
+    extra = f" → {mask_contacts(str(detail))}" if detail else ""
     return f"• {local(action.at):%H:%M %d/%m} {label}{extra} — {who}"
 
 
@@ -84,20 +85,21 @@ def card_text(
 ) -> str:
     """The text of a card; ``agency_id`` is the former lead's on its card after a transfer."""
     lines = [*card_head(config, case, view, agency_id), *case_state_lines(case)]
-    where = f" ({complaint.seller_where})" if complaint.seller_where else ""
-    description = complaint.description
+    where = f" ({mask_contacts(complaint.seller_where)})" if complaint.seller_where else ""
+    description = mask_contacts(complaint.description)
     if len(description) > CARD_DESCRIPTION:
         description = description[:CARD_DESCRIPTION].rstrip() + "…"
     lines += [
         "━━━━━━━━━━",
         f"Loại: {category_name(config, complaint.category)}",
-        f"Người bán: {complaint.seller} — {PLATFORMS.get(complaint.platform, complaint.platform)}{where}",
-        f"Sản phẩm: {complaint.product} (ngày mua: {date_text(complaint.purchase_date)})",
+        f"Người bán: {mask_contacts(complaint.seller)} — {PLATFORMS.get(complaint.platform, complaint.platform)}"
+        f"{where}",
+        f"Sản phẩm: {mask_contacts(complaint.product)} (ngày mua: {date_text(complaint.purchase_date)})",
         f"Địa bàn: {area_name(config, complaint.area, case.names.get('area'))}",
         f"Nội dung: {description}",
     ]
     if complaint.photo_note:
-        lines.append(f"Ghi chú kèm ảnh: {complaint.photo_note}")
+        lines.append(f"Ghi chú kèm ảnh: {mask_contacts(complaint.photo_note)}")
     lines += [
         f"Ảnh: {photo_count}",
         f"Người phản ánh: {reporter_account(complaint)}",
@@ -158,7 +160,7 @@ def duplicate_lines(view: CaseView) -> list[str]:
 
 def digest_line(config: AppConfig, complaint: Complaint, *, copy: bool) -> str:
     line = (
-        f"{complaint.code} · {category_name(config, complaint.category)} · {complaint.product[:60]} · "
+        f"{complaint.code} · {category_name(config, complaint.category)} · {mask_contacts(complaint.product)[:60]} · "
         f"{PLATFORMS.get(complaint.platform, complaint.platform)} · {area_name(config, complaint.area)} · "
         f"{local(complaint.created_at):%H:%M %d/%m}"
     )

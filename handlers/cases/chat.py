@@ -32,6 +32,7 @@ from handlers.complaints.vocabulary import local_text
 from handlers.config import AppConfig
 from handlers.core import Context, Flow, FlowState, Services
 from handlers.matching import fold_text
+from handlers.text_safety import ascii_int
 from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 from storage.cases import Case, CaseMessageKind
 from storage.staff import StaffMember
@@ -119,7 +120,8 @@ async def authorize(ctx: Context, case: Case, code: str) -> StaffMember | None:
 
 
 async def load(ctx: Context, raw_id: str) -> Case | None:
-    case = await ctx.uow.cases.get(int(raw_id), for_update=True) if raw_id.isdigit() else None
+    case_id = ascii_int(raw_id)
+    case = await ctx.uow.cases.get(case_id, for_update=True) if case_id is not None else None
     if case is None:
         refuse(ctx, STALE)
     return case

@@ -28,6 +28,7 @@ from handlers.cases.vocabulary import Audit, CaseError, OutboxKind
 from handlers.clock import as_utc
 from handlers.complaints.vocabulary import KIND_SUBMITTED, KIND_UPDATED, STAFF_CHANNEL
 from handlers.config import AppConfig
+from handlers.text_safety import mask_contacts
 from handlers.types import Reply
 from storage.cases import Case, CaseMessageKind, CaseStatus
 from storage.db import Database, UnitOfWork
@@ -110,7 +111,7 @@ async def relay_update(uow: UnitOfWork, config: AppConfig, media: Any, source: O
     what = "ảnh" if photos and not info.get("detail") else "thông tin"
     lines = [f"➕ {case.code}{via} — người phản ánh bổ sung {what}"]
     if info.get("detail"):
-        lines.append(str(info["detail"]))
+        lines.append(mask_contacts(str(info["detail"])))
     elif photos:
         lines.append(f"({len(photos)} ảnh)")
     reply = Reply("\n".join(lines), photos=photo_paths(media, photos, source=None))

@@ -27,6 +27,7 @@ from handlers.complaints.records import complaint_fields
 from handlers.complaints.vocabulary import KIND_UPDATED, contact_text, status_label
 from handlers.config import AppConfig
 from handlers.phone import format_phone, mask_phone
+from handlers.text_safety import mask_contacts
 from storage.cases import Case, CaseAction
 from storage.complaints import Complaint, ComplaintEvent, ComplaintPhoto
 from storage.db import UnitOfWork
@@ -63,7 +64,7 @@ def _reporter(c: Complaint, *, with_contact: bool) -> dict[str, Any]:
     """Who reported: the phone masked; in full, with the reporter's account, only ``with_contact``."""
     reporter: dict[str, Any] = {
         "anonymous": c.anonymous,
-        "name": None if c.anonymous else c.reporter_name,
+        "name": None if c.anonymous else (c.reporter_name if with_contact else mask_contacts(c.reporter_name)),
         "contact_consent": c.contact_consent,
         "phone_masked": mask_phone(c.phone) or None,
         "contact": contact_text(c.anonymous, c.phone, c.contact_consent, masked=not with_contact),
@@ -87,7 +88,7 @@ def _complaint(config: AppConfig, c: Complaint, zone: ZoneInfo, *, with_contact:
         "submitted_at": _iso(c.created_at, zone),
         "updated_at": _iso(c.updated_at, zone),
         "channel": c.channel,
-        **complaint_fields(config, c),
+        **complaint_fields(config, c, reveal=with_contact),
         "reporter": _reporter(c, with_contact=with_contact),
     }
 
@@ -202,15 +203,22 @@ def evidence_record(
 
 async def record_contact_export(uow: UnitOfWork, case: Case, user: str, target: Path, now: datetime) -> None:
     """Put the export of the full contact on the case's audit trail, by ``user`` at the command line."""
+    await record_cli_contact(uow, case, user, f"Gói chứng cứ kèm liên hệ: {target.resolve()}", now)
+
+
+async def record_cli_contact(
+    uow: UnitOfWork, case: Case, user: str, note: str, now: datetime, audit: str = Audit.CONTACT_EXPORTED
+) -> None:
+    """A full contact shown or written at the command line by ``user``, on the case's audit trail."""
     await uow.cases.record(
         case,
-        Audit.CONTACT_EXPORTED,
+        audit,
         now,
         role="admin",
         actor_channel="cli",
         actor_user_id=user,
         actor_name=f"{user} (dòng lệnh)",
-        note=f"Gói chứng cứ kèm liên hệ: {target.resolve()}",
+        note=note,
     )
 
 

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from handlers.cases.reports import COLUMNS, EVERYTHING, Period, Scope, load_rows, summarise, summary_sections
+from handlers.cases.reports import COLUMNS, EVERYTHING, HEADERS, Period, Scope, load_rows, summarise, summary_sections
 from handlers.config import AppConfig
+from handlers.text_safety import spreadsheet_cell
 from storage.db import UnitOfWork
 
 Records = list[dict[str, Any]]
@@ -54,30 +55,23 @@ def default_file_name(period: Period, fmt: str) -> str:
     return f"bao-cao-phan-anh_{first:%Y-%m-%d}_{last:%Y-%m-%d}.{fmt}"
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutral(value: Any) -> Any:
-    """A text a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+1…``, ``@SUM…``) kept as text."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
 def _cell(value: Any) -> Any:
-    """A CSV cell: times as ISO 8601 with their offset, nothing as an empty cell, no formula."""
+    """A CSV cell: times as ISO 8601 with their offset, nothing as an empty cell, never a formula."""
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    return "" if value is None else neutral(value)
+    return "" if value is None else spreadsheet_cell(value)
 
 
 def write_csv(records: Records, handle: TextIO) -> None:
     handle.write("\ufeff")  # the BOM: Excel opens the file as UTF-8
     writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    writer.writerow(HEADERS)
     writer.writerows({key: _cell(value) for key, value in record.items()} for record in records)
 
 
 def _naive(value: Any) -> Any:
-    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+    """An Excel cell: local wall-clock time (Excel has no time zones); text never a formula."""
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else spreadsheet_cell(value)
 
 
 def write_xlsx(report: PeriodReport, path: Path) -> None:
@@ -90,19 +84,19 @@ def write_xlsx(report: PeriodReport, path: Path) -> None:
     book = Workbook()
     sheet = book.active
     sheet.title = "Phản ánh"
-    sheet.append(COLUMNS)
+    sheet.append([HEADERS[key] for key in COLUMNS])
     for cell in sheet[1]:
         cell.font = bold
     sheet.freeze_panes = "B2"
     for record in report.records:
         # Excel has no time zones: local wall-clock times, the zone named on the summary sheet.
-        sheet.append([neutral(_naive(record[key])) for key in COLUMNS])
+        sheet.append([_naive(record[key]) for key in COLUMNS])
     for index, key in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         if key.endswith("_at"):
             for cell in sheet[letter][1:]:
                 cell.number_format = "dd/mm/yyyy hh:mm"
-        widest = max([len(key), *(len(str(record[key] or "")) for record in report.records)])
+        widest = max([len(HEADERS[key]), *(len(str(record[key] or "")) for record in report.records)])
         sheet.column_dimensions[letter].width = min(max(widest, 10), 60) + 2
     summary = book.create_sheet("Tổng hợp")
     for label, value in report.heading:
@@ -115,7 +109,7 @@ def write_xlsx(report: PeriodReport, path: Path) -> None:
         summary.append([title])
         summary.cell(summary.max_row, 1).font = bold
         for label, value in rows:
-            summary.append([label, value])
+            summary.append([spreadsheet_cell(label), _naive(value)])
     summary.column_dimensions["A"].width = 52
     summary.column_dimensions["B"].width = 60
     book.save(path)

@@ -45,6 +45,7 @@ from handlers.core import Context
 from handlers.matching import fold_text
 from handlers.reminders.countdown import current_campaign, format_duration
 from handlers.staff import require_staff
+from handlers.text_safety import ascii_int
 from storage.cases import Case, CaseStatus
 from storage.complaints import Complaint
 from storage.db import UnitOfWork
@@ -80,6 +81,25 @@ COLUMNS = [
     "outcome",
     "contact",
 ]
+HEADERS = {  # what a spreadsheet's first row says, in Vietnamese (the keys stay for code and JSON)
+    "code": "Mã phản ánh",
+    "created_at": "Thời điểm gửi",
+    "category": "Loại vi phạm",
+    "area": "Địa bàn",
+    "platform": "Nơi mua",
+    "seller": "Người bán",
+    "product": "Sản phẩm",
+    "lead_agency": "Cơ quan chủ trì",
+    "copies": "Cơ quan nhận bản sao",
+    "status": "Trạng thái",
+    "assignee": "Cán bộ phụ trách",
+    "acknowledged_at": "Thời điểm tiếp nhận",
+    "closed_at": "Thời điểm kết thúc",
+    "minutes_to_acknowledge": "Số phút đến khi tiếp nhận",
+    "minutes_to_resolve": "Số phút đến khi xử lý xong",
+    "outcome": "Kết quả xử lý",
+    "contact": "Liên hệ",
+}
 
 USAGE = (
     "Cú pháp: /thongke [khoảng thời gian]\n"
@@ -148,8 +168,8 @@ def default_period(config: AppConfig, now: datetime) -> Period:
     return last_days(DEFAULT_DAYS, now, report_zone(config, now))
 
 
-_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2}|\d{4}))?$")
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
+_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2}|\d{4}))?$", re.ASCII)
 _RANGE_WORDS = frozenset({"-", "–", "—", "tu", "den", "toi"})
 
 
@@ -181,8 +201,7 @@ def parse_period(text: str, config: AppConfig, now: datetime) -> Period:
     if not tokens:
         return default_period(config, now)
     zone = report_zone(config, now)
-    if len(tokens) == 1 and tokens[0].isdigit():
-        days = int(tokens[0])
+    if len(tokens) == 1 and (days := ascii_int(tokens[0])) is not None:
         if not 1 <= days <= MAX_DAYS:
             raise PeriodError(f"Số ngày phải từ 1 đến {MAX_DAYS}.")
         return last_days(days, now, zone)
@@ -304,8 +323,8 @@ class CaseRow:
             "category": fields["category_name"],
             "area": area_name(config, c.area, case.names.get("area")),
             "platform": fields["platform_name"],
-            "seller": c.seller,
-            "product": c.product,
+            "seller": fields["seller"],
+            "product": fields["product"],
             "lead_agency": agency_name(config, case.lead, names=case.names),
             "copies": "; ".join(agency_name(config, a, names=case.names) for a in case.copies),
             "status": status_name(case.status),

@@ -18,6 +18,7 @@ from handlers.cases.vocabulary import CASE_STATUS_LABELS, Audit, OutboxKind
 from handlers.clock import as_utc
 from handlers.complaints.vocabulary import category_name, local_text
 from handlers.config import AppConfig
+from handlers.text_safety import mask_contacts
 from handlers.types import Reply
 from storage.cases import Case, CaseMessageKind, SlaStep
 from storage.complaints import Complaint
@@ -64,7 +65,7 @@ async def escalation_chats(uow: UnitOfWork, config: AppConfig, case: Case) -> li
 
 def sla_text(config: AppConfig, case: Case, complaint: Complaint, step: SlaStep) -> str:
     lead = agency_name(config, case.lead)
-    what = f"{case.code} ({category_name(config, complaint.category)}, {complaint.product[:60]})"
+    what = f"{case.code} ({category_name(config, complaint.category)}, {mask_contacts(complaint.product)[:60]})"
     if step is SlaStep.ACK_REMINDER:
         assert case.ack_due is not None
         return (

@@ -18,6 +18,7 @@ from handlers.cases.routing import agency_chats
 from handlers.cases.vocabulary import Audit, OutboxKind
 from handlers.config import AppConfig
 from handlers.delivery import channel_name, unreachable_cause
+from handlers.text_safety import mask_contacts
 from handlers.types import Reply
 from storage.cases import Case, CaseMessageKind
 from storage.complaints import Complaint
@@ -38,7 +39,7 @@ def unreachable_text(case: Case, complaint: Complaint, failure: Undelivered) -> 
         lines[0] = (
             f"⚠️ Không hỏi được người phản ánh {case.code} qua {channel} xem vấn đề đã được giải quyết chưa: {cause}."
         )
-    excerpt = " ".join(failure.text.split())
+    excerpt = mask_contacts(" ".join(failure.text.split()))
     if excerpt:
         if len(excerpt) > UNDELIVERED_EXCERPT:
             excerpt = excerpt[:UNDELIVERED_EXCERPT].rstrip() + "…"

@@ -18,6 +18,14 @@ def register(router: Router) -> None:
     router.command(["/phananh"], report, keeps_flow=True)
     router.entry("report", report)
     router.phrase([texts.MENU_REPORT, "phản ánh"], report)
+    router.intent(
+        [
+            r"\b(muon|can|xin|de nghi|cho toi) (gui )?phan anh\b",
+            r"^phan anh (ve )?(hang|shop|cua hang|nguoi ban|san pham)\b",
+            r"\b(to cao|to giac)\b.*\b(shop|nguoi ban|cua hang|hang gia|lua dao)\b",
+        ],
+        report,
+    )
 
     tracking = TrackingFlow()
     router.flow(tracking)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from handlers.config import AppConfig
 from handlers.matching import fold_text, pick_option
+from handlers.text_safety import ascii_int
 
 MAX_PAYLOAD_ARG = 40  # "complaint:" + arg + "~" + signature must fit Telegram's 64 bytes
 
@@ -64,7 +65,7 @@ def pick_area(text: str, config: AppConfig) -> str | None:
     return partial[0] if len(partial) == 1 else None
 
 
-_DATE = re.compile(r"^(\d{1,2})\s*[/\-.]\s*(\d{1,2})(?:\s*[/\-.]\s*(\d{2}|\d{4}))?$")
+_DATE = re.compile(r"^(\d{1,2})\s*[/\-.]\s*(\d{1,2})(?:\s*[/\-.]\s*(\d{2}|\d{4}))?$", re.ASCII)
 
 
 class DateError(ValueError):
@@ -79,7 +80,7 @@ def parse_purchase_date(text: str, today: date) -> date | None:
     relative = {"hom nay": 0, "nay": 0, "hom qua": 1, "qua": 1, "hom kia": 2}
     if folded in relative:
         return today - timedelta(days=relative[folded])
-    match = re.match(r"^(\d{1,3}) ngay truoc$", folded)
+    match = re.match(r"^(\d{1,3}) ngay truoc$", folded, re.ASCII)
     if match:
         return today - timedelta(days=int(match.group(1)))
     match = _DATE.match(text.strip())
@@ -110,6 +111,6 @@ def choice_arg(prefix: str, index: int, key: str) -> str:
 
 def resolve_choice(value: str, keys: list[str]) -> str | None:
     if value.startswith("#"):
-        number = value[1:]
-        return keys[int(number)] if number.isdigit() and int(number) < len(keys) else None
+        number = ascii_int(value[1:])
+        return keys[number] if number is not None and number < len(keys) else None
     return value if value in keys else None

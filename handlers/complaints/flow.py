@@ -59,13 +59,14 @@ from handlers.complaints.answers import (
     resolve_choice,
 )
 from handlers.complaints.photos import MAX_PHOTOS, NO_FILE, fetch_media, media_refs, take_photos
-from handlers.complaints.questions import EDITABLE, ORDER, Step, ask, photo_buttons
+from handlers.complaints.questions import EDITABLE, ORDER, Step, ask, delete_buttons, photo_buttons
 from handlers.complaints.submit import LIMIT_REACHED, duplicate_reply, find_duplicate, reports_today, submit
-from handlers.complaints.vocabulary import PLATFORMS, local_text
+from handlers.complaints.vocabulary import ONLINE, PLATFORMS, local_text
 from handlers.core import Context, Flow, FlowState, Services
 from handlers.matching import fold_text, pick_option
 from handlers.phone import normalise_phone
-from handlers.types import ChatKind, IncomingMessage, MessageKind
+from handlers.text_safety import ascii_int, find_link, visible_length, vn_number
+from handlers.types import ChatKind, IncomingMessage, MessageKind, Reply
 
 FLOW = "complaint"
 RESUME_GAP = timedelta(minutes=30)
@@ -80,6 +81,21 @@ PRIVATE_ONLY = (
     "chọn «Nhắn tin», rồi gõ /phananh nhé."
 )
 RESUMED = "📝 Mình vẫn giữ phản ánh bạn đang soạn dở — mình tiếp tục từ bước trước nhé."
+MAX_DESCRIPTION = 2000
+DESCRIPTION_CUT = (
+    "✂️ Nội dung dài {total} ký tự, quá giới hạn 2.000 nên mình giữ {kept} ký tự đầu. Phần còn lại bạn gửi "
+    "bổ sung sau khi gửi phản ánh (gõ /tracuu rồi chọn «Bổ sung») nhé."
+)
+NO_LINK = (
+    "Mình chưa thấy đường link nào. Bạn dán link gian hàng hoặc sản phẩm (bắt đầu bằng https://…), "
+    "hoặc gõ «không có» / bấm «Không nhớ / bỏ qua»."
+)
+NO_LINK_WORDS = frozenset({"khong co link", "ko co link", "khong co duong link", "khong nho link", "khong biet link"})
+RESUME_LABEL = "📝 Tiếp tục phản ánh đang viết"
+KEPT = (
+    "📝 Phản ánh bạn đang viết dở (cả ảnh đã gửi) vẫn được giữ đến {until}. Khi muốn viết tiếp, bạn bấm "
+    "«Tiếp tục phản ánh đang viết» hoặc gõ /phananh nhé."
+)
 DRAFT_EXPIRED = (
     "⌛ Bản nháp phản ánh chưa gửi của bạn đã quá thời hạn lưu nên mình đã đóng lại. "
     "Nếu vẫn cần phản ánh, bạn gõ /phananh để bắt đầu lại nhé."
@@ -104,8 +120,9 @@ class ComplaintFlow(Flow):
         if ctx.msg.chat_kind is ChatKind.GROUP:
             ctx.reply(PRIVATE_ONLY)
             return
-        if ctx.state is not None and ctx.state.flow == self.name:
-            data = ctx.data
+        draft = ctx.state if ctx.state is not None and ctx.state.flow == self.name else ctx.parked
+        if draft is not None and draft.flow == self.name:
+            data = draft.data
             about = f" về «{data['product']}»" if data.get("product") else ""
             ctx.reply(
                 f"📝 Bạn đang có một phản ánh soạn dở{about}. Bạn muốn tiếp tục hay bắt đầu lại?",
@@ -116,6 +133,11 @@ class ComplaintFlow(Flow):
             )
             return
         await self._start(ctx)
+
+    def kept_notice(self, ctx: Context, draft: FlowState) -> Reply:
+        """A command in the middle of a report: the draft (and its photos) is kept, and the way back shown."""
+        until = local_text(draft.deadline)
+        return Reply(KEPT.format(until=until), [[self.button(RESUME_LABEL, "resume")]])
 
     async def _start(self, ctx: Context) -> None:
         limit = ctx.config.limits.reports_per_day
@@ -242,7 +264,7 @@ class ComplaintFlow(Flow):
 
     async def _seller(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:
         value = " ".join(text.split())
-        if len(fold_text(value)) < 2:
+        if visible_length(value) < 2:
             await self._invalid(
                 ctx, "Tên người bán cần ít nhất 2 ký tự. Không nhớ tên thì bạn mô tả ngắn, ví dụ «sạp quần áo đầu chợ»."
             )
@@ -260,11 +282,16 @@ class ComplaintFlow(Flow):
         await self._next(ctx, Step.SELLER, data)
 
     async def _seller_where(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:
-        if answer == "skip" or (not answer and fold_text(text) in SKIP_WORDS | UNKNOWN_DATE_WORDS):
+        if answer == "skip" or (not answer and fold_text(text) in SKIP_WORDS | UNKNOWN_DATE_WORDS | NO_LINK_WORDS):
             data["seller_where"] = None
             await self._next(ctx, Step.SELLER_WHERE, data)
             return
         value = " ".join(text.split())
+        if data.get("platform") in ONLINE:
+            value = find_link(value) or ""
+            if not value:
+                await self._invalid(ctx, NO_LINK)
+                return
         if len(fold_text(value)) < 3:
             await self._invalid(
                 ctx, "Mình chưa đọc được link hoặc địa chỉ. Bạn gõ rõ hơn, hoặc bấm «Không nhớ / bỏ qua»."
@@ -278,7 +305,7 @@ class ComplaintFlow(Flow):
 
     async def _product(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:
         value = " ".join(text.split())
-        if len(fold_text(value)) < 2:
+        if visible_length(value) < 2:
             await self._invalid(ctx, "Tên sản phẩm cần ít nhất 2 ký tự, ví dụ «son môi», «nồi chiên không dầu».")
             return
         if len(value) > 300:
@@ -316,20 +343,19 @@ class ComplaintFlow(Flow):
                 ctx, "Bạn mô tả thêm một chút nhé (ít nhất 10 ký tự), để cán bộ hiểu rõ sự việc và xác minh nhanh hơn."
             )
             return
-        if len(value) > 2000:
-            await self._invalid(ctx, "Nội dung dài quá (tối đa 2.000 ký tự). Bạn tóm tắt lại giúp mình nhé.")
-            return
+        if len(value) > MAX_DESCRIPTION:
+            kept = (
+                value[:MAX_DESCRIPTION].rsplit(" ", 1)[0] if " " in value[:MAX_DESCRIPTION] else value[:MAX_DESCRIPTION]
+            )
+            ctx.reply(DESCRIPTION_CUT.format(kept=vn_number(len(kept)), total=vn_number(len(value))))
+            value = kept
         data["description"] = value
         await self._next(ctx, Step.DESCRIPTION, data)
 
     async def _photos(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:
         folded = fold_text(text)
-        if answer == "clear" or (not answer and folded in ("xoa anh", "xoa het anh", "xoa")):
-            data["photos"] = []
-            data.pop("album", None)
-            self.goto(ctx, Step.PHOTOS, data)
-            ctx.reply("🗑 Đã bỏ các ảnh đã gửi khỏi phản ánh. Bạn gửi lại ảnh nhé.")
-            await self.reprompt(ctx)
+        if answer in ("clear", "keep") or answer.startswith("del:") or (not answer and folded.startswith("xoa")):
+            await self._delete_photos(ctx, data, answer, folded)
             return
         if answer in ("done", "skip") or (not answer and folded in DONE_WORDS | SKIP_WORDS):
             data.pop("album", None)
@@ -338,6 +364,28 @@ class ComplaintFlow(Flow):
         await self._invalid(
             ctx, "Ở bước này bạn gửi ảnh (bấm 📎 để chọn ảnh trong máy), hoặc bấm «Xong» / «Bỏ qua» để đi tiếp."
         )
+
+    async def _delete_photos(self, ctx: Context, data: dict[str, Any], answer: str, folded: str) -> None:
+        """«Xóa ảnh» asks which first (one, or all); «xóa ảnh 2» typed removes that one; nothing goes unasked."""
+        photos = list(data.get("photos", []))
+        number = ascii_int(folded.removeprefix("xoa").removeprefix(" anh").strip()) if not answer else None
+        which = ascii_int(answer[4:]) if answer.startswith("del:") and answer != "del:all" else number
+        if answer == "del:all":
+            data["photos"], which = [], None
+            data.pop("album", None)
+            ctx.reply("🗑 Đã bỏ tất cả ảnh đã gửi khỏi phản ánh. Bạn gửi lại ảnh nhé.")
+        elif which is not None and 1 <= which <= len(photos):
+            del photos[which - 1]
+            data["photos"] = photos
+            ctx.reply(f"🗑 Đã bỏ ảnh {which}; còn {len(photos)} ảnh.")
+        elif answer == "keep" or not photos:
+            ctx.reply("👌 Ảnh vẫn giữ nguyên." if photos else "Bạn chưa gửi ảnh nào.")
+        else:
+            self.goto(ctx, Step.PHOTOS, data)
+            ctx.reply(f"Bạn muốn bỏ ảnh nào trong {len(photos)} ảnh đã gửi?", delete_buttons(self, len(photos)))
+            return
+        self.goto(ctx, Step.PHOTOS, data)
+        await self.reprompt(ctx)
 
     async def _area(self, ctx: Context, data: dict[str, Any], answer: str, text: str) -> None:
         if ctx.config.area_units is not None:

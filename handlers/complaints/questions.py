@@ -80,6 +80,13 @@ def photo_buttons(flow: Flow, count: int) -> Rows:
     return [*rows, nav(flow)]
 
 
+def delete_buttons(flow: Flow, count: int) -> Rows:
+    """Which photo to take out: one button per photo, all of them, or none."""
+    ones = [flow.button(f"Ảnh {i}", f"del:{i}") for i in range(1, count + 1)]
+    rows = [ones[i : i + 5] for i in range(0, len(ones), 5)]
+    return [*rows, [flow.button("🗑 Bỏ tất cả ảnh", "del:all")], [flow.button("↩️ Giữ nguyên", "keep")]]
+
+
 def ask(flow: Flow, ctx: Context) -> None:
     """Ask the question of the step in ``ctx.state`` (the summary at the end, the field list when editing)."""
     assert ctx.state is not None

@@ -18,6 +18,7 @@ from handlers.clock import as_utc, local
 from handlers.complaints.vocabulary import PLATFORMS, area_name, category_name, status_label
 from handlers.config import AppConfig
 from handlers.phone import format_phone, mask_phone
+from handlers.text_safety import mask_contacts, spreadsheet_cell, vn_number
 from storage.complaints import Complaint, ComplaintEvent, ComplaintPhoto
 from storage.db import UnitOfWork
 from storage.media import MediaStore
@@ -37,8 +38,29 @@ EXPORT_COLUMNS = [
 ]
 
 
-def complaint_fields(config: AppConfig, c: Complaint) -> dict[str, Any]:
-    """What was reported, ids with their names; no contact, no times (each user adds those its own way)."""
+EXPORT_HEADERS = {  # the CSV's first row, in Vietnamese (JSON keeps the keys)
+    "code": "Mã phản ánh",
+    "created_at": "Thời điểm gửi",
+    "status": "Trạng thái",
+    "category": "Loại vi phạm",
+    "area": "Địa bàn",
+    "platform": "Nơi mua",
+    "seller": "Người bán",
+    "seller_where": "Link / địa chỉ",
+    "product": "Sản phẩm",
+    "purchase_date": "Ngày mua",
+    "description": "Nội dung",
+    "photo_note": "Ghi chú kèm ảnh",
+    "photos": "Số ảnh",
+    "contact": "Liên hệ",
+    "contact_consent": "Đồng ý để cán bộ liên hệ",
+}
+
+
+def complaint_fields(config: AppConfig, c: Complaint, *, reveal: bool = False) -> dict[str, Any]:
+    """What was reported, ids with their names; no contact, no times (each user adds those its own way).
+    Phone numbers and e-mail addresses typed into the texts are masked unless ``reveal``."""
+    shown = (lambda text: text) if reveal else mask_contacts
     return {
         "code": c.code,
         "status": c.status,
@@ -48,12 +70,12 @@ def complaint_fields(config: AppConfig, c: Complaint) -> dict[str, Any]:
         "area_name": area_name(config, c.area),
         "platform": c.platform,
         "platform_name": PLATFORMS.get(c.platform, c.platform),
-        "seller": c.seller,
-        "seller_where": c.seller_where,
-        "product": c.product,
+        "seller": shown(c.seller),
+        "seller_where": shown(c.seller_where) if c.seller_where else c.seller_where,
+        "product": shown(c.product),
         "purchase_date": c.purchase_date.isoformat() if c.purchase_date else None,
-        "description": c.description,
-        "photo_note": c.photo_note,
+        "description": shown(c.description),
+        "photo_note": shown(c.photo_note) if c.photo_note else c.photo_note,
     }
 
 
@@ -105,8 +127,17 @@ def write_export(records: list[dict[str, Any]], fmt: str, handle: TextIO) -> Non
         handle.write("\n")
         return
     writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(records)
+    writer.writerow(EXPORT_HEADERS)
+    writer.writerows({key: spreadsheet_cell(_csv_value(key, value)) for key, value in r.items()} for r in records)
+
+
+def _csv_value(key: str, value: Any) -> Any:
+    """A cell in Vietnamese: the status by its label, yes/no as «có»/«không»."""
+    if key == "status":
+        return status_label(value)
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    return value
 
 
 async def latest(uow: UnitOfWork, *, statuses: list[str] | None, limit: int) -> list[tuple[Complaint, int]]:
@@ -123,43 +154,57 @@ def listing_line(c: Complaint, photos: int, config: AppConfig) -> str:
     contact = export_contact(c, full=False) or "—"
     return (
         f"{c.code}\t{when}\t{status_label(c.status)}\t{category_name(config, c.category)}\t"
-        f"{area_name(config, c.area)}\t{c.product} — {c.seller}\t{photos} ảnh\t{contact}"
+        f"{area_name(config, c.area)}\t{mask_contacts(c.product)} — {mask_contacts(c.seller)}\t{photos} ảnh\t{contact}"
     )
 
 
+def has_full_contact(record: dict[str, Any]) -> bool:
+    """Whether an export row carries a phone number in full."""
+    contact = record.get("contact") or ""
+    return any(ch in "0123456789" for ch in contact) and "x" not in contact
+
+
 def complaint_sheet(
-    c: Complaint, photos: list[ComplaintPhoto], events: list[ComplaintEvent], media: MediaStore, config: AppConfig
+    c: Complaint,
+    photos: list[ComplaintPhoto],
+    events: list[ComplaintEvent],
+    media: MediaStore,
+    config: AppConfig,
+    *,
+    reveal: bool = False,
 ) -> str:
-    """Everything about one complaint for a staff member at the server: the phone in full, where each photo
-    is in the evidence store (or that its file is missing), and the whole history, internal events too."""
+    """Everything about one complaint for a staff member at the server: the phone (in full only ``reveal``),
+    where each photo is in the evidence store (or that its file is missing), and the whole history."""
+    shown = complaint_fields(config, c, reveal=reveal)
     lines = [
         f"Phản ánh {c.code} — {status_label(c.status)}",
         f"Gửi lúc: {local(c.created_at).strftime('%H:%M %d/%m/%Y')} qua {c.channel}",
         f"Loại: {category_name(config, c.category)}",
         f"Địa bàn: {area_name(config, c.area)}",
         f"Nơi mua: {PLATFORMS.get(c.platform, c.platform)}",
-        f"Người bán: {c.seller}",
-        f"Link / địa chỉ: {c.seller_where or '—'}",
-        f"Sản phẩm: {c.product}",
+        f"Người bán: {shown['seller']}",
+        f"Link / địa chỉ: {shown['seller_where'] or '—'}",
+        f"Sản phẩm: {shown['product']}",
         f"Ngày mua: {c.purchase_date.strftime('%d/%m/%Y') if c.purchase_date else 'không nhớ rõ'}",
-        f"Nội dung: {c.description}",
+        f"Nội dung: {shown['description']}",
     ]
     if c.photo_note:
-        lines.append(f"Ghi chú kèm ảnh: {c.photo_note}")
+        lines.append(f"Ghi chú kèm ảnh: {shown['photo_note']}")
     if c.anonymous:
         lines.append("Người phản ánh: ẩn danh")
     else:
-        lines.append(f"Người phản ánh: {c.reporter_name or '—'}")
-        phone = format_phone(c.phone) if c.phone else "không để lại"
+        name = c.reporter_name if reveal else mask_contacts(c.reporter_name)
+        lines.append(f"Người phản ánh: {name or '—'}")
+        phone = export_contact(c, full=reveal) if c.phone else "không để lại"
         lines.append(f"Điện thoại: {phone}" + (" (đồng ý để cán bộ liên hệ)" if c.contact_consent else ""))
     lines.append(f"Ảnh ({len(photos)}):")
     for p in photos:
         path = media.path(p.sha256)
         missing = "" if path.is_file() else "  ⚠️ KHÔNG CÓ TỆP"
-        lines.append(f"  • {path}  {p.mime}, {p.size:,} byte, {local(p.received_at):%d/%m %H:%M}{missing}")
+        lines.append(f"  • {path}  {p.mime}, {vn_number(p.size)} byte, {local(p.received_at):%d/%m %H:%M}{missing}")
     lines.append("Diễn biến:")
     for e in events:
         hidden = "" if e.public else " (nội bộ)"
-        detail = f": {e.detail}" if e.detail else ""
+        detail = f": {e.detail if reveal else mask_contacts(e.detail)}" if e.detail else ""
         lines.append(f"  • {local(e.at):%H:%M %d/%m/%Y} — {e.note}{hidden}{detail}")
     return "\n".join(lines)

@@ -235,7 +235,7 @@ def _goods(ctx: Context, plan: dict[str, Any], answer: str, text: str, data: dic
 
 def _degrees(ctx: Context, plan: dict[str, Any], answer: str, text: str, data: dict[str, Any]) -> str | None:
     f = folded(text).replace(",", ".")
-    digits = "".join(ch for ch in f if ch.isdigit() or ch == ".").strip(".")
+    digits = "".join(ch for ch in f if ch in "0123456789.").strip(".")
     try:
         value = float(digits)
     except ValueError:

@@ -22,6 +22,27 @@ def register(router: Router) -> None:
     router.button("sub", subscription_button(subscribe))
     router.phrase(["nhắc lịch", "nhắc nhở", "bật nhắc lịch"], subscribe.begin)
     router.phrase(["tắt nhắc lịch", "hủy nhắc lịch"], unsubscribe)
+    # The same, as people say it (folded text, with or without diacritics): off before on ("tắt thông báo").
+    router.intent(
+        [
+            r"\b(tat|huy|ngung|dung|bo)( het| cac)? (thong bao|nhac nho|nhac lich|nhac|tin nhac)\b",
+            r"\bkhong (muon )?nhan (thong bao|tin nhac)( nua)?\b",
+        ],
+        unsubscribe,
+    )
+    router.intent(
+        [r"\bnhac (toi|minh|em|giup|voi|cho (toi|minh|em))\b", r"\b(bat|dang ky|nhan) (thong bao|nhac)"],
+        subscribe.begin,
+    )
+    router.intent(
+        [
+            r"\bbao lau\b.*\b(online friday|friday|ngay hoi|tuan le thuong mai)\b",
+            r"\b(online friday|ngay hoi mua sam)\b.*\b(khi nao|bao gio|ngay nao|may gio|bao lau|bat dau)\b",
+            r"\b(khi nao|bao gio|ngay nao|may gio)\b.*\bonline friday\b",
+            r"\bcon (may|bao nhieu) (ngay|gio|tieng)\b",
+        ],
+        countdown,
+    )
 
 
 async def jobs(ctx: LeaderContext) -> list[Job]:

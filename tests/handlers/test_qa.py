@@ -295,3 +295,27 @@ def test_cli_kb_check_passes_and_fails_on_a_duplicate_id(tmp_path: Path) -> None
 def test_small_talk_is_recognised_only_when_every_word_is_small_talk(text: str, kind: str | None) -> None:
     found = classify(text)
     assert (found.value if found else None) == kind
+
+
+async def test_only_the_agency_that_answers_merchants_may_answer(sqlite_url: str) -> None:
+    from handlers.config import AppConfig
+    from tests.support.chat import DEFAULT_NOW
+    from tests.support.qa import config_with_staff
+
+    base = config_with_staff().model_dump(mode="python")
+    base["staff"] += [
+        {"channel": "console", "user_id": "qltt-1", "name": "Anh Sơn", "agency": "qltt", "role": "supervisor"},
+        {"channel": "console", "user_id": "qltm-2", "name": "Chị Lan", "agency": "qltm", "role": "agent"},
+    ]
+    async with ChatHarness.create(sqlite_url, now=DEFAULT_NOW, config=AppConfig.model_validate(base)) as chat:
+        an = chat.person("merchant-1", name="Shop Hoa Mai")
+        await an.say(OUT_OF_SCOPE)
+        await an.press("gửi câu hỏi cho cán bộ")
+        [question] = await questions(chat)
+        son = chat.person("qltt-1", name="Sơn")
+        await son.say(f"/traloi {question.code} Anh chị liên hệ Cục QLTT nhé.")
+        assert "chưa trả lời thay được" in son.text
+        assert (await questions(chat))[0].status == "forwarded"
+        lan = chat.person("qltm-2", name="Lan")
+        await lan.say(f"/traloi {question.code} Giá vàng không thuộc phạm vi của Sở Công Thương.")
+        assert "Đã ghi nhận" in lan.text

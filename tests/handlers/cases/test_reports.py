@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from handlers.cases.reports import COLUMNS, PeriodError, parse_period
+from handlers.cases.reports import COLUMNS, HEADERS, PeriodError, parse_period
 from handlers.config import AppConfig
 from tests.support.cases import HOI, QLTM, QLTT, TTS, Inbox, Member, Sent, audit, cases_config, deliver, member
 from tests.support.chat import CHANNEL, DEFAULT_NOW, ChatHarness
@@ -301,6 +301,13 @@ def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tup
     return db_url, media
 
 
+def read_csv(text: str) -> list[dict[str, str]]:
+    """The report's rows by column key, after checking the header row is the Vietnamese one."""
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header == [HEADERS[key] for key in COLUMNS] and header[0] == "Mã phản ánh"
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+
 def test_cli_report_as_csv(cli_env: tuple[str, Path], tmp_path: Path, capsys) -> None:
     from bot.cli import main
 
@@ -312,8 +319,7 @@ def test_cli_report_as_csv(cli_env: tuple[str, Path], tmp_path: Path, capsys) ->
     assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the Vietnamese right
     text = data.decode("utf-8-sig")
     assert "0912" not in text and "+8491" not in text  # contacts are masked, always
-    rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == COLUMNS
+    rows = read_csv(text)
     assert [r["code"] for r in rows] == [codes[k] for k in "ABCD"]  # E (29/11) is outside the period
     a, b, c, d = rows
     assert a == {
@@ -353,7 +359,7 @@ def test_cli_report_as_csv(cli_env: tuple[str, Path], tmp_path: Path, capsys) ->
 
     assert main(["report", "--from", "2024-11-29"]) == 0  # CSV to stdout, up to today
     out = capsys.readouterr().out
-    assert out.startswith("\ufeff") and [r["code"] for r in csv.DictReader(io.StringIO(out[1:]))] == [codes["E"]]
+    assert out.startswith("\ufeff") and [r["code"] for r in read_csv(out[1:])] == [codes["E"]]
 
 
 def test_cli_report_refuses_bad_dates(cli_env: tuple[str, Path], capsys) -> None:
@@ -380,7 +386,7 @@ def test_cli_report_as_xlsx(cli_env: tuple[str, Path], tmp_path: Path) -> None:
     assert book.sheetnames == ["Phản ánh", "Tổng hợp"]
     sheet = book["Phản ánh"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == COLUMNS and len(rows) == 5
+    assert list(rows[0]) == [HEADERS[key] for key in COLUMNS] and len(rows) == 5
     a = dict(zip(COLUMNS, rows[1], strict=True))
     assert a["code"] == codes["A"] and a["category"] == "Hàng giả / hàng nhái" and a["platform"] == "Shopee"
     assert a["created_at"] == datetime(2024, 11, 27, 9, 0)  # a real date cell, Vietnam wall-clock time

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from handlers.complaints.answers import parse_purchase_date, pick_area
 from handlers.complaints.drafts import close_stale_drafts
 from handlers.complaints.flow import FLOW
+from handlers.complaints.records import EXPORT_COLUMNS, EXPORT_HEADERS
 from handlers.phone import format_phone, mask_phone, normalise_phone
 from handlers.types import ChatKind, MessageKind
 from storage.complaints import Complaint, ComplaintPhoto, ComplaintStatus, normalise_code
@@ -30,6 +31,13 @@ from tests.support.configs import PLAN_2024, plan_2024
 from tests.support.databases import migrated_sqlite
 from tests.support.images import PDF, heic, jpeg, png, webp
 from tests.support.processes import cli_env, read_until
+
+
+def read_export(text: str) -> list[dict[str, str]]:
+    """The export's rows by column key, after checking the header row is the Vietnamese one."""
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header == [EXPORT_HEADERS[key] for key in EXPORT_COLUMNS]
+    return [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in rows]
 
 
 async def complaint(chat: ChatHarness, code: str) -> tuple[Complaint, list[ComplaintPhoto]]:
@@ -686,21 +694,26 @@ def test_cli_lists_shows_and_exports(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     assert main(["complaints", "show", first.lower()]) == 0
     shown = capsys.readouterr().out
-    assert "0912 345 678" in shown and "Son môi Dior" in shown and "Người phản ánh: An" in shown
+    assert "09xx xxx 678" in shown and "0912 345 678" not in shown  # masked unless --reveal
+    assert "Son môi Dior" in shown and "Người phản ánh: An" in shown
     assert str(media) in shown and "KHÔNG CÓ TỆP" not in shown and "Đã gửi phản ánh" in shown
     assert main(["complaints", "show", "PA-2345-67"]) == 1
+    assert main(["complaints", "show", first, "--reveal"]) == 1  # not routed yet: no audit trail to record on
+    assert "0912 345 678" not in capsys.readouterr().out
 
     assert main(["complaints", "export", "--format", "csv", "--from", "2024-11-27", "--to", "2024-11-27"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [r["code"] for r in rows] == [first]
+    rows = read_export(capsys.readouterr().out)
+    assert [r["code"] for r in rows] == [first] and rows[0]["status"] == "Đã gửi, chờ cơ quan chức năng tiếp nhận"
+    assert rows[0]["contact_consent"] == "có"
     assert (
         rows[0]["contact"] == "09xx xxx 678" and rows[0]["photos"] == "1" and rows[0]["area"] == "Thành phố Đồng Xoài"
     )
     target = tmp_path / "out.csv"
     assert main(["complaints", "export", "--format", "csv", "--with-phone", "--output", str(target)]) == 0
     data = target.read_bytes()
+    assert target.stat().st_mode & 0o777 == 0o600  # full numbers: readable by the owner only
     assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Vietnamese text right
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    rows = read_export(data.decode("utf-8-sig"))
     assert [r["code"] for r in rows] == [first, second] and rows[0]["contact"] == "0912 345 678"
     assert main(["complaints", "export", "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
