@@ -16,7 +16,7 @@ import unicodedata
 from handlers.phone import mask_phone, normalise_phone
 from handlers.types import IncomingMessage, MediaRef
 
-_ASCII_NUMBER = re.compile(r"[0-9]+")
+_ASCII_NUMBER = re.compile(r"[0-9]{1,18}")  # at most 18 digits: fits a 64-bit column, never an overflow
 _KEEP_CONTROLS = frozenset("\n\t")
 # A phone number written in a sentence: 0 or +84/84, then 8–10 more digits with optional single separators.
 _PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+84|0084|84|0)(?:[ .\-]?[0-9]){8,10}(?![0-9])")

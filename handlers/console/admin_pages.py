@@ -9,6 +9,7 @@ from handlers.console.access import web_context
 from handlers.console.base import console_of, member_of, notify, refused_page, render, see_other
 from handlers.qa import submit_answer
 from handlers.staff import remove_staff, save_staff, validate_staff
+from handlers.text_safety import ascii_int
 from storage.questions import QuestionStatus
 from storage.staff import STAFF_ROLES
 
@@ -34,7 +35,7 @@ async def answer(request: web.Request) -> web.Response:
     raw = request.match_info["question_id"]
     async with console.db.unit_of_work() as uow:
         ctx = web_context(uow, console.web.services, member, console.now())
-        await submit_answer(ctx, member, int(raw) if raw.isdigit() else 0, str(form.get("text", "")))
+        await submit_answer(ctx, member, ascii_int(raw) or 0, str(form.get("text", "")))
         await uow.commit()
     notify(request, *(r.text for r in ctx.replies))
     return see_other(request, "/questions")

@@ -14,6 +14,7 @@ from handlers.complaints.vocabulary import PLATFORMS, area_name, category_name
 from handlers.console.access import scoped_filter
 from handlers.console.base import Console, console_of, member_of, render
 from handlers.matching import fold_text
+from handlers.text_safety import ascii_int
 from storage.cases import Case, CaseStatus
 from storage.complaints import Complaint
 from storage.db import UnitOfWork
@@ -74,7 +75,7 @@ def read_filter(console: Console, query: dict[str, str], base: CaseFilter) -> tu
             since, until = period.start, period.end
         except PeriodError as exc:
             problem = str(exc)
-    page = int(query["page"]) if query.get("page", "").isdigit() else 1
+    page = ascii_int(query.get("page")) or 1
     chosen = CaseFilter(
         leads=base.leads,
         copies=base.copies,

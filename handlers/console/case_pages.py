@@ -24,6 +24,7 @@ from handlers.console.access import refuse_view, scope, web_context
 from handlers.console.base import console_of, member_of, notify, refused_page, render, see_other
 from handlers.console.web_actions import run_action
 from handlers.core import Context
+from handlers.text_safety import ascii_int
 from storage.cases import Case
 from storage.db import UnitOfWork
 from storage.staff import StaffMember
@@ -45,7 +46,7 @@ DIRECTIONS = {
 async def _case(request: web.Request, uow: UnitOfWork, what: str, *, lock: bool = False) -> Case | web.Response:
     """The case of the URL if the viewer may see it; else the page to answer (404, or 403 and an audit row)."""
     raw = request.match_info["case_id"]
-    case = await uow.cases.get(int(raw), for_update=lock) if raw.isdigit() else None
+    case = await uow.cases.get(n, for_update=lock) if (n := ascii_int(raw)) is not None else None
     if case is None:
         return render(request, "error.html", {"title": "Không tìm thấy", "text": "Không có phản ánh này."}, status=404)
     console, member = console_of(request), member_of(request)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from handlers.console.base import console_of, is_secure, member_of, notify, refused_page, render, see_other, session_of
 from handlers.console.signin import COOKIE, IDLE, LIFETIME, start_session
+from handlers.text_safety import ascii_int
 
 REFUSED_LINK = (
     "Liên kết đăng nhập không dùng được: đã dùng rồi, đã quá 10 phút, hoặc không đúng. Bạn gửi /dangnhap cho "
@@ -76,7 +77,7 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     raw = request.match_info["session_id"]
     async with console.db.unit_of_work() as uow:
-        done = raw.isdigit() and await uow.web.revoke(int(raw), console.now())
+        done = (n := ascii_int(raw)) is not None and await uow.web.revoke(n, console.now())
         await uow.commit()
     notify(request, "Đã kết thúc phiên đăng nhập." if done else "Phiên này đã kết thúc trước đó.")
     return see_other(request, "/sessions")

@@ -24,10 +24,12 @@ from bot.leader import Leader
 from bot.webhooks import WebhookServer
 from handlers.cases.worker import CaseWorker
 from handlers.clock import FixedClock
+from handlers.config import AppConfig
 from handlers.types import IncomingMessage
 from tests.support.chat import Person
 from tests.support.fakes.telegram_api import FakeTelegramAPI, text_update
 from tests.support.fakes.zalo_oa_api import FakeZaloOA
+from tests.support.telegram import telegram_config
 from tests.support.wired import fake_settings, wired
 
 CHROMIUM_ARGS = [
@@ -126,9 +128,19 @@ class RunRig:
         return ChannelPerson(self, user_id, name, user_id)  # type: ignore[arg-type]  (it only needs .app)
 
 
+QUESTIONS_DESK = 9002  # Phòng QLTM's staff member: that agency leads (and alone answers) merchant questions
+
+
+def console_config() -> AppConfig:
+    """Cục QLTT's staff on Telegram (``telegram_config``) and one of Phòng QLTM's, who answers merchants."""
+    data = telegram_config().model_dump(mode="python")
+    desk = {"channel": "telegram", "user_id": str(QUESTIONS_DESK), "name": "Lê Thị Mai", "agency": "qltm"}
+    return AppConfig.model_validate({**data, "staff": [*data["staff"], desk]})
+
+
 @asynccontextmanager
 async def run_rig(database_url: str, tmp_path: Path) -> AsyncIterator[RunRig]:
     async with FakeTelegramAPI() as telegram, FakeZaloOA() as oa:
         settings = fake_settings(database_url, tmp_path, quiet=0.3, telegram=telegram, oa=oa)
-        async with wired(settings) as w:  # exactly as `run`: the console is on the webhook server
+        async with wired(settings, console_config()) as w:  # exactly as `run`: the console is on the webhook server
             yield RunRig(w.app, w.clock, telegram, oa, w.server, w.leader, w.worker, w.channels)

@@ -17,6 +17,7 @@ from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.cases.worker import CaseWorker
 from handlers.clock import FixedClock
+from handlers.config import AppConfig
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.telegram import telegram_config
 
@@ -68,11 +69,11 @@ class Wired:
 
 
 @asynccontextmanager
-async def wired(settings: Settings) -> AsyncIterator[Wired]:
-    """The app with Cục QLTT's staff on Telegram (``telegram_config``), wired exactly as ``run`` wires it; the
+async def wired(settings: Settings, config: AppConfig | None = None) -> AsyncIterator[Wired]:
+    """The app with Cục QLTT's staff on Telegram (``telegram_config`` unless ``config``), wired as ``run`` wires it; the
     leader's sender only quicker to notice it is done; the channels started, the webhook server listening."""
     clock = FixedClock(DEFAULT_NOW)
-    app = create_app(settings, clock=clock, config=telegram_config(), knowledge=shared_knowledge())
+    app = create_app(settings, clock=clock, config=config or telegram_config(), knowledge=shared_knowledge())
     async with app:
         channels, server, leader = wire_channels(app)
         quick = dataclasses.replace(leader.timing.sender, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05)

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from openpyxl import load_workbook
 
+from handlers.cases.reports import HEADERS
 from storage.cases import CaseStatus
 from tests.support.cases import QLTT, audit, cases_config, deliver, the_case
 from tests.support.chat import CHANNEL, DEFAULT_NOW, ChatHarness
@@ -250,8 +251,8 @@ async def test_payloads_are_shown_as_text_and_exported_neutralised(rig: Rig) -> 
         exported = await admin.post("/console/export", data={"csrf": csrf, "from": day, "to": day, "format": "csv"})
         assert exported.status == 200 and exported.headers["Content-Disposition"].endswith('.csv"')
         rows = list(csv.DictReader(io.StringIO((await exported.read()).decode("utf-8-sig"))))
-        assert [r["code"] for r in rows] == [code]
-        assert rows[0]["seller"] == seller  # starts with "<": kept as it is
+        assert [r[HEADERS["code"]] for r in rows] == [code]
+        assert rows[0][HEADERS["seller"]] == seller  # starts with "<": kept as it is
         book = await admin.post("/console/export", data={"csrf": csrf, "from": day, "to": day, "format": "xlsx"})
         sheet = load_workbook(io.BytesIO(await book.read()))["Phản ánh"]
         assert sheet["A2"].value == code and sheet["A2"].data_type == "s"
@@ -307,7 +308,7 @@ async def test_merchant_questions_are_answered_from_the_web(rig: Rig) -> None:
         ))  # fmt: skip
         await uow.commit()
     async with rig.client() as son:
-        csrf = await sign_in(rig, son, "qltt-1")
+        csrf = await sign_in(rig, son, "qltm-1")  # the agency that leads merchant questions answers them
         assert "Giảm giá 60%" in await (await son.get("/console/questions")).text()
         url = f"/console/questions/{question.id}/answer"
         answered = await son.post(url, data={"csrf": csrf, "text": "Không cần đăng ký nếu mức giảm dưới 50%."})
