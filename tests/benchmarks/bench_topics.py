@@ -72,13 +72,13 @@ async def run(cases: int) -> None:
                 reporter = ReporterRig(rig.fake, rig.app, rig.channel, user=4300 + i)
                 await file_with_album(reporter, [jpeg(f"topic-{i}", 20_000 + i)], album=f"t{i}")
             started = time.perf_counter()
-            await rig.deliver()
+            await rig.deliver(timeout=900)
             first = time.perf_counter() - started
             changes = 0
             for label in PRESSES:
                 changes += await press_all(rig, label)
             started = time.perf_counter()
-            await rig.deliver()
+            await rig.deliver(timeout=900)
             burst = time.perf_counter() - started
             report(rig, cases, changes, first, burst)
 

@@ -130,7 +130,7 @@ class CaseRig:
     channel: TelegramChannel
     clock: FixedClock
 
-    async def deliver(self) -> None:
+    async def deliver(self, timeout: float = 30) -> None:
         """The leader's work: route the staff rows, deliver the outbox through the Bot API, link ids."""
         app = self.app
         await route_pending(app.db, app.config, self.clock.now(), media=app.media)
@@ -143,7 +143,7 @@ class CaseRig:
             limiter=self.channel.limiter,
             options=FAST,
         )
-        await asyncio.wait_for(sender.run(until_empty=True), 30)
+        await asyncio.wait_for(sender.run(until_empty=True), timeout)
         await link_sent(app.db)
 
     def to(self, chat: int, method: str = "sendMessage") -> list[Call]:
