@@ -310,6 +310,16 @@ async def test_a_case_gets_its_topic_renamed_with_its_status_and_answers_in_it_r
     to_reporter = rig.to(USER)[-1].params["text"]
     assert to_reporter.startswith("💬 Cục Quản lý thị trường tỉnh Bình Phước trả lời") and "kiểm tra" in to_reporter
     assert "Hoàn tất" in "".join(buttons(card))
+
+    # A reply, inside the topic, to a message that is not the case's (here the bot's acknowledgement).
+    again = text_update("Cửa hàng đã gỡ sản phẩm khỏi sàn.", user_id=STAFF, chat_id=GROUP)
+    again["message"]["chat"] = chat_dict(GROUP, "supergroup")
+    rig.fake.push_update(in_topic(again, topic.thread_id, reply_to=ack.result["message_id"]))
+    await rig.fake.wait_for(
+        "sendMessage", count=2, predicate=lambda c: c.params["chat_id"] == GROUP and "Đã gửi" in c.params["text"]
+    )
+    await rig.deliver()
+    assert "gỡ sản phẩm" in rig.to(USER)[-1].params["text"]
     assert rig.fake.count_429 == 0
 
 
