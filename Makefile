@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast bench-areas bench-console bench-duplicates clean
+.PHONY: install run chat test lint format bench bench-complaints bench-qa bench-cases bench-broadcast bench-areas bench-console bench-duplicates bench-topics clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-cases: $(STAMP)
 
 bench-duplicates: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_duplicates
+
+bench-topics: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_topics
 
 bench-broadcast: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_broadcast

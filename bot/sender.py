@@ -20,7 +20,8 @@ Outcomes (``deliver`` raises the common errors of ``bot/channels/base.py``):
 A row whose payload has ``edit_of`` (an outbox row id) changes that message in place through the channel's
 ``edit(chat_id, message_id, reply)`` (a channel without edits gets a new message instead); it waits while
 that message is not out yet and is skipped if it never went out. ``reply_to_row`` sends the message as a
-reply to that row's message when it is known.
+reply to that row's message when it is known. ``thread_row`` (a forum topic's creation row) sends it into
+that topic once the topic exists (a ``topic`` reply with it renames the topic).
 
 Every row that fails for good (unreachable, or out of attempts) is handed to the ``on_undelivered`` hook in
 the transaction that marks it failed, so what the hook queues (e.g. telling a case's agency that its
@@ -152,6 +153,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._sent: list[tuple[int, str | None]] = []
+        self._topics: dict[int, str] = {}  # forum topics created by this sender: row id -> topic id
         self._failed: list[tuple[int, str]] = []
         self._skipped: list[tuple[int, str]] = []
         self._retry: list[tuple[int, str, datetime]] = []
@@ -300,6 +302,11 @@ class OutboxSender:
             return
         deliver = self.delivers[row.channel]
         reply = sign_buttons(Reply.from_dict(payload), self.codec)
+        if "thread_row" in payload:
+            threaded = await self._in_topic(row, reply, now)
+            if threaded is None:
+                return
+            reply = threaded
         send = functools.partial(deliver, row.chat_id, reply)
         if "edit_of" in payload or "reply_to_row" in payload:
             # A message about an earlier one (an edit of a card, an answer to it): needs its platform id.
@@ -346,7 +353,26 @@ class OutboxSender:
                     self._retry.append((row.id, reason, self.clock.now() + self.options.backoff(row.attempts)))
             else:
                 self._sent.append((row.id, message_id))
+                if reply.topic and not reply.thread_id and message_id:
+                    # A topic just created: the case's messages queued behind it need its id before the flush.
+                    if len(self._topics) >= 10_000:
+                        self._topics.clear()
+                    self._topics[row.id] = message_id
             return
+
+    async def _in_topic(self, row: OutboxMessage, reply: Reply, now: datetime) -> Reply | None:
+        """A message in a case's forum topic (or a rename of it) needs the topic's id, known once it was
+        created; None when the row waits for it (or, a rename of a topic never created, is skipped)."""
+        known = self._topics.get(int(row.payload["thread_row"]))
+        status, thread = (OutboxStatus.SENT.value, known) if known else await self._target(row.payload["thread_row"])
+        if status == OutboxStatus.PENDING.value:
+            self._retry.append((row.id, "waiting for the forum topic", now + timedelta(seconds=2)))
+            return None
+        if reply.topic and (status != OutboxStatus.SENT.value or thread is None):
+            self._skipped.append((row.id, "the forum topic to rename was never created"))
+            return None
+        # A topic that could not be created: the message goes to the group's general chat.
+        return dataclasses.replace(reply, thread_id=thread if status == OutboxStatus.SENT.value else None)
 
     def _note_undelivered(self, row: OutboxMessage, cause: FailureCause, error: str) -> None:
         if self.on_undelivered is None or row.id is None:

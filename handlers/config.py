@@ -191,6 +191,7 @@ class Agency(_Strict):
     verify: bool = Field(default=False, description="Tên/nhiệm vụ chưa có nguồn xác nhận: hiển thị 'cần kiểm chứng'")
     close_reasons: CloseReasons = Field(default_factory=CloseReasons)
     canned_replies: list[CannedReplyEntry] = Field(default_factory=list, description="Mẫu trả lời của cơ quan")
+    topics: bool = Field(default=False, description="Nhóm Telegram là diễn đàn (forum): mỗi phản ánh một chủ đề riêng")
 
     @property
     def shown_name(self) -> str:

@@ -374,6 +374,7 @@ class Dispatcher:
         for reply in replies:
             if reply.alert and msg.kind is MessageKind.BUTTON:
                 continue
+            reply.thread_id = reply.thread_id or msg.thread_id  # answered in the forum topic it was asked in
             row = await uow.outbox.enqueue(
                 channel=msg.channel,
                 chat_id=msg.chat_id,

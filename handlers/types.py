@@ -66,6 +66,7 @@ class IncomingMessage:
     message_id: str | None = None
     timestamp: datetime | None = None
     reply_to_message_id: str | None = None  # the platform message this one answers ("reply to"), if any
+    thread_id: str | None = None  # the forum topic it was written in (Telegram ``message_thread_id``), if any
     inbox_ids: list[int] = field(default_factory=list)  # the stored updates it stands for (storage/inbox.py)
 
     @property
@@ -89,7 +90,9 @@ class Reply:
     ``photos`` are references to media already stored (paths or platform ids) sent with the text.
     ``alert``: shown only to the person who pressed a button, where the platform can (Telegram: an alert of
     the callback answer); elsewhere it is an ordinary message. ``reply_to``: the platform message id this
-    message answers, where the platform threads replies.
+    message answers, where the platform threads replies. ``thread_id``: the forum topic it goes to (Telegram
+    ``message_thread_id``). ``topic``: not a message but a forum topic's name: created (``thread_id`` unset)
+    or renamed (``thread_id`` set); the platform's topic id comes back as the message id.
     """
 
     text: str
@@ -98,6 +101,8 @@ class Reply:
     remove_keyboard: bool = False
     alert: bool = False
     reply_to: str | None = None
+    thread_id: str | None = None
+    topic: str | None = None
     outbox_id: int | None = None  # the outbox row it was written to, in the step's transaction (not serialised)
 
     def flat_buttons(self) -> list[Button]:
@@ -112,6 +117,8 @@ class Reply:
             "remove_keyboard": self.remove_keyboard,
             **({"alert": True} if self.alert else {}),
             **({"reply_to": self.reply_to} if self.reply_to else {}),
+            **({"thread_id": self.thread_id} if self.thread_id else {}),
+            **({"topic": self.topic} if self.topic else {}),
         }
 
     @classmethod
@@ -123,4 +130,6 @@ class Reply:
             remove_keyboard=bool(data.get("remove_keyboard", False)),
             alert=bool(data.get("alert", False)),
             reply_to=data.get("reply_to"),
+            thread_id=data.get("thread_id"),
+            topic=data.get("topic"),
         )

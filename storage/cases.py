@@ -67,6 +67,7 @@ class CaseMessageKind(enum.StrEnum):
     REMINDER = "reminder"
     ESCALATION = "escalation"
     UNREACHABLE = "unreachable"  # the reporter could not be reached: the lead chat is told to call instead
+    TOPIC = "topic"  # the case's forum topic in a staff group: its id is the platform message id
 
 
 class SlaStep(enum.StrEnum):

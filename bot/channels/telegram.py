@@ -9,6 +9,7 @@ replies and broadcasts share one budget and one 429 pause, so they never double-
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import secrets
@@ -64,6 +65,7 @@ def to_incoming(update: Update) -> IncomingMessage | None:
             chat_kind=ChatKind.PRIVATE if chat is None or chat.type == "private" else ChatKind.GROUP,
             button=query.data or "",
             message_id=str(message.message_id) if message is not None else None,
+            thread_id=topic_of(message),
         )
     message = update.message
     if message is None or message.from_user is None:
@@ -78,6 +80,7 @@ def to_incoming(update: Update) -> IncomingMessage | None:
         "message_id": str(message.message_id),
         "timestamp": message.date,
         "reply_to_message_id": str(message.reply_to_message.message_id) if message.reply_to_message else None,
+        "thread_id": topic_of(message),
     }
     if message.photo:
         largest = message.photo[-1]
@@ -97,6 +100,16 @@ def to_incoming(update: Update) -> IncomingMessage | None:
     if message.text is not None:
         return IncomingMessage(**base, kind=MessageKind.TEXT, text=message.text)
     return IncomingMessage(**base, kind=MessageKind.OTHER)
+
+
+TOPIC_NAME_LIMIT = 128  # Telegram: a forum topic's name is 1-128 characters
+
+
+def topic_of(message: Any) -> str | None:
+    """The forum topic a message is in (a supergroup with topics), if any."""
+    if message is None or not getattr(message, "is_topic_message", False) or not message.message_thread_id:
+        return None
+    return str(message.message_thread_id)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardRemove | None:
@@ -237,6 +250,8 @@ class TelegramChannel:
                 await self._quietly(query.answer("\n".join(r.text for r in alerts)[:200], show_alert=True))
             else:
                 await self._quietly(query.answer())
+        if incoming.thread_id:  # answers stay in the forum topic they were asked in
+            replies = [r if r.thread_id else dataclasses.replace(r, thread_id=incoming.thread_id) for r in replies]
         await self.send(int(incoming.chat_id), replies)
 
     @staticmethod
@@ -255,7 +270,23 @@ class TelegramChannel:
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         """Send one outbox reply (button payloads already signed); map failures to common terms."""
         with delivery_errors():
+            if reply.topic:
+                return await self._topic(chat_ref(chat_id), reply)
             return await self._send_one(chat_ref(chat_id), reply, bulk=True)
+
+    async def _topic(self, chat_id: int | str, reply: Reply) -> str:
+        """Create a forum topic (its id is returned as the message id) or rename one (``reply.thread_id``)."""
+        bot = await self.bulk_bot()
+        name = (reply.topic or "")[:TOPIC_NAME_LIMIT]
+        if reply.thread_id:
+            try:
+                await bot.edit_forum_topic(chat_id, int(reply.thread_id), name=name, rate_limit_args={"bulk": True})
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower().replace("_", " "):
+                    raise
+            return reply.thread_id
+        topic = await bot.create_forum_topic(chat_id, name, rate_limit_args={"bulk": True})
+        return str(topic.message_thread_id)
 
     async def send(self, chat_id: int, replies: list[Reply]) -> None:
         """Answer right after the step; a reply written to the outbox is marked sent as soon as it went out (one
@@ -331,13 +362,14 @@ class TelegramChannel:
     async def _send_one(self, chat_id: int | str, reply: Reply, *, bulk: bool = False) -> str | None:
         bot = await self.bulk_bot() if bulk else self.bot
         limits = {"bulk": True} if bulk else None
+        thread = {"message_thread_id": int(reply.thread_id)} if reply.thread_id else {}
         one_photo = len(reply.photos) == 1 and 0 < len(reply.text) <= MessageLimit.CAPTION_LENGTH
         if bulk and one_photo and not reply.reply_to:
             # A broadcast with one photo and a short text is one message: the photo with its caption. (An
             # answer to an earlier message keeps its text separate: that is the part that is threaded.)
-            return await self._send_photo(bot, chat_id, reply.photos[0], reply.text, keyboard(reply), limits)
+            return await self._send_photo(bot, chat_id, reply.photos[0], reply.text, keyboard(reply), limits, thread)
         if reply.photos:
-            await self._send_photos(bot, chat_id, reply.photos, limits)
+            await self._send_photos(bot, chat_id, reply.photos, limits, thread)
         parts = split_text(reply.text)
         message_id = None
         # An answer to an earlier message (e.g. the reporter's addition under the case card) is threaded.
@@ -345,33 +377,48 @@ class TelegramChannel:
         for i, part in enumerate(parts):
             markup = keyboard(reply) if i == len(parts) - 1 else None
             message = await bot.send_message(
-                chat_id, part, reply_markup=markup, rate_limit_args=limits, reply_parameters=answer if i == 0 else None
-            )
+                chat_id, part, reply_markup=markup, rate_limit_args=limits,
+                reply_parameters=answer if i == 0 else None, **thread,
+            )  # fmt: skip
             message_id = str(message.message_id)
         return message_id
 
     async def _send_photo(
-        self, bot: ExtBot, chat_id: int | str, photo: str, caption: str | None, markup: Any, limits: dict | None
+        self,
+        bot: ExtBot,
+        chat_id: int | str,
+        photo: str,
+        caption: str | None,
+        markup: Any,
+        limits: dict | None,
+        thread: dict[str, int] | None = None,
     ) -> str:
         """Send one photo; a local file is uploaded once, then resent by its Telegram file id."""
         known = self._photo_ids.get(photo)
         path = Path(photo)
         source: bytes | str = known or (path.read_bytes() if path.is_file() else photo)
-        message = await bot.send_photo(chat_id, source, caption=caption, reply_markup=markup, rate_limit_args=limits)
+        message = await bot.send_photo(
+            chat_id, source, caption=caption, reply_markup=markup, rate_limit_args=limits, **(thread or {})
+        )
         if known is None and message.photo:
             self._photo_ids[photo] = message.photo[-1].file_id
         return str(message.message_id)
 
     async def _send_photos(
-        self, bot: ExtBot, chat_id: int | str, photos: list[str], limits: dict | None = None
+        self,
+        bot: ExtBot,
+        chat_id: int | str,
+        photos: list[str],
+        limits: dict | None = None,
+        thread: dict[str, int] | None = None,
     ) -> None:
         paths = [Path(p) for p in photos]
         if len(paths) == 1:
-            await self._send_photo(bot, chat_id, photos[0], None, None, limits)
+            await self._send_photo(bot, chat_id, photos[0], None, None, limits, thread)
             return
         for start in range(0, len(paths), 10):
             media = [InputMediaPhoto(p.read_bytes()) for p in paths[start : start + 10]]
-            await bot.send_media_group(chat_id, media, rate_limit_args=limits)
+            await bot.send_media_group(chat_id, media, rate_limit_args=limits, **(thread or {}))
 
     async def download(self, ref: MediaRef) -> bytes:
         file = await self.bot.get_file(ref.file_id)

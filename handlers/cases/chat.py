@@ -381,6 +381,7 @@ THREAD_KINDS = frozenset(
         CaseMessageKind.RELAY,
         CaseMessageKind.REMINDER,
         CaseMessageKind.ESCALATION,
+        CaseMessageKind.TOPIC,
     )
 )
 
@@ -391,8 +392,9 @@ async def group_message(ctx: Context) -> bool:
     msg = ctx.msg
     if msg.chat_kind is not ChatKind.GROUP:
         return False
-    if msg.reply_to_message_id:
-        rows = await ctx.uow.cases.by_message(msg.channel, msg.chat_id, msg.reply_to_message_id)
+    # A "reply to" a case message; else a message written in a case's forum topic (handlers/cases/topics.py).
+    for answered in dict.fromkeys(m for m in (msg.reply_to_message_id, msg.thread_id) if m):
+        rows = await ctx.uow.cases.by_message(msg.channel, msg.chat_id, answered)
         if rows:
             await reply_in_thread(ctx, rows)
             return True

@@ -21,6 +21,7 @@ from typing import Any
 
 from handlers.cases.cards import card_reply, digest_line, digest_reply
 from handlers.cases.routing import agency_chats, agency_for_chat, coordinator, is_staff_chat
+from handlers.cases.topics import ensure_topic, rename_topics, topic_row
 from handlers.cases.view import CaseView
 from handlers.cases.vocabulary import QUEUED_KINDS, CardView, OutboxKind
 from handlers.config import Agency, AppConfig
@@ -49,7 +50,8 @@ async def post_card(
     """Queue the case's card (or copy) for one chat; join a digest instead when the chat's queue is long."""
     case = view.case
     assert case.id is not None
-    if allow_digest:
+    topic = await ensure_topic(uow, config, view, agency.id, channel, chat_id, now)
+    if allow_digest and topic is None:  # a case with its own topic never hides in a digest
         queued = await uow.outbox.queued_for_chat(channel, chat_id, QUEUED_KINDS)
         if queued >= config.cases.digest_after:
             return await add_to_digest(uow, config, view, agency, channel, chat_id, now, copy=copy)
@@ -58,7 +60,7 @@ async def post_card(
         channel=channel,
         chat_id=chat_id,
         kind=OutboxKind.COPY if copy else OutboxKind.CARD,
-        payload=reply.to_dict() | {"case_id": case.id},
+        payload=reply.to_dict() | {"case_id": case.id} | ({"thread_row": topic} if topic else {}),
         now=now,
         ref=case.code,
     )
@@ -164,6 +166,9 @@ async def post_to_chats(
         card = await card_row_for(uow, case, channel, chat_id)
         if card is not None:
             payload["reply_to_row"] = card
+        topic = await topic_row(uow, case, channel, chat_id)
+        if topic is not None:
+            payload["thread_row"] = topic
         row = await uow.outbox.enqueue(
             channel=channel,
             chat_id=chat_id,
@@ -196,7 +201,7 @@ async def refresh_cards(uow: UnitOfWork, config: AppConfig, view: CaseView, now:
             shown = CardView.LEAD if message.agency == case.lead else CardView.FORMER
         reply = card_reply(config, view, shown, agency_id=message.agency)
         edits += await update_message(uow, message, reply, case.code, now)
-    return edits
+    return edits + await rename_topics(uow, config, view, now)
 
 
 async def update_message(uow: UnitOfWork, message: CaseMessage, reply: Reply, ref: str, now: datetime) -> int:

@@ -26,6 +26,8 @@ class OutboxKind(enum.StrEnum):
     CHAT_LOST = "case_chat_lost"  # to admins and the coordinator: a staff chat the bot cannot post to
     VERDICT = "case_verdict"  # to the reporter after a closing: was it solved?
     REOPENED = "case_reopened"  # to the lead agency: the reporter says it was not solved, the case is open again
+    TOPIC = "case_topic"  # a forum topic for the case in a staff group (agencies with ``topics: true``)
+    TOPIC_RENAME = "case_topic_rename"  # the topic's name follows the case's status
 
 
 # What waits in a staff chat's queue (a long one turns new cards into digests; a chat lost shows there).

@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 from storage.cases import CaseStatus
-from tests.support.cases import QLTT, Inbox, audit, cases_config, deliver, member, outbox_rows, the_case
+from tests.support.cases import (
+    QLTT,
+    TOPICS_GROUP,
+    Inbox,
+    audit,
+    cases_config,
+    deliver,
+    member,
+    outbox_rows,
+    the_case,
+    topics_config,
+)
 from tests.support.chat import DEFAULT_NOW, ChatHarness
 from tests.support.complaints import file_report
 from tests.support.racers import race
@@ -69,3 +80,24 @@ async def test_two_processes_merge_once_and_reopen_once(shared: ChatHarness, db_
     assert case.state is CaseStatus.IN_PROGRESS and case.reopens == 1
     assert [a.action for a in await audit(shared, first)].count("reporter_reopened") == 1
     assert len([r for r in await outbox_rows(shared, "case_reopened")]) == 1
+
+
+async def route_together(db_url: str, at: str, tmp_path: Path) -> list[list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "BOT_CONFIG"))}
+    return await race(["tests.support.topic_route_worker", db_url, at], env, tmp_path)
+
+
+async def test_two_processes_routing_together_create_each_topic_once(db_url: str, tmp_path: Path) -> None:
+    async with ChatHarness.create(db_url, now=DEFAULT_NOW, config=topics_config()) as harness:
+        codes = [await file_report(harness.person(f"t{i}", name=f"Người {i}")) for i in range(12)]
+        routed = await route_together(db_url, harness.clock.now().isoformat(), tmp_path)
+        assert sorted(code for codes_of in routed for code in codes_of) == sorted(codes)  # each routed once
+        topics = await outbox_rows(harness, "case_topic")
+        assert sorted(r.ref for r in topics) == sorted(codes) and {r.chat_id for r in topics} == {TOPICS_GROUP}
+        cards = [r for r in await outbox_rows(harness, "case_card") if r.chat_id == TOPICS_GROUP]
+        by_case = {r.ref: r.id for r in topics}
+        assert sorted(r.ref for r in cards) == sorted(codes)
+        assert all(r.payload["thread_row"] == by_case[r.ref] for r in cards)  # each card goes into its topic
+        # A restart routes nothing again: still one topic per case.
+        assert await route_together(db_url, harness.clock.now().isoformat(), tmp_path) == [[], []]
+        assert len(await outbox_rows(harness, "case_topic")) == len(codes)

@@ -43,6 +43,19 @@ def cases_config(**cases) -> AppConfig:
     return AppConfig.model_validate(base)
 
 
+TOPICS_GROUP = "-1009990000000"  # Cục QLTT's forum supergroup on Telegram (``topics: true``)
+
+
+def topics_config() -> AppConfig:
+    """:func:`cases_config` with Cục QLTT also in a Telegram forum group that has a topic per case."""
+    base = cases_config().model_dump(mode="python")
+    for agency in base["agencies"]:
+        if agency["id"] == "qltt":
+            agency["chats"]["telegram"] = [TOPICS_GROUP]
+            agency["topics"] = True
+    return AppConfig.model_validate(base)
+
+
 @dataclass
 class Sent:
     """One message the outbox sender delivered to the test channel, with its later edits."""

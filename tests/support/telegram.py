@@ -70,20 +70,21 @@ class ReporterRig:
     app: App
     channel: TelegramChannel
     replies: int = 0
+    user: int = USER
 
     def sent(self) -> list[Call]:
-        return [c for c in self.fake.calls_of("sendMessage") if c.params["chat_id"] == USER]
+        return [c for c in self.fake.calls_of("sendMessage") if c.params["chat_id"] == self.user]
 
     async def expect(self, count: int = 1) -> list[Call]:
         """Wait for ``count`` more replies to the user; return them."""
         self.replies += count
         calls = await self.fake.wait_for(
-            "sendMessage", count=self.replies, predicate=lambda c: c.params["chat_id"] == USER
+            "sendMessage", count=self.replies, predicate=lambda c: c.params["chat_id"] == self.user
         )
         return calls[self.replies - count : self.replies]
 
     async def say(self, text: str, replies: int = 1) -> str:
-        self.fake.push_update(text_update(text, user_id=USER))
+        self.fake.push_update(text_update(text, user_id=self.user))
         return "\n".join(c.params["text"] for c in await self.expect(replies))
 
     async def press(self, label: str, replies: int = 1) -> str:
@@ -96,7 +97,7 @@ class ReporterRig:
         )
         self.fake.push_update(
             callback_update(
-                data, user_id=USER, message_text=last.params["text"], reply_markup=last.params["reply_markup"]
+                data, user_id=self.user, message_text=last.params["text"], reply_markup=last.params["reply_markup"]
             )
         )
         return "\n".join(c.params["text"] for c in await self.expect(replies))
@@ -119,7 +120,7 @@ def push_album(rig: ReporterRig, served: list[bytes], group: str, caption_on: in
         rig.fake.add_file(big, data, file_path=f"photos/{group}_{i}.jpg")
         sizes = [(f"{group}-thumb-{i}", 90, 90, 1_000), (big, 1280, 960, len(data))]
         caption = "Vỏ hộp in sai" if i == caption_on else None
-        rig.fake.push_update(photo_update(sizes, user_id=USER, media_group_id=group, caption=caption))
+        rig.fake.push_update(photo_update(sizes, user_id=rig.user, media_group_id=group, caption=caption))
 
 
 @dataclass
@@ -129,7 +130,7 @@ class CaseRig:
     channel: TelegramChannel
     clock: FixedClock
 
-    async def deliver(self) -> None:
+    async def deliver(self, timeout: float = 30) -> None:
         """The leader's work: route the staff rows, deliver the outbox through the Bot API, link ids."""
         app = self.app
         await route_pending(app.db, app.config, self.clock.now(), media=app.media)
@@ -142,7 +143,7 @@ class CaseRig:
             limiter=self.channel.limiter,
             options=FAST,
         )
-        await asyncio.wait_for(sender.run(until_empty=True), 30)
+        await asyncio.wait_for(sender.run(until_empty=True), timeout)
         await link_sent(app.db)
 
     def to(self, chat: int, method: str = "sendMessage") -> list[Call]:
@@ -150,9 +151,10 @@ class CaseRig:
 
 
 @asynccontextmanager
-async def case_rig(tmp_path: Path, config: AppConfig) -> AsyncIterator[CaseRig]:
-    """The app under ``config`` with its Telegram channel on the fake Bot API, and the leader's delivery."""
-    async with FakeTelegramAPI() as fake:
+async def case_rig(tmp_path: Path, config: AppConfig, **limits: float) -> AsyncIterator[CaseRig]:
+    """The app under ``config`` with its Telegram channel on the fake Bot API (``limits``: the fake's, e.g.
+    ``group_per_minute``), and the leader's delivery."""
+    async with FakeTelegramAPI(**limits) as fake:
         settings = make_settings(
             fake, tmp_path, media_dir=tmp_path / "media", album_quiet_seconds=QUIET, album_max_wait_seconds=3
         )

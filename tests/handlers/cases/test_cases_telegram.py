@@ -1,5 +1,6 @@
 """Cases over Telegram against the fake Bot API: the card with its album in the agency's group, staff
-buttons that change the case (edited card, alerts), "reply to" a card, and a sender killed with SIGKILL."""
+buttons that change the case (edited card, alerts), "reply to" a card, a sender killed with SIGKILL, and a
+forum topic per case (created once, renamed with the status, a message in it relayed to the reporter)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sqlalchemy import select
 
 from bot.channels.base import RateLimited
 from bot.channels.telegram import TelegramChannel
+from handlers.cases.intake import route_pending
+from handlers.config import AppConfig
 from handlers.types import Button, Reply
 from storage.models import OutboxMessage
 from tests.support.databases import migrated_sqlite
@@ -27,6 +30,7 @@ from tests.support.fakes.telegram_api import (
     photo_update,
     text_update,
 )
+from tests.support.fakes.telegram_forum import in_topic
 from tests.support.images import jpeg
 from tests.support.processes import ROOT, checkout_env
 from tests.support.telegram import (
@@ -256,3 +260,76 @@ async def test_a_staff_photo_reaches_the_reporter_on_telegram(rig: CaseRig) -> N
     assert f"trả lời về phản ánh {code}" in sent.params["caption"] and "Biên bản thu giữ" in sent.params["caption"]
     assert [c for c in rig.to(USER, "sendPhoto") if c is not sent] == []  # the acknowledgement went without it
     assert sent.params["photo"].data == seized  # the bytes the staff member sent, uploaded to the reporter
+
+
+# -- a forum topic per case (topics: true) ---------------------------------------------------------------------
+
+
+def tg_topics_config() -> AppConfig:
+    base = telegram_config().model_dump(mode="python")
+    for agency in base["agencies"]:
+        if agency["id"] == "qltt":
+            agency["topics"] = True
+    return AppConfig.model_validate(base)
+
+
+@pytest.fixture
+async def forum(tmp_path: Path) -> AsyncIterator[CaseRig]:
+    async with case_rig(tmp_path, tg_topics_config()) as made:
+        yield made
+
+
+async def test_a_case_gets_its_topic_renamed_with_its_status_and_answers_in_it_reach_the_reporter(
+    forum: CaseRig,
+) -> None:
+    rig = forum
+    code, _ = await file_with_album(rig)
+    await rig.deliver()
+    [topic] = rig.fake.forum.all(GROUP)
+    assert topic.name.startswith(f"{code} · Hàng giả") and topic.name.endswith("chờ tiếp nhận")
+    [card] = rig.to(GROUP)
+    [album] = rig.to(GROUP, "sendMediaGroup")
+    assert card.params["message_thread_id"] == topic.thread_id == album.params["message_thread_id"]
+    assert not rig.fake.forum.all(COORDINATOR)  # the copy agency did not ask for topics
+    assert "message_thread_id" not in rig.to(COORDINATOR)[0].params
+
+    await press(rig, card, "Tiếp nhận")
+    await rig.deliver()
+    assert len(topic.names) == 2 and "Đã tiếp nhận" in topic.name
+    await rig.deliver()  # nothing changed: no rename
+    assert len(rig.fake.calls_of("editForumTopic")) == 1
+
+    said = text_update("Chúng tôi sẽ kiểm tra cửa hàng trong hôm nay.", user_id=STAFF, chat_id=GROUP)
+    said["message"]["chat"] = chat_dict(GROUP, "supergroup")
+    rig.fake.push_update(in_topic(said, topic.thread_id))  # written in the topic, not a reply to the card
+    [ack] = await rig.fake.wait_for(
+        "sendMessage", predicate=lambda c: c.params["chat_id"] == GROUP and "Đã gửi" in c.params["text"]
+    )
+    assert ack.params["message_thread_id"] == topic.thread_id  # the answer stays in the topic
+    await rig.deliver()
+    to_reporter = rig.to(USER)[-1].params["text"]
+    assert to_reporter.startswith("💬 Cục Quản lý thị trường tỉnh Bình Phước trả lời") and "kiểm tra" in to_reporter
+    assert "Hoàn tất" in "".join(buttons(card))
+
+    # A reply, inside the topic, to a message that is not the case's (here the bot's acknowledgement).
+    again = text_update("Cửa hàng đã gỡ sản phẩm khỏi sàn.", user_id=STAFF, chat_id=GROUP)
+    again["message"]["chat"] = chat_dict(GROUP, "supergroup")
+    rig.fake.push_update(in_topic(again, topic.thread_id, reply_to=ack.result["message_id"]))
+    await rig.fake.wait_for(
+        "sendMessage", count=2, predicate=lambda c: c.params["chat_id"] == GROUP and "Đã gửi" in c.params["text"]
+    )
+    await rig.deliver()
+    assert "gỡ sản phẩm" in rig.to(USER)[-1].params["text"]
+    assert rig.fake.count_429 == 0
+
+
+async def test_routing_again_after_a_restart_never_makes_a_second_topic(forum: CaseRig) -> None:
+    rig = forum
+    await file_with_album(rig)
+    await rig.deliver()
+    await route_pending(rig.app.db, rig.app.config, rig.clock.now(), media=rig.app.media)
+    await rig.deliver()
+    async with rig.app.db.unit_of_work() as uow:
+        rows = (await uow.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "case_topic"))).all()
+    assert len(rows) == 1 and len(rig.fake.forum.all(GROUP)) == 1
+    assert len(rig.fake.calls_of("createForumTopic")) == 1

@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from tests.support.fakes.loopback import serve_on_loopback
+from tests.support.fakes.telegram_forum import FORUM_METHODS, ForumError, ForumTopics
 
 DEFAULT_TOKEN = "123456:TEST-token"
 DEFAULT_BOT_USERNAME = "sct_test_bot"
@@ -437,7 +438,7 @@ _STRING_FIELDS = frozenset(
 )
 _CHAT_ID_FIELDS = frozenset({"chat_id", "from_chat_id"})
 _JSON_START = frozenset('{["-0123456789tfn')
-_SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendMediaGroup", "sendDocument"})
+_SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendMediaGroup", "sendDocument"}) | FORUM_METHODS
 # Methods refused with 403 for a blocked chat (chat actions too, like Telegram does).
 _BLOCKABLE_METHODS = _SEND_METHODS | {"sendChatAction"}
 _HTML_TAG = re.compile(r"<[^>]+>")
@@ -506,7 +507,8 @@ class FakeTelegramAPI:
     """A recording fake of the Telegram Bot API on a free loopback port.
 
     Limits (``None`` = unlimited) apply to ``sendMessage``, ``sendPhoto``, ``sendDocument`` and
-    ``sendMediaGroup`` (which counts one message per media item); refused calls get a 429 with
+    ``sendMediaGroup`` (which counts one message per media item), ``createForumTopic`` and ``editForumTopic``
+    (each posts a service message); refused calls get a 429 with
     ``retry_after`` and go to ``rejected``:
 
     * ``global_rate``: messages per second over all chats,
@@ -575,6 +577,7 @@ class FakeTelegramAPI:
         self._port: int | None = None
         self._closing = False
 
+        self.forum = ForumTopics(self)  # createForumTopic, editForumTopic (tests/support/fakes/telegram_forum.py)
         self._methods: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
         for name, handler in (
             ("getMe", self._get_me),
@@ -598,6 +601,7 @@ class FakeTelegramAPI:
             ("getMyCommands", self._get_my_commands),
             ("deleteMyCommands", self._delete_my_commands),
             ("getChat", self._get_chat),
+            *self.forum.methods(),
         ):
             # Bot API method names are case-insensitive.
             self._methods[name.lower()] = (name, handler)
@@ -977,6 +981,9 @@ class FakeTelegramAPI:
         except _ApiError as err:
             call.status = err.status
             return _json_response(err.status, _error_payload(err.status, err.description, err.parameters))
+        except ForumError as err:
+            call.status = 400
+            return _json_response(400, _error_payload(400, err.description))
         except (ValueError, TypeError, AttributeError) as exc:  # malformed parameters
             call.status = 400
             return _json_response(400, _error_payload(400, f"Bad Request: {exc}"))
@@ -1120,7 +1127,9 @@ class FakeTelegramAPI:
         }
         thread = params.get("message_thread_id")
         if thread:
+            self.forum.check_thread(chat_id, thread)
             msg["message_thread_id"] = thread
+            msg["is_topic_message"] = True
         reply = params.get("reply_parameters")
         reply_to = reply.get("message_id") if isinstance(reply, dict) else params.get("reply_to_message_id")
         if reply_to:
