@@ -22,6 +22,8 @@ from sqlmodel import Field, SQLModel
 from storage.models import utc_column
 from storage.session import DbSession
 
+STORE_CHUNK = 500  # rows per INSERT: well under SQLite's limit of bound parameters
+
 
 class InboxStatus(enum.StrEnum):
     PENDING = "pending"
@@ -73,39 +75,50 @@ class InboxRepository:
         self.is_sqlite = is_sqlite
 
     async def store(self, channel: str, items: list[Received], now: datetime) -> list[Stored]:
-        """Add the updates not seen before (one statement each, ON CONFLICT DO NOTHING); return those added."""
+        """Add the updates not seen before (multi-row INSERT … ON CONFLICT DO NOTHING); return those added, in
+        the order given."""
         insert = sqlite_insert if self.is_sqlite else pg_insert
-        added: list[Stored] = []
-        for item in items:
+        table = InboxUpdate.__table__
+        added: dict[str, int] = {}
+        for start in range(0, len(items), STORE_CHUNK):
+            rows = [
+                {
+                    "channel": channel,
+                    "update_id": item.update_id[:160],
+                    "conversation": item.conversation[:160],
+                    "payload": item.payload,
+                    "status": InboxStatus.PENDING.value,
+                    "attempts": 0,
+                    "received_at": now,
+                }
+                for item in items[start : start + STORE_CHUNK]
+            ]
             statement = (
-                insert(InboxUpdate)
-                .values(
-                    channel=channel,
-                    update_id=item.update_id[:160],
-                    conversation=item.conversation[:160],
-                    payload=item.payload,
-                    status=InboxStatus.PENDING.value,
-                    attempts=0,
-                    received_at=now,
-                )
+                insert(table)
+                .values(rows)
                 .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-                .returning(InboxUpdate.id)
+                .returning(table.c.id, table.c.update_id)
             )
-            row_id = (await self.session.execute(statement)).scalar_one_or_none()
+            added.update((update_id, row_id) for row_id, update_id in (await self.session.execute(statement)).all())
+        stored: list[Stored] = []
+        for item in items:
+            row_id = added.pop(item.update_id[:160], None)  # pop: an id given twice in one batch is added once
             if row_id is not None:
-                added.append(Stored(row_id, channel, item.conversation, item.payload))
-        return added
+                stored.append(Stored(row_id, channel, item.conversation, item.payload))
+        return stored
 
     async def take(self, ids: list[int], now: datetime) -> list[int]:
         """Mark the still pending rows of ``ids`` handled (in the caller's transaction); return them.
 
-        One UPDATE … RETURNING: on PostgreSQL a second transaction taking the same rows waits for the first
-        one's row locks, then finds them no longer pending and takes nothing."""
+        One UPDATE … RETURNING (a Core statement on the table: it runs on every step, and the ORM's bulk
+        path costs more than the statement itself): on PostgreSQL a second transaction taking the same rows
+        waits for the first one's row locks, then finds them no longer pending and takes nothing."""
+        table = InboxUpdate.__table__
         result = await self.session.execute(
-            update(InboxUpdate)
-            .where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)
-            .values(status=InboxStatus.HANDLED.value, handled_at=now, attempts=InboxUpdate.attempts + 1)
-            .returning(InboxUpdate.id)
+            update(table)
+            .where(table.c.id.in_(ids), table.c.status == InboxStatus.PENDING.value)
+            .values(status=InboxStatus.HANDLED.value, handled_at=now, attempts=table.c.attempts + 1)
+            .returning(table.c.id)
         )
         return list(result.scalars())
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from storage.models import OutboxMessage, OutboxStatus
@@ -112,6 +112,23 @@ class OutboxRepository:
                 claimed_until=None,
                 platform_message_id=platform_message_id,
             )
+        )
+
+    async def mark_sent_many(self, delivered: list[tuple[int, str | None]], now: datetime) -> None:
+        """Mark several rows sent in one statement run for each (outbox row id, platform message id)."""
+        if not delivered:
+            return
+        table = OutboxMessage.__table__
+        await self.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(
+                status=OutboxStatus.SENT.value,
+                sent_at=now,
+                claimed_until=None,
+                platform_message_id=bindparam("message_id"),
+            ),
+            [{"row_id": row_id, "message_id": message_id} for row_id, message_id in delivered],
         )
 
     async def mark_failed(self, row_id: int, error: str, *, permanent: bool, retry_at: datetime | None = None) -> None:
