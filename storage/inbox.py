@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, delete, func, select, update
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
@@ -48,6 +48,17 @@ class InboxUpdate(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     received_at: datetime = utc_column()
     handled_at: datetime | None = utc_column(nullable=True, index=True)
+
+
+_table = InboxUpdate.__table__
+# Run on every step: a Core statement built once with bound parameters (building one, and the ORM's bulk
+# update path, cost several times what running it does).
+TAKE = (
+    update(_table)
+    .where(_table.c.id.in_(bindparam("ids", expanding=True)), _table.c.status == InboxStatus.PENDING.value)
+    .values(status=InboxStatus.HANDLED.value, handled_at=bindparam("now"), attempts=_table.c.attempts + 1)
+    .returning(_table.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +121,9 @@ class InboxRepository:
     async def take(self, ids: list[int], now: datetime) -> list[int]:
         """Mark the still pending rows of ``ids`` handled (in the caller's transaction); return them.
 
-        One UPDATE … RETURNING (a Core statement on the table: it runs on every step, and the ORM's bulk
-        path costs more than the statement itself): on PostgreSQL a second transaction taking the same rows
+        One UPDATE … RETURNING (built once, see :data:`TAKE`): on PostgreSQL a second transaction taking the same rows
         waits for the first one's row locks, then finds them no longer pending and takes nothing."""
-        table = InboxUpdate.__table__
-        result = await self.session.execute(
-            update(table)
-            .where(table.c.id.in_(ids), table.c.status == InboxStatus.PENDING.value)
-            .values(status=InboxStatus.HANDLED.value, handled_at=now, attempts=table.c.attempts + 1)
-            .returning(table.c.id)
-        )
+        result = await self.session.execute(TAKE, {"ids": ids, "now": now})
         return list(result.scalars())
 
     async def still_pending(self, ids: list[int]) -> list[int]:

@@ -15,6 +15,19 @@ from sqlalchemy.orm.attributes import flag_modified
 from storage.models import OutboxMessage, OutboxStatus
 from storage.session import DbSession
 
+_table = OutboxMessage.__table__
+# Replies delivered straight after their step are marked with this (built once: see storage/inbox.py TAKE).
+MARK_SENT = (
+    update(_table)
+    .where(_table.c.id == bindparam("row_id"))
+    .values(
+        status=OutboxStatus.SENT.value,
+        sent_at=bindparam("now"),
+        claimed_until=None,
+        platform_message_id=bindparam("message_id"),
+    )
+)
+
 
 class FailureCause(enum.StrEnum):
     """Why a row failed for good."""
@@ -118,18 +131,8 @@ class OutboxRepository:
         """Mark several rows sent in one statement run for each (outbox row id, platform message id)."""
         if not delivered:
             return
-        table = OutboxMessage.__table__
-        await self.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
-            .values(
-                status=OutboxStatus.SENT.value,
-                sent_at=now,
-                claimed_until=None,
-                platform_message_id=bindparam("message_id"),
-            ),
-            [{"row_id": row_id, "message_id": message_id} for row_id, message_id in delivered],
-        )
+        rows = [{"row_id": row_id, "message_id": message_id, "now": now} for row_id, message_id in delivered]
+        await self.session.execute(MARK_SENT, rows)
 
     async def mark_failed(self, row_id: int, error: str, *, permanent: bool, retry_at: datetime | None = None) -> None:
         """Record a failure: permanent ones are never retried; others wait until ``retry_at``."""
