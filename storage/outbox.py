@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from storage.models import OutboxMessage, OutboxStatus
@@ -27,6 +27,8 @@ MARK_SENT = (
         platform_message_id=bindparam("message_id"),
     )
 )
+# A step's replies, written in its transaction (every column given: a Core insert knows no model defaults).
+ADD_REPLIES = insert(_table).returning(_table.c.id, sort_by_parameter_order=True)
 
 
 class FailureCause(enum.StrEnum):
@@ -89,6 +91,30 @@ class OutboxRepository:
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def add_replies(
+        self,
+        *,
+        channel: str,
+        chat_id: str,
+        kind: str,
+        payloads: list[dict[str, Any]],
+        now: datetime,
+        not_before: datetime,
+    ) -> list[int]:
+        """Add a step's replies in one statement (no dedupe key, no ref); return their row ids in order."""
+        if not payloads:
+            return []
+        rows = [
+            {
+                "channel": channel, "chat_id": chat_id, "kind": kind, "payload": payload,
+                "status": OutboxStatus.PENDING.value, "attempts": 0, "dedupe_key": None, "ref": None,
+                "not_before": not_before, "claimed_until": None, "created_at": now, "sent_at": None,
+                "last_error": None, "platform_message_id": None,
+            }
+            for payload in payloads
+        ]  # fmt: skip
+        return list((await self.session.execute(ADD_REPLIES, rows)).scalars())
 
     async def claim(
         self, now: datetime, limit: int, *, lease: timedelta = timedelta(seconds=60), channel: str | None = None
