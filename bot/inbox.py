@@ -43,6 +43,9 @@ class Inbox:
         self._idle = asyncio.Event()
         self._idle.set()
         self.handled = 0
+        self._marks: list[tuple[int, str | None]] = []  # delivered replies waiting for the next mark commit
+        self._marking: asyncio.Future[None] | None = None  # that commit, once started
+        self._mark_tasks: set[asyncio.Task] = set()
 
     async def store(self, channel: str, items: list[Received]) -> list[Stored]:
         """Store a batch in one transaction; return the updates not seen before (duplicates are dropped)."""
@@ -78,14 +81,36 @@ class Inbox:
         return len(rows)
 
     async def sent(self, delivered: list[tuple[int, str | None]]) -> None:
-        """Mark replies delivered straight after their step (outbox row id, platform message id)."""
+        """Mark replies delivered straight after their step (outbox row id, platform message id); returns once
+        the marks are committed. Marks arriving while a transaction waits for the database share it (a group
+        commit): many conversations' replies cost one transaction, not one each."""
         if not delivered:
             return
-        now = self.now()
-        async with self.db.unit_of_work() as uow:
-            for row_id, message_id in delivered:
-                await uow.outbox.mark_sent(row_id, now, message_id)
-            await uow.commit()
+        self._marks.extend(delivered)
+        if self._marking is None:
+            self._marking = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._write_marks(self._marking), name="inbox-marks")
+            self._mark_tasks.add(task)
+            task.add_done_callback(self._mark_tasks.discard)
+        await asyncio.shield(self._marking)
+
+    async def _write_marks(self, done: asyncio.Future[None]) -> None:
+        try:
+            async with self.db.unit_of_work() as uow:
+                # Marks added until now are in this transaction; later ones start the next one.
+                marks, self._marks, self._marking = self._marks, [], None
+                await uow.outbox.mark_sent_many(marks, self.now())
+                await uow.commit()
+        except BaseException as exc:
+            if self._marking is done:  # failed before taking the marks: the next call starts afresh
+                self._marks, self._marking = [], None
+            if isinstance(exc, asyncio.CancelledError):
+                done.cancel()
+                raise
+            done.set_exception(exc)
+            done.exception()  # retrieved here too: the callers may all have been cancelled
+        else:
+            done.set_result(None)
 
     def _start_workers(self) -> None:
         """Enough workers for the conversations waiting, never more than ``size``; a worker ends when none wait."""
@@ -134,6 +159,7 @@ class Inbox:
         return True
 
     async def close(self) -> None:
+        await asyncio.gather(*self._mark_tasks, return_exceptions=True)
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)

@@ -371,20 +371,19 @@ class Dispatcher:
     async def _to_outbox(self, uow: UnitOfWork, msg: IncomingMessage, replies: list[Reply], now: datetime) -> None:
         """Write the replies to the outbox, due only after the lease: the channel delivers them at once and marks
         them sent (an alert answering a button press is not a message: it goes with the press's answer)."""
-        for reply in replies:
-            if reply.alert and msg.kind is MessageKind.BUTTON:
-                continue
+        written = [r for r in replies if not (r.alert and msg.kind is MessageKind.BUTTON)]
+        for reply in written:
             reply.thread_id = reply.thread_id or msg.thread_id  # answered in the forum topic it was asked in
-            row = await uow.outbox.enqueue(
-                channel=msg.channel,
-                chat_id=msg.chat_id,
-                kind=REPLY_KIND,
-                payload=reply.to_dict(),
-                now=now,
-                not_before=now + self.reply_lease,  # the sender's, only if not marked sent by then
-            )
-            assert row is not None
-            reply.outbox_id = row.id
+        ids = await uow.outbox.add_replies(
+            channel=msg.channel,
+            chat_id=msg.chat_id,
+            kind=REPLY_KIND,
+            payloads=[reply.to_dict() for reply in written],
+            now=now,
+            not_before=now + self.reply_lease,  # the sender's, only if not marked sent by then
+        )
+        for reply, row_id in zip(written, ids, strict=True):
+            reply.outbox_id = row_id
 
     async def _prepare(self, msg: IncomingMessage) -> Any:
         """Let the flow in progress fetch a message's media outside the transaction (a short read first)."""

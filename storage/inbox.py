@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, delete, func, select, update
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
 from storage.models import utc_column
 from storage.session import DbSession
+
+STORE_CHUNK = 500  # rows per INSERT: well under SQLite's limit of bound parameters
 
 
 class InboxStatus(enum.StrEnum):
@@ -48,6 +50,17 @@ class InboxUpdate(SQLModel, table=True):
     handled_at: datetime | None = utc_column(nullable=True, index=True)
 
 
+_table = InboxUpdate.__table__
+# Run on every step: a Core statement built once with bound parameters (building one, and the ORM's bulk
+# update path, cost several times what running it does).
+TAKE = (
+    update(_table)
+    .where(_table.c.id.in_(bindparam("ids", expanding=True)), _table.c.status == InboxStatus.PENDING.value)
+    .values(status=InboxStatus.HANDLED.value, handled_at=bindparam("now"), attempts=_table.c.attempts + 1)
+    .returning(_table.c.id)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     """One update as a channel hands it over for storing."""
@@ -73,40 +86,44 @@ class InboxRepository:
         self.is_sqlite = is_sqlite
 
     async def store(self, channel: str, items: list[Received], now: datetime) -> list[Stored]:
-        """Add the updates not seen before (one statement each, ON CONFLICT DO NOTHING); return those added."""
+        """Add the updates not seen before (multi-row INSERT … ON CONFLICT DO NOTHING); return those added, in
+        the order given."""
         insert = sqlite_insert if self.is_sqlite else pg_insert
-        added: list[Stored] = []
-        for item in items:
+        table = InboxUpdate.__table__
+        added: dict[str, int] = {}
+        for start in range(0, len(items), STORE_CHUNK):
+            rows = [
+                {
+                    "channel": channel,
+                    "update_id": item.update_id[:160],
+                    "conversation": item.conversation[:160],
+                    "payload": item.payload,
+                    "status": InboxStatus.PENDING.value,
+                    "attempts": 0,
+                    "received_at": now,
+                }
+                for item in items[start : start + STORE_CHUNK]
+            ]
             statement = (
-                insert(InboxUpdate)
-                .values(
-                    channel=channel,
-                    update_id=item.update_id[:160],
-                    conversation=item.conversation[:160],
-                    payload=item.payload,
-                    status=InboxStatus.PENDING.value,
-                    attempts=0,
-                    received_at=now,
-                )
+                insert(table)
+                .values(rows)
                 .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-                .returning(InboxUpdate.id)
+                .returning(table.c.id, table.c.update_id)
             )
-            row_id = (await self.session.execute(statement)).scalar_one_or_none()
+            added.update((update_id, row_id) for row_id, update_id in (await self.session.execute(statement)).all())
+        stored: list[Stored] = []
+        for item in items:
+            row_id = added.pop(item.update_id[:160], None)  # pop: an id given twice in one batch is added once
             if row_id is not None:
-                added.append(Stored(row_id, channel, item.conversation, item.payload))
-        return added
+                stored.append(Stored(row_id, channel, item.conversation, item.payload))
+        return stored
 
     async def take(self, ids: list[int], now: datetime) -> list[int]:
         """Mark the still pending rows of ``ids`` handled (in the caller's transaction); return them.
 
-        One UPDATE … RETURNING: on PostgreSQL a second transaction taking the same rows waits for the first
-        one's row locks, then finds them no longer pending and takes nothing."""
-        result = await self.session.execute(
-            update(InboxUpdate)
-            .where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)
-            .values(status=InboxStatus.HANDLED.value, handled_at=now, attempts=InboxUpdate.attempts + 1)
-            .returning(InboxUpdate.id)
-        )
+        One UPDATE … RETURNING (built once, see :data:`TAKE`): on PostgreSQL a second transaction taking the same rows
+        waits for the first one's row locks, then finds them no longer pending and takes nothing."""
+        result = await self.session.execute(TAKE, {"ids": ids, "now": now})
         return list(result.scalars())
 
     async def still_pending(self, ids: list[int]) -> list[int]:

@@ -9,11 +9,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from storage.models import OutboxMessage, OutboxStatus
 from storage.session import DbSession
+
+_table = OutboxMessage.__table__
+# Replies delivered straight after their step are marked with this (built once: see storage/inbox.py TAKE).
+MARK_SENT = (
+    update(_table)
+    .where(_table.c.id == bindparam("row_id"))
+    .values(
+        status=OutboxStatus.SENT.value,
+        sent_at=bindparam("now"),
+        claimed_until=None,
+        platform_message_id=bindparam("message_id"),
+    )
+)
+# A step's replies, written in its transaction (every column given: a Core insert knows no model defaults).
+ADD_REPLIES = insert(_table).returning(_table.c.id, sort_by_parameter_order=True)
 
 
 class FailureCause(enum.StrEnum):
@@ -77,6 +92,30 @@ class OutboxRepository:
         await self.session.flush()
         return row
 
+    async def add_replies(
+        self,
+        *,
+        channel: str,
+        chat_id: str,
+        kind: str,
+        payloads: list[dict[str, Any]],
+        now: datetime,
+        not_before: datetime,
+    ) -> list[int]:
+        """Add a step's replies in one statement (no dedupe key, no ref); return their row ids in order."""
+        if not payloads:
+            return []
+        rows = [
+            {
+                "channel": channel, "chat_id": chat_id, "kind": kind, "payload": payload,
+                "status": OutboxStatus.PENDING.value, "attempts": 0, "dedupe_key": None, "ref": None,
+                "not_before": not_before, "claimed_until": None, "created_at": now, "sent_at": None,
+                "last_error": None, "platform_message_id": None,
+            }
+            for payload in payloads
+        ]  # fmt: skip
+        return list((await self.session.execute(ADD_REPLIES, rows)).scalars())
+
     async def claim(
         self, now: datetime, limit: int, *, lease: timedelta = timedelta(seconds=60), channel: str | None = None
     ) -> list[OutboxMessage]:
@@ -113,6 +152,13 @@ class OutboxRepository:
                 platform_message_id=platform_message_id,
             )
         )
+
+    async def mark_sent_many(self, delivered: list[tuple[int, str | None]], now: datetime) -> None:
+        """Mark several rows sent in one statement run for each (outbox row id, platform message id)."""
+        if not delivered:
+            return
+        rows = [{"row_id": row_id, "message_id": message_id, "now": now} for row_id, message_id in delivered]
+        await self.session.execute(MARK_SENT, rows)
 
     async def mark_failed(self, row_id: int, error: str, *, permanent: bool, retry_at: datetime | None = None) -> None:
         """Record a failure: permanent ones are never retried; others wait until ``retry_at``."""

@@ -6,12 +6,20 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from storage.models import AppSecret, Conversation, Role, User
 from storage.session import DbSession
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+
+# Read on every step: built once with bound parameters (building a statement costs several times running it).
+USER_BY_ID = select(User).where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
+CONVERSATION_BY_KEY = select(Conversation).where(
+    Conversation.channel == bindparam("channel"),
+    Conversation.chat_id == bindparam("chat_id"),
+    Conversation.user_id == bindparam("user_id"),
+)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -23,9 +31,7 @@ class UserRepository:
         self.session = session
 
     async def get(self, channel: str, external_id: str) -> User | None:
-        result = await self.session.execute(
-            select(User).where(User.channel == channel, User.external_id == external_id)
-        )
+        result = await self.session.execute(USER_BY_ID, {"channel": channel, "external_id": external_id})
         return result.scalar_one_or_none()
 
     async def touch(self, channel: str, external_id: str, display_name: str, now: datetime) -> User:
@@ -69,7 +75,10 @@ class ConversationRepository:
         self.session = session
 
     async def get(self, channel: str, chat_id: str, user_id: str) -> Conversation | None:
-        return await self.session.get(Conversation, (channel, chat_id, user_id))
+        result = await self.session.execute(
+            CONVERSATION_BY_KEY, {"channel": channel, "chat_id": chat_id, "user_id": user_id}
+        )
+        return result.scalar_one_or_none()
 
     async def save(
         self,

@@ -178,6 +178,7 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self._poller: asyncio.Task | None = None
         self._accepting = False  # stored updates are queued only once the bot is initialised (start resumes)
+        self._parsed: dict[int, tuple[Update, IncomingMessage]] = {}  # queued rows as parsed on arrival
         self.refusals = Refusals("telegram webhook")
         self.ignored = Refusals("telegram", what="ignored")
         # One limiter per bot: pass the sender's so broadcasts and replies share it.
@@ -221,9 +222,12 @@ class TelegramChannel:
             await self._dispatch(update, incoming)
 
     async def _process_stored(self, row: Stored) -> None:
-        """Handle one update from the inbox (the dispatcher marks it handled in the step's transaction)."""
-        update = Update.de_json(row.payload, self.bot)
-        incoming = to_incoming(update)
+        """Handle one update from the inbox (the dispatcher marks it handled in the step's transaction).
+
+        An update received by this run is handled as parsed when it arrived; one from an earlier run (or
+        stored before the channel started) is parsed from its stored payload."""
+        parsed = self._parsed.pop(row.id, None)
+        update, incoming = parsed if parsed is not None else self._parse(row.payload)
         if incoming is not None:
             incoming.inbox_ids = [row.id]
             await self._dispatch(update, incoming)
@@ -500,6 +504,7 @@ class TelegramChannel:
             await self.application.updater.stop()
         if self.inbox is not None:
             await self.inbox.drain(timeout=10)
+        self._parsed.clear()  # anything not handled is still pending in the table: parsed again at the next start
         await self.albums.close()  # albums still waiting for their quiet time are handled now
         await self.close_bulk()
         if self._http is not None:
@@ -549,7 +554,7 @@ class TelegramChannel:
             await self.application.update_queue.put(update)
             return web.Response()
         try:
-            await self._store([(data, incoming)])
+            await self._store([(update, incoming)], [data])
         except Exception as exc:  # the database is unreachable: not acknowledged, retried later
             self.refusals.note(f"not stored ({type(exc).__name__})")
             return web.Response(status=503)
@@ -561,11 +566,16 @@ class TelegramChannel:
         update = Update.de_json(data, self.bot)
         return update, to_incoming(update)
 
-    async def _store(self, batch: list[tuple[dict[str, Any], IncomingMessage]]) -> None:
+    async def _store(self, batch: list[tuple[Update, IncomingMessage]], payloads: list[dict[str, Any]]) -> None:
+        """Store a batch (``payloads`` are the updates as received); queue the new ones with their parsed form."""
         assert self.inbox is not None
-        items = [Received(str(d["update_id"]), f"{m.chat_id}:{m.user_id}", d) for d, m in batch]
+        pairs = zip(batch, payloads, strict=True)
+        items = [Received(str(u.update_id), f"{m.chat_id}:{m.user_id}", d) for (u, m), d in pairs]
         added = await self.inbox.store(CHANNEL, items)
         if self._accepting:  # else stored on the shared server before this channel started: start resumes them
+            parsed = {str(u.update_id): (u, m) for u, m in batch}
+            for row in added:
+                self._parsed[row.id] = parsed[str(row.payload["update_id"])]
             self.inbox.submit(added, self._process_stored)
 
     async def _poll_loop(self) -> None:
@@ -579,10 +589,10 @@ class TelegramChannel:
                     offset=offset, timeout=self.poll_timeout, allowed_updates=Update.ALL_TYPES,
                     read_timeout=self.poll_timeout + 10,
                 )  # fmt: skip
-                batch = [(u.to_dict(), m) for u in updates if (m := to_incoming(u)) is not None]
+                batch = [(u, m) for u in updates if (m := to_incoming(u)) is not None]
                 if len(batch) < len(updates):
                     self.ignored.note("updates of a kind the assistant does not handle")
-                await self._store(batch)
+                await self._store(batch, [u.to_dict() for u, _ in batch])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # network or database: the same offset is asked again
