@@ -96,6 +96,13 @@ KEPT = (
     "📝 Phản ánh bạn đang viết dở (cả ảnh đã gửi) vẫn được giữ đến {until}. Khi muốn viết tiếp, bạn bấm "
     "«Tiếp tục phản ánh đang viết» hoặc gõ /phananh nhé."
 )
+CANCEL_ASK = (
+    "Bạn muốn hủy phản ánh đang viết? Nếu hủy, những gì bạn đã nhập (cả ảnh) sẽ bị xóa. "
+    "Chưa chắc thì cứ viết tiếp, bản nháp vẫn được giữ."
+)
+CANCELLED = "🗑 Đã xóa phản ánh đang viết; thông tin chưa được gửi đi. Bạn cần gì tiếp theo?"
+DROP_WORDS = frozenset({"co", "dong y", "xoa", "xoa ban nhap", "co huy", "huy di", "ok", "chac chan"})
+CANCELLING = "cancelling"  # in the draft's data: the reporter was asked whether to delete it
 DRAFT_EXPIRED = (
     "⌛ Bản nháp phản ánh chưa gửi của bạn đã quá thời hạn lưu nên mình đã đóng lại. "
     "Nếu vẫn cần phản ánh, bạn gõ /phananh để bắt đầu lại nhé."
@@ -134,6 +141,20 @@ class ComplaintFlow(Flow):
             return
         await self._start(ctx)
 
+    async def ask_cancel(self, ctx: Context) -> bool:
+        """«Hủy» (typed or the button) in the middle of a report: asked once, deleted on «Xóa»; a second «hủy»
+        confirms."""
+        assert ctx.state is not None
+        data = ctx.data
+        if data.pop(CANCELLING, False) or not set(data) - {"t"}:  # asked twice, or nothing written yet
+            ctx.finish()
+            ctx.reply(CANCELLED, texts.menu_buttons())
+            return True
+        self.goto(ctx, ctx.state.step, {**data, CANCELLING: True})
+        buttons = [[self.button("🗑 Xóa bản nháp", "drop"), self.button("✍️ Viết tiếp", "resume")]]
+        ctx.reply(CANCEL_ASK, buttons)
+        return True
+
     def kept_notice(self, ctx: Context, draft: FlowState) -> Reply:
         """A command in the middle of a report: the draft (and its photos) is kept, and the way back shown."""
         until = local_text(draft.deadline)
@@ -170,11 +191,14 @@ class ComplaintFlow(Flow):
             await self._media(ctx, step, data)
             return
         folded = fold_text(ctx.text)
-        if answer == "cancel":
-            ctx.finish()
-            ctx.reply(
-                "Đã hủy phản ánh đang soạn; thông tin chưa được gửi đi. Bạn cần gì tiếp theo?", texts.menu_buttons()
-            )
+        if data.pop(CANCELLING, False):
+            if answer == "drop" or (not answer and folded in DROP_WORDS):
+                ctx.finish()
+                ctx.reply(CANCELLED, texts.menu_buttons())
+                return
+            self.goto(ctx, step, data)  # any other answer: the draft goes on
+        if answer in ("cancel", "drop"):  # «Hủy» asks first; a stale «Xóa» button asks again
+            await self.ask_cancel(ctx)
             return
         if answer == "resume":
             self.goto(ctx, step, data)
