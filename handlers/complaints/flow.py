@@ -54,6 +54,7 @@ from handlers.complaints.answers import (
     UNKNOWN_DATE_WORDS,
     YES_WORDS,
     DateError,
+    category_in_sentence,
     parse_purchase_date,
     pick_area,
     resolve_choice,
@@ -91,6 +92,7 @@ NO_LINK = (
     "hoặc gõ «không có» / bấm «Không nhớ / bỏ qua»."
 )
 NO_LINK_WORDS = frozenset({"khong co link", "ko co link", "khong co duong link", "khong nho link", "khong biet link"})
+CATEGORY_NAMED = "Mình ghi nhận vấn đề: {label}. Nếu chưa đúng, bạn bấm «Quay lại» để chọn lại nhé."
 RESUME_LABEL = "📝 Tiếp tục phản ánh đang viết"
 KEPT = (
     "📝 Phản ánh bạn đang viết dở (cả ảnh đã gửi) vẫn được giữ đến {until}. Khi muốn viết tiếp, bạn bấm "
@@ -166,9 +168,15 @@ class ComplaintFlow(Flow):
         if count >= limit:
             ctx.reply(LIMIT_REACHED.format(count=count, limit=limit), texts.menu_buttons())
             return
-        self.goto(ctx, Step.CATEGORY, {})
         ctx.reply(INTRO.format(hours=ctx.config.limits.draft_hours))
-        await self.reprompt(ctx)
+        named = category_in_sentence(ctx.text, ctx.config) if ctx.msg.kind is MessageKind.TEXT else None
+        if named is None:
+            self.goto(ctx, Step.CATEGORY, {})
+            await self.reprompt(ctx)
+            return
+        label = next(c.name for c in ctx.config.categories if c.id == named)
+        ctx.reply(CATEGORY_NAMED.format(label=label))
+        await self._next(ctx, Step.CATEGORY, {"category": named})
 
     async def prepare(self, msg: IncomingMessage, state: FlowState, services: Services) -> Any:
         room = MAX_PHOTOS - len(state.data.get("photos", []))
