@@ -168,14 +168,15 @@ class ComplaintFlow(Flow):
         if count >= limit:
             ctx.reply(LIMIT_REACHED.format(count=count, limit=limit), texts.menu_buttons())
             return
-        ctx.reply(INTRO.format(hours=ctx.config.limits.draft_hours))
+        intro = INTRO.format(hours=ctx.config.limits.draft_hours)
         named = category_in_sentence(ctx.text, ctx.config) if ctx.msg.kind is MessageKind.TEXT else None
         if named is None:
+            ctx.reply(intro)
             self.goto(ctx, Step.CATEGORY, {})
             await self.reprompt(ctx)
             return
         label = next(c.name for c in ctx.config.categories if c.id == named)
-        ctx.reply(CATEGORY_NAMED.format(label=label))
+        ctx.reply(f"{intro}\n\n{CATEGORY_NAMED.format(label=label)}")
         await self._next(ctx, Step.CATEGORY, {"category": named})
 
     async def prepare(self, msg: IncomingMessage, state: FlowState, services: Services) -> Any:
