@@ -186,3 +186,16 @@ async def test_odd_digits_and_nul_then_the_staff_card_masks_every_phone(rigs: tu
         assert row is not None and row.seller == "Shop Hoa Hồng" and "0987654321" in row.description
         stuck = await uow.session.get(Conversation, (channel, row.chat_id, row.chat_id))
     assert stuck is None  # nothing left half-way
+
+
+@CHANNELS
+async def test_the_link_step_wants_a_link_and_a_long_description_is_cut_and_said(rigs: tuple, channel: str) -> None:
+    lan = person(rigs, channel)
+    await to_seller(lan)
+    assert "đường link" in await lan.say("🌸🌸")  # two emoji are a name
+    assert "chưa thấy đường link" in await lan.say("link đây nè", replies=2)
+    assert "Sản phẩm" in await lan.say("không có")
+    await lan.say("Son môi Dior")
+    await lan.choose("Hôm qua")
+    told = await lan.say("Son bị chảy. " * 250, replies=2)  # 3,250 characters: the first 2,000 are kept
+    assert "quá giới hạn 2.000" in told and "gửi ảnh" in told
