@@ -187,6 +187,11 @@ class Flow:
         default (None): the flow simply ends."""
         return None
 
+    async def ask_cancel(self, ctx: Context) -> bool:
+        """A typed «hủy» in this flow: True when the flow answered it itself (a draft worth keeping asks to
+        confirm first); the default (False): the flow simply ends."""
+        return False
+
     def ttl(self, ctx: Context) -> timedelta:
         return ctx.config.limits.conversation_ttl
 
@@ -475,7 +480,7 @@ class Dispatcher:
             await self._route_command(ctx, text)
             return
         if fold_text(text) in CANCEL_WORDS:
-            await cancel(ctx)
+            await self._cancel(ctx)
             return
         if ctx.state is not None:
             flow = self.router.flows[ctx.state.flow]
@@ -523,7 +528,7 @@ class Dispatcher:
     async def _route_command(self, ctx: Context, text: str) -> None:
         name = text.split(maxsplit=1)[0].split("@", 1)[0].lower()
         if name in CANCEL_COMMANDS:
-            await cancel(ctx)
+            await self._cancel(ctx)
             return
         command = self.router.commands.get(name)
         if command is None:
@@ -534,6 +539,11 @@ class Dispatcher:
             ctx.finish()
         await command.handler(ctx)
         ctx.replies.extend([notice] if notice else [])
+
+    async def _cancel(self, ctx: Context) -> None:
+        if ctx.state is not None and await self.router.flows[ctx.state.flow].ask_cancel(ctx):
+            return
+        await cancel(ctx)
 
     def _encode(self, reply: Reply) -> Reply:
         if not reply.buttons:

@@ -7,8 +7,11 @@ sends a local image as a photo. Works interactively and with piped input (ends a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import mimetypes
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -72,6 +75,7 @@ class ConsoleChannel:
         self.choices: list[Button] = []
         self.remembered: Any = None  # bot.channels.zalo_common.Choices: the options shown, kept in the database
         self.interactive = self.stdin.isatty()
+        self.mailbox: Mailbox | None = None  # `chat`: what goes to another console chat waits for its terminal
         self._counter = 0
         self._sent = 0
 
@@ -171,8 +175,11 @@ class ConsoleChannel:
         self.stdout.flush()
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
-        """Print a message the assistant sends on its own (a reminder, an announcement); return its id."""
+        """Print a message the assistant sends on its own (a reminder, an announcement); return its id. With a
+        mailbox, a message for another console chat is left for that chat's terminal."""
         self._sent += 1
+        if chat_id != self.chat_id and self.mailbox is not None:
+            return self.mailbox.post(chat_id, reply, self.session)
         if chat_id != self.chat_id:
             print(f"🔔 (gửi tới {chat_id}, tin c{self._sent})", file=self.stdout)
         if reply.reply_to:
@@ -182,16 +189,39 @@ class ConsoleChannel:
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> str | None:
         """Show that a message sent earlier changed (a case card as the case moves)."""
+        if chat_id != self.chat_id and self.mailbox is not None:
+            self.mailbox.post(chat_id, reply, self.session, edits=message_id)
+            return message_id
         print(f"✏️ (sửa tin {message_id} gửi tới {chat_id})", file=self.stdout)
         self.show([reply])
         return message_id
 
     async def run(self) -> int:
         """Read lines until end of input; return the exit code."""
-        loop = asyncio.get_running_loop()
         if self.inbox is not None:
             await self.inbox.resume(CHANNEL, self._process_stored)
             await self.inbox.drain()
+        if self.mailbox is None:
+            return await self._read()
+        watch = asyncio.create_task(self._watch(self.mailbox))
+        try:
+            return await self._read()
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+    async def _watch(self, mailbox: Mailbox, every: float = 0.3) -> None:
+        """Show what other terminals left for this chat (a case card, an answer from staff)."""
+        while True:
+            for sent in mailbox.take(self.chat_id):
+                if sent.get("edits"):
+                    print(f"✏️ (sửa tin {sent['edits']})", file=self.stdout)
+                self.show([Reply.from_dict(sent["reply"])])
+            await asyncio.sleep(every)
+
+    async def _read(self) -> int:
+        loop = asyncio.get_running_loop()
         while True:
             if self.interactive:
                 print("👤 ", end="", file=self.stdout, flush=True)
@@ -206,3 +236,37 @@ class ConsoleChannel:
             if self.remembered is not None and msg.kind is MessageKind.TEXT and not self.choices:
                 msg = await self.remembered.apply(msg)  # after a restart: "2" still means the option shown
             await self.take(msg)
+
+
+class Mailbox:
+    """Messages between console terminals on one database: one owner-only file per message in a folder per chat
+    (written whole, then renamed into place), read in order and removed by that chat's terminal."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._seq = 0
+
+    def _box(self, chat_id: str) -> Path:
+        return self.folder / "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in chat_id)
+
+    def post(self, chat_id: str, reply: Reply, session: str, *, edits: str | None = None) -> str:
+        self._seq += 1
+        message_id = f"{session}-{self._seq}"
+        box = self._box(chat_id)
+        box.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = f"{datetime.now(UTC):%Y%m%d%H%M%S%f}-{message_id}.json"
+        temporary = box / f".{name}"
+        temporary.write_text(json.dumps({"reply": reply.to_dict(), "edits": edits}, ensure_ascii=False), "utf-8")
+        os.replace(temporary, box / name)
+        return message_id
+
+    def take(self, chat_id: str) -> list[dict[str, Any]]:
+        box = self._box(chat_id)
+        if not box.is_dir():
+            return []
+        taken = []
+        for path in sorted(p for p in box.iterdir() if p.suffix == ".json" and not p.name.startswith(".")):
+            with contextlib.suppress(OSError, ValueError):
+                taken.append(json.loads(path.read_text("utf-8")))
+            path.unlink(missing_ok=True)
+        return taken

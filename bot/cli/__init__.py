@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", default="console-user", help="id người dùng (mặc định console-user)")
     chat.add_argument("--chat", default=None, help="id cuộc trò chuyện (mặc định = --user)")
     chat.add_argument("--name", default="", help="tên hiển thị")
+    chat.add_argument("--staff", default=None, metavar="CƠ_QUAN", help="đóng vai cán bộ của cơ quan này (ví dụ qltt)")
 
     db = sub.add_parser("db", help="cơ sở dữ liệu")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -243,14 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if name in COMMANDS:
             return _piped(command(name), args, settings)
+        if name == "chat":
+            from bot.cli.chat import run_chat
+
+            return run_chat(args, settings)
         from bot.app import create_app
 
         app = create_app(settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from bot.cli.run import run, run_console
+    from bot.cli.run import run
 
-    if name == "chat":
-        return asyncio.run(run_console(app, user=args.user, chat=args.chat, name=args.name))
     return asyncio.run(run(app))

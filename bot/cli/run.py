@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.app import App
@@ -15,7 +16,19 @@ from storage.db import masked
 logger = logging.getLogger(__name__)
 
 
-async def run_console(app: App, *, user: str, chat: str | None, name: str, broadcasts: bool = False) -> int:
+async def run_console(
+    app: App,
+    *,
+    user: str,
+    chat: str | None,
+    name: str,
+    leader: bool = False,
+    web: bool = False,
+    mailbox: Any = None,
+    on_ready: Callable[[App], Awaitable[None]] | None = None,
+) -> int:
+    """The console chat. ``leader``: also the leader's work (routing, reminders, the sender, printed here or
+    left in ``mailbox`` for another console chat's terminal); ``web``: the features' pages with a demo sign-in."""
     from bot.channels.console import CHANNEL, ConsoleChannel, download_to
     from bot.channels.zalo_common import Choices
     from bot.inbox import Inbox
@@ -25,27 +38,28 @@ async def run_console(app: App, *, user: str, chat: str | None, name: str, broad
         inbox = Inbox(app.db, workers=1)
         channel = ConsoleChannel(app.dispatcher.handle, user_id=user, chat_id=chat, name=name, inbox=inbox)
         channel.remembered = Choices(app.db, CHANNEL)  # the numbered options outlive a restart
+        channel.mailbox = mailbox
         app.register_downloader(CHANNEL, download_to)  # /photo PATH: the file id is the local path
-        if not (broadcasts and app.settings.scheduler_enabled):
+        if on_ready is not None:
+            await on_ready(app)
+        if not (leader and app.settings.scheduler_enabled):
             try:
                 return await channel.run()
             finally:
                 await inbox.close()
-        # `run` on the console alone: reminders and announcements for console users are printed here, and the
-        # features' web pages (the staff console) are served with a demo sign-in link.
         from bot.leader import Leader
         from bot.webhooks import WebhookServer
 
-        leader = Leader(app, {channel.name: channel.deliver}, edits={channel.name: channel.edit})
+        lead = Leader(app, {channel.name: channel.deliver}, edits={channel.name: channel.edit})
         server = WebhookServer("127.0.0.1", app.settings.webhook_port)  # a local demo: this machine only
-        mounts = mount_web(app, server)
-        await leader.start()
+        mounts = mount_web(app, server) if web else []
+        await lead.start()
         try:
             if mounts:
                 await start_demo_pages(server, mounts)
             return await channel.run()
         finally:
-            await leader.stop()
+            await lead.stop()
             await server.stop()
             await inbox.close()
 
@@ -68,7 +82,7 @@ async def run(app: App) -> int:
             f"mở trò chuyện trên console, dữ liệu lưu ở {masked(settings.database_url)}.",
             file=sys.stderr,
         )
-        return await run_console(app, user="console-user", chat=None, name="", broadcasts=True)
+        return await run_console(app, user="console-user", chat=None, name="", leader=True, web=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

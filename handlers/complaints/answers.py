@@ -30,6 +30,15 @@ CATEGORY_WORDS = {
     "khuyen-mai": ("khuyen mai", "giam gia ao", "giam gia", "sale ao", "gia ao"),
     "khac": ("khac", "van de khac"),
 }
+# The kind of problem named inside a sentence ("tôi muốn phản ánh hàng kém chất lượng"): only words that cannot
+# mean anything else; the category's configured name counts too when it has two words or more.
+SENTENCE_CATEGORY_WORDS = {
+    "hang-gia": ("hang gia", "hang nhai", "hang fake", "gia mao"),
+    "kem-chat-luong": ("kem chat luong", "chat luong kem", "hang kem", "hang hong"),
+    "khong-ro-nguon-goc": ("khong ro nguon goc", "khong nhan mac", "khong ro xuat xu"),
+    "so-huu-tri-tue": ("so huu tri tue", "vi pham nhan hieu", "ban quyen"),
+    "khuyen-mai": ("khuyen mai", "giam gia ao", "sale ao", "quang cao sai", "quang cao gian doi"),
+}
 _AREA_PREFIXES = ("thanh pho", "thi xa", "thi tran", "huyen", "phuong", "xa", "quan", "tp", "tx", "tt", "h", "q", "p")
 
 BACK_WORDS = frozenset({"quay lai", "tro lai", "back", "lui lai"})
@@ -41,6 +50,21 @@ SEND_WORDS = frozenset({"gui", "gui di", "gui phan anh", "dong y", "ok", "xac nh
 EDIT_WORDS = frozenset({"sua", "chinh sua", "sua lai", "edit"})
 ANONYMOUS_WORDS = frozenset({"an danh", "gui an danh", "khong", "khong de lai", "khong co", "ko"})
 UNKNOWN_DATE_WORDS = frozenset({"khong nho", "khong nho ro", "khong ro", "quen", "khong biet"})
+
+
+def category_in_sentence(text: str, config: AppConfig) -> str | None:
+    """The one category a sentence names, if it names exactly one; None for none or several."""
+    folded = fold_text(text)
+    found = [
+        c.id
+        for c in config.categories
+        if any(
+            re.search(rf"\b{re.escape(words)}\b", folded)
+            for words in (fold_text(c.name), *SENTENCE_CATEGORY_WORDS.get(c.id, ()))
+            if " " in words  # one word ("khác") says too little
+        )
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _core_area(folded: str) -> str:

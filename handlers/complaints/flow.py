@@ -54,6 +54,7 @@ from handlers.complaints.answers import (
     UNKNOWN_DATE_WORDS,
     YES_WORDS,
     DateError,
+    category_in_sentence,
     parse_purchase_date,
     pick_area,
     resolve_choice,
@@ -91,11 +92,19 @@ NO_LINK = (
     "hoặc gõ «không có» / bấm «Không nhớ / bỏ qua»."
 )
 NO_LINK_WORDS = frozenset({"khong co link", "ko co link", "khong co duong link", "khong nho link", "khong biet link"})
+CATEGORY_NAMED = "Mình ghi nhận vấn đề: {label}. Nếu chưa đúng, bạn bấm «Quay lại» để chọn lại nhé."
 RESUME_LABEL = "📝 Tiếp tục phản ánh đang viết"
 KEPT = (
     "📝 Phản ánh bạn đang viết dở (cả ảnh đã gửi) vẫn được giữ đến {until}. Khi muốn viết tiếp, bạn bấm "
     "«Tiếp tục phản ánh đang viết» hoặc gõ /phananh nhé."
 )
+CANCEL_ASK = (
+    "Bạn muốn hủy phản ánh đang viết? Nếu hủy, những gì bạn đã nhập (cả ảnh) sẽ bị xóa. "
+    "Chưa chắc thì cứ viết tiếp, bản nháp vẫn được giữ."
+)
+CANCELLED = "🗑 Đã xóa phản ánh đang viết; thông tin chưa được gửi đi. Bạn cần gì tiếp theo?"
+DROP_WORDS = frozenset({"co", "dong y", "xoa", "xoa ban nhap", "co huy", "huy di", "ok", "chac chan"})
+CANCELLING = "cancelling"  # in the draft's data: the reporter was asked whether to delete it
 DRAFT_EXPIRED = (
     "⌛ Bản nháp phản ánh chưa gửi của bạn đã quá thời hạn lưu nên mình đã đóng lại. "
     "Nếu vẫn cần phản ánh, bạn gõ /phananh để bắt đầu lại nhé."
@@ -134,6 +143,20 @@ class ComplaintFlow(Flow):
             return
         await self._start(ctx)
 
+    async def ask_cancel(self, ctx: Context) -> bool:
+        """«Hủy» (typed or the button) in the middle of a report: asked once, deleted on «Xóa»; a second «hủy»
+        confirms."""
+        assert ctx.state is not None
+        data = ctx.data
+        if data.pop(CANCELLING, False) or not set(data) - {"t"}:  # asked twice, or nothing written yet
+            ctx.finish()
+            ctx.reply(CANCELLED, texts.menu_buttons())
+            return True
+        self.goto(ctx, ctx.state.step, {**data, CANCELLING: True})
+        buttons = [[self.button("🗑 Xóa bản nháp", "drop"), self.button("✍️ Viết tiếp", "resume")]]
+        ctx.reply(CANCEL_ASK, buttons)
+        return True
+
     def kept_notice(self, ctx: Context, draft: FlowState) -> Reply:
         """A command in the middle of a report: the draft (and its photos) is kept, and the way back shown."""
         until = local_text(draft.deadline)
@@ -145,9 +168,16 @@ class ComplaintFlow(Flow):
         if count >= limit:
             ctx.reply(LIMIT_REACHED.format(count=count, limit=limit), texts.menu_buttons())
             return
-        self.goto(ctx, Step.CATEGORY, {})
-        ctx.reply(INTRO.format(hours=ctx.config.limits.draft_hours))
-        await self.reprompt(ctx)
+        intro = INTRO.format(hours=ctx.config.limits.draft_hours)
+        named = category_in_sentence(ctx.text, ctx.config) if ctx.msg.kind is MessageKind.TEXT else None
+        if named is None:
+            ctx.reply(intro)
+            self.goto(ctx, Step.CATEGORY, {})
+            await self.reprompt(ctx)
+            return
+        label = next(c.name for c in ctx.config.categories if c.id == named)
+        ctx.reply(f"{intro}\n\n{CATEGORY_NAMED.format(label=label)}")
+        await self._next(ctx, Step.CATEGORY, {"category": named})
 
     async def prepare(self, msg: IncomingMessage, state: FlowState, services: Services) -> Any:
         room = MAX_PHOTOS - len(state.data.get("photos", []))
@@ -170,11 +200,14 @@ class ComplaintFlow(Flow):
             await self._media(ctx, step, data)
             return
         folded = fold_text(ctx.text)
-        if answer == "cancel":
-            ctx.finish()
-            ctx.reply(
-                "Đã hủy phản ánh đang soạn; thông tin chưa được gửi đi. Bạn cần gì tiếp theo?", texts.menu_buttons()
-            )
+        if data.pop(CANCELLING, False):
+            if answer == "drop" or (not answer and folded in DROP_WORDS):
+                ctx.finish()
+                ctx.reply(CANCELLED, texts.menu_buttons())
+                return
+            self.goto(ctx, step, data)  # any other answer: the draft goes on
+        if answer in ("cancel", "drop"):  # «Hủy» asks first; a stale «Xóa» button asks again
+            await self.ask_cancel(ctx)
             return
         if answer == "resume":
             self.goto(ctx, step, data)

@@ -92,13 +92,25 @@ async def test_people_are_understood_in_their_own_words(chat: ChatHarness) -> No
         "con bao lau nua toi online friday": "Còn",
         "nhắc tôi khi bắt đầu": "tư cách nào",
         "tắt thông báo đi": "chưa bật nhắc lịch",
-        "tôi muốn phản ánh hàng kém chất lượng": "vấn đề gì",
-        "toi muon phan anh hang gia": "vấn đề gì",
+        "tôi muốn phản ánh hàng kém chất lượng": "ghi nhận vấn đề: Hàng kém chất lượng",
+        "toi muon phan anh hang gia": "ghi nhận vấn đề: Hàng giả",
+        "tôi muốn phản ánh khuyến mại ảo": "ghi nhận vấn đề: Vi phạm khuyến mại",
+        "tôi muốn phản ánh hàng giả kém chất lượng": "vấn đề gì",  # two kinds named: asked
     }
     for i, (text, expected) in enumerate(cases.items()):
         person = chat.person(f"w{i}")
         await person.say(text)
         assert expected in person.text, (text, person.text)
+
+
+async def test_a_named_kind_is_chosen_and_can_be_changed(chat: ChatHarness) -> None:
+    an = chat.person()
+    await an.say("Tôi muốn phản ánh hàng kém chất lượng")
+    assert "Bạn mua hàng ở đâu" in an.text and "⬅️ Quay lại" in an.labels
+    await an.press("Quay lại")
+    assert "vấn đề gì" in an.text
+    await an.press("Hàng giả")
+    assert "Bạn mua hàng ở đâu" in an.text
 
 
 async def test_the_link_step_wants_a_link_or_none(chat: ChatHarness) -> None:

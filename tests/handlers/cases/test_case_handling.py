@@ -312,7 +312,7 @@ async def test_a_staff_photo_reaches_a_zalo_oa_reporter(chat: ChatHarness) -> No
                 "zalo_oa_app_id": fake.app_id, "zalo_oa_secret_key": fake.oa_secret_key,
                 "zalo_oa_app_secret": fake.app_secret, "zalo_oa_access_token": fake.initial_access,
                 "zalo_oa_refresh_token": fake.initial_refresh, "zalo_oa_api_base_url": fake.base_url,
-                "zalo_oa_oauth_base_url": fake.base_url,
+                "zalo_oa_oauth_base_url": fake.base_url, "webhook_port": 0,  # any free port: 8080 may be taken
             },
         )  # fmt: skip
         channel = ZaloOAChannel(settings, chat.app.dispatcher.handle, chat.app.db)

@@ -57,7 +57,8 @@ async def test_an_explicit_cancel_of_the_resumed_draft_deletes_it(chat: ChatHarn
     await an.say("/start")
     await an.say("/phananh")
     await an.press("Hủy")
-    assert "Đã hủy phản ánh" in an.text
+    await an.press("Xóa bản nháp")
+    assert "Đã xóa phản ánh" in an.text
     await an.say("/phananh")
     assert "soạn dở" not in an.text and "vấn đề gì" in an.text
 

@@ -288,15 +288,41 @@ async def test_going_back_a_step_and_editing_from_the_summary(chat: ChatHarness)
     assert row.phone == "+84387111222" and not row.anonymous
 
 
+async def test_cancel_asks_and_a_second_word_or_the_button_deletes(chat: ChatHarness) -> None:
+    an = chat.person()
+    await to_photos(an)
+    await an.say("huy")
+    await an.say("2")  # a number picks «Viết tiếp», as on Zalo
+    await an.say("/huy")
+    await an.say("/huy")  # asked twice: deleted
+    assert "Đã xóa phản ánh" in an.text
+    await to_photos(an)
+    await an.press("Hủy")
+    await an.say("Son môi Dior")  # any other answer: the question is off, the draft goes on
+    await an.say("có")
+    assert "Đã xóa" not in an.text
+    await an.press("Hủy")
+    await an.press("Xóa bản nháp")
+    assert "Đã xóa phản ánh" in an.text
+    async with chat.app.db.unit_of_work() as uow:
+        assert await uow.conversations.get("console", an.chat_id, an.user_id) is None
+
+
 async def test_cancelling_saves_nothing(chat: ChatHarness) -> None:
     an = chat.person()
     await to_photos(an)
     await an.send_photo(chat.serve("p", jpeg("p")))
     await an.press("Hủy")
-    assert "Đã hủy phản ánh" in an.text
+    assert "muốn hủy phản ánh đang viết" in an.text and await count(chat, ComplaintPhoto) == 0
+    await an.press("Viết tiếp")  # asked first: nothing deleted, the step comes back
+    assert "ảnh" in an.text
+    await an.say("hủy")  # the word asks too; «có» confirms
+    assert "muốn hủy" in an.text
+    await an.say("có")
+    assert "Đã xóa phản ánh đang viết" in an.text
     await an.say("/phananh")
-    await an.say("hủy")  # the word works at any step too
-    assert "Đã hủy" in an.text
+    await an.say("hủy")  # nothing written yet: no question
+    assert "Đã xóa" in an.text
     assert await count(chat, Complaint) == 0 and await count(chat, ComplaintPhoto) == 0
     assert await outbox(chat, "complaint_submitted") == []
     async with chat.app.db.unit_of_work() as uow:
