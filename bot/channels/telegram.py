@@ -33,7 +33,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 
 from bot.channels.albums import AlbumCollector
-from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors
+from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors, split_text
 from bot.inbox import Inbox
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
@@ -118,26 +118,6 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardRemove | None:
             [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in reply.buttons]
         )
     return ReplyKeyboardRemove() if reply.remove_keyboard else None
-
-
-def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split a long text on line breaks so each part fits one Telegram message."""
-    parts: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            parts.append(current)
-            current = ""
-        current += line
-    if current or not parts:
-        parts.append(current)
-    return parts
 
 
 def pressed_label(message: Message | None, data: str) -> str | None:
