@@ -309,7 +309,7 @@ async def merge(act: Act) -> str:
     """Gộp vào PA-…: this duplicate closes as merged; its reporter (and those merged into it) follow the other."""
     ctx, case = act.ctx, act.case
     require_open(case)
-    target = await ctx.uow.cases.get(int(act.arg), for_update=True) if act.arg.isdigit() else None
+    target = await ctx.uow.cases.get(n, for_update=True) if (n := ascii_int(act.arg)) is not None else None
     if target is None or target.id == case.id or not target.open:
         raise CaseError("Phản ánh định gộp vào không còn mở; bạn bấm «Không trùng» hoặc xử lý riêng.")
     if target.lead != act.member.agency and act.member.role != "admin":

@@ -16,6 +16,7 @@ from handlers.complaints.vocabulary import local
 from handlers.config import AppConfig
 from handlers.core import Context
 from handlers.staff import require_staff
+from handlers.text_safety import ascii_int
 from storage.canned import CannedReply
 from storage.cases import Case
 from storage.complaints import Complaint
@@ -124,7 +125,7 @@ async def _add(ctx: Context, agency_id: str, author: str, rest: str) -> str:
 
 
 async def _remove(ctx: Context, agency_id: str, rest: str) -> str:
-    row = await ctx.uow.canned.get(int(rest)) if rest.strip().isdigit() else None
+    row = await ctx.uow.canned.get(number) if (number := ascii_int(rest)) is not None else None
     if row is None or row.agency != agency_id or row.removed_at is not None:
         return "❌ Không có mẫu số này của cơ quan bạn (mẫu trong tệp cấu hình chỉ sửa được trong tệp)."
     ctx.uow.canned.remove(row, ctx.now)

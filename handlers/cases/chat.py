@@ -312,8 +312,9 @@ class CaseInputFlow(Flow):
     def reason(self, ctx: Context, case: Case, answer: str) -> str | None:
         """The reason chosen (a button) or typed; None (said why) when there is none."""
         reasons = close_reasons(ctx.config, case, ctx.data["action"])
-        if answer[:1] == "r" and answer[1:].isdigit() and int(answer[1:]) < len(reasons):
-            return reasons[int(answer[1:])]
+        chosen = ascii_int(answer[1:]) if answer[:1] == "r" else None
+        if chosen is not None and chosen < len(reasons):
+            return reasons[chosen]
         text = ctx.text.strip() if ctx.msg.kind is MessageKind.TEXT and not answer else ""
         if len(fold_text(text)) < MIN_TEXT or len(text) > MAX_REASON:
             ctx.reply(NO_REASON.format(code=case.code, low=MIN_TEXT, high=MAX_REASON))

@@ -19,6 +19,7 @@ from handlers.cases.view import load_view
 from handlers.cases.vocabulary import Audit, OutboxKind
 from handlers.clock import as_utc
 from handlers.core import Context
+from handlers.text_safety import ascii_int
 from handlers.types import Reply
 from storage.cases import Case, CaseMessageKind
 from storage.complaints import Complaint, ComplaintStatus
@@ -39,7 +40,7 @@ async def on_verdict(ctx: Context) -> None:
     """``verdict:CASE_ID:ROUND:CHOICE`` pressed (or its number typed) by the reporter."""
     raw_id, _, rest = ctx.arg.partition(":")
     round_, _, choice = rest.partition(":")
-    case = await ctx.uow.cases.get(int(raw_id), for_update=True) if raw_id.isdigit() else None
+    case = await ctx.uow.cases.get(case_id, for_update=True) if (case_id := ascii_int(raw_id)) is not None else None
     complaint = await ctx.uow.complaints.get(case.code) if case else None
     if case is None or complaint is None or choice not in VERDICTS:
         ctx.reply("Câu hỏi này không còn hiệu lực.")

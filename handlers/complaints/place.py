@@ -16,6 +16,7 @@ from handlers.complaints.answers import NO_WORDS, YES_WORDS, choice_arg, resolve
 from handlers.config import AppConfig
 from handlers.core import Context, Flow
 from handlers.matching import fold_text, pick_option
+from handlers.text_safety import ascii_int
 from handlers.types import Button
 
 Rows = list[list[Button]]
@@ -88,7 +89,7 @@ def answer(ctx: Context, data: dict[str, Any], arg: str, text: str) -> str | Non
         if len(pending) == 1 and folded in NO_WORDS:
             forget(data)
             return None
-        if folded.isdigit():
+        if ascii_int(folded) is not None:
             picked = pick_option(folded, [(key, _name(config, key)) for key in pending])
             if picked is None:
                 ctx.reply(f"Bạn chọn số từ 1 đến {len(pending)} hoặc gõ lại tên xã, phường nhé.")

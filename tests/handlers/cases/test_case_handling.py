@@ -148,6 +148,9 @@ async def test_supervisors_manage_canned_replies_in_chat(chat: ChatHarness) -> N
     assert f"Cảm ơn bạn đã phản ánh {code}, Cục Quản lý thị trường" in inbox.to("u1")[-2].text
     async with chat.app.db.unit_of_work() as uow:
         [row] = await uow.canned.list("qltt")
+    for odd in ("①", "²", "99999999999999999999999"):  # not a number it knows: said so, never a crash
+        await cuc.say(f"/mautraloi xoa {odd}")
+        assert "Không có mẫu số này" in cuc.text
     await cuc.say(f"/mautraloi xoa {row.id}")
     assert "Đã xóa mẫu" in cuc.text
     await son.say("/mautraloi")
