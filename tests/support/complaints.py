@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import re
 
-from tests.support.chat import Person
+from sqlalchemy import func, select
+
+from handlers.complaints.records import EXPORT_COLUMNS, EXPORT_HEADERS
+from storage.complaints import Complaint, ComplaintPhoto
+from storage.models import OutboxMessage
+from tests.support.chat import ChatHarness, Person
 
 CODE = re.compile(r"PA-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{2}")
 
@@ -53,3 +61,37 @@ async def file_report(an: Person, seller: str = "Shop Mỹ Phẩm Hoa Hồng", p
     await an.press("Bỏ qua")
     await to_summary(an)
     return await submit(an)
+
+
+def read_export(text: str) -> list[dict[str, str]]:
+    """The export's rows by column key, after checking the header row is the Vietnamese one."""
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header == [EXPORT_HEADERS[key] for key in EXPORT_COLUMNS]
+    return [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in rows]
+
+
+async def complaint(chat: ChatHarness, code: str) -> tuple[Complaint, list[ComplaintPhoto]]:
+    async with chat.app.db.unit_of_work() as uow:
+        row = await uow.complaints.get(code)
+        assert row is not None and row.id is not None
+        return row, await uow.complaints.photos(row.id)
+
+
+async def count(chat: ChatHarness, model) -> int:
+    async with chat.app.db.unit_of_work() as uow:
+        return int((await uow.session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def outbox(chat: ChatHarness, kind: str) -> list[OutboxMessage]:
+    async with chat.app.db.unit_of_work() as uow:
+        result = await uow.session.execute(select(OutboxMessage).where(OutboxMessage.kind == kind))
+        return list(result.scalars())
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def complaint_events(chat: ChatHarness, complaint_id: int):
+    async with chat.app.db.unit_of_work() as uow:
+        return await uow.complaints.events(complaint_id)
