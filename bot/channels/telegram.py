@@ -33,7 +33,8 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 
 from bot.channels.albums import AlbumCollector
-from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors, split_text
+from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors
+from bot.channels.texts import split_text
 from bot.inbox import Inbox
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
@@ -289,7 +290,7 @@ class TelegramChannel:
         bot = await self.bulk_bot()
         limits = {"bulk": True}
         markup = keyboard(reply) if reply.buttons else None
-        text = split_text(reply.text)[0]
+        text = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)[0]
         with delivery_errors():
             try:
                 await bot.edit_message_text(
@@ -354,7 +355,7 @@ class TelegramChannel:
             return await self._send_photo(bot, chat_id, reply.photos[0], reply.text, keyboard(reply), limits, thread)
         if reply.photos:
             await self._send_photos(bot, chat_id, reply.photos, limits, thread)
-        parts = split_text(reply.text)
+        parts = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)
         message_id = None
         # An answer to an earlier message (e.g. the reporter's addition under the case card) is threaded.
         answer = ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True) if reply.reply_to else None

@@ -27,15 +27,16 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.base import DeliveryError, RateLimited, TemporaryFailure, Unreachable
+from bot.channels.texts import split_text
 from bot.channels.zalo_common import (
     DEFAULT_CHOICES_TTL,
+    MAX_TEXT,
     Handle,
     Now,
     ZaloChannelBase,
     is_url,
     post_json,
     send_replies,
-    split_text,
     utc_now,
     with_choices,
     with_photos_note,
@@ -345,7 +346,7 @@ class ZaloBotChannel(ZaloChannelBase):
         # The Bot API takes photos by URL only, and evidence photos are not published on the internet.
         text = with_choices(with_photos_note(reply.text, len(reply.photos) - len(urls)), reply.flat_buttons())
         if text.strip():
-            for part in split_text(text):
+            for part in split_text(text, MAX_TEXT):
                 result = await self.call("sendMessage", {"chat_id": chat_id, "text": part})
                 message_id = _message_id(result) or message_id
         return message_id

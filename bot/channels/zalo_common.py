@@ -44,7 +44,6 @@ DEFAULT_CHOICES_TTL = timedelta(hours=24)
 
 _NUMBER = re.compile(r"^\s*(?:số\s*)?([0-9]{1,2})\s*[.)]?\s*$", re.IGNORECASE)
 # Where a long text may be cut, best first: a blank line, a line break, a sentence end, any space.
-_CUTS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?…](?=\s)"), re.compile(r"\s"))
 # Content types that are certainly not a photo (an error page instead of the image, a video, ...).
 _NOT_IMAGE_TYPES = ("text/", "video/", "audio/", "application/json", "application/pdf")
 
@@ -59,33 +58,6 @@ def utc_now() -> datetime:
 # --------------------------------------------------------------------------------------------------------
 # Texts
 # --------------------------------------------------------------------------------------------------------
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split a text over ``limit`` characters into parts that fit, cutting at the best boundary available:
-    a paragraph, a line, a sentence end, a space (never inside a word unless a word is longer than a part).
-    """
-    text = text.strip()
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = _best_cut(text, limit)
-        part = text[:cut].rstrip()
-        if part:
-            parts.append(part)
-        text = text[cut:].lstrip()
-    if text or not parts:
-        parts.append(text)
-    return parts
-
-
-def _best_cut(text: str, limit: int) -> int:
-    window = text[: limit + 1]
-    floor = limit // 3  # never leave a tiny first part just to cut at a better kind of boundary
-    for pattern in _CUTS:
-        best = max((m.end() for m in pattern.finditer(window) if floor <= m.end() <= limit), default=0)
-        if best:
-            return best
-    return limit
 
 
 def with_choices(text: str, buttons: list[Button]) -> str:

@@ -39,14 +39,15 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import DeliveryError, OutsideMessagingWindow, RateLimited
+from bot.channels.texts import split_text
 from bot.channels.zalo_common import (
     DEFAULT_CHOICES_TTL,
+    MAX_TEXT,
     Handle,
     Now,
     ZaloChannelBase,
     is_url,
     send_replies,
-    split_text,
     utc_now,
     with_choices,
     with_photos_note,
@@ -320,7 +321,7 @@ class ZaloOAChannel(ZaloChannelBase):
             message_id = await self._post_message(chat_id, {"attachment": attachment}) or message_id
         text = with_choices(with_photos_note(reply.text, unsent), reply.flat_buttons())
         if text.strip():
-            for part in split_text(text):
+            for part in split_text(text, MAX_TEXT):
                 message_id = await self._post_message(chat_id, {"text": part}) or message_id
         return message_id
 

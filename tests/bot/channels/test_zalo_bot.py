@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from bot.app import App, create_app
 from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
+from bot.channels.texts import split_text
 from bot.channels.zalo_bot import SECRET_HEADER, ZaloBotChannel, to_incoming
-from bot.channels.zalo_common import MAX_TEXT, split_text, with_choices
+from bot.channels.zalo_common import MAX_TEXT, with_choices
 from bot.inbox import Inbox
 from bot.logs import setup_logging
 from bot.settings import Settings
@@ -346,11 +347,11 @@ async def test_secrets_never_reach_the_log(tmp_path: Path) -> None:
 
 def test_long_texts_split_at_sentence_boundaries() -> None:
     text = "Đoạn đầu ngắn.\n\n" + " ".join(f"Câu thứ {i} kết thúc ở đây." for i in range(200))
-    parts = split_text(text)
+    parts = split_text(text, MAX_TEXT)
     assert all(0 < len(p) <= MAX_TEXT for p in parts)
     assert " ".join(" ".join(parts).split()) == " ".join(text.split())  # nothing lost
     assert all(p.endswith(".") for p in parts)
     word = "x" * 4500  # no boundary at all: hard cuts
-    assert [len(p) for p in split_text(word)] == [2000, 2000, 500]
-    assert split_text("ngắn") == ["ngắn"]
+    assert [len(p) for p in split_text(word, MAX_TEXT)] == [2000, 2000, 500]
+    assert split_text("ngắn", MAX_TEXT) == ["ngắn"]
     assert with_choices("", [Button("A", "a")]).startswith("1. A\n")
