@@ -93,6 +93,11 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
         problems.append(OTHER_GIFT)
     elif back := re.search(r"tang\s*(\d+)\s*(?:\w+\s*){0,4}?(?:khi|cho|neu)\s*(?:khach\s*)?mua\s*(\d+)", text):
         numbers["buy_quantity"], numbers["free_quantity"] = float(back.group(2)), float(back.group(1))
+    if total := re.search(_TOTAL, text):  # "tổng giá trị quà tặng khoảng 30 triệu": the programme's total
+        value = _money(total.group(1), total.group(2), total.group(3))
+        if value is not None:
+            numbers["total_value"] = value
+            text = text[: total.start()] + " # " + text[total.end() :]
     if instead := re.search(_INSTEAD, text):  # "giá 199k thay vì 300k": the first is the new price
         sale, price = (_money(*instead.group(1, 2), None), _money(*instead.group(3, 4), None))
         if sale is not None and price is not None:
@@ -124,6 +129,12 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
     return numbers, problems
 
 
+_TOTAL = (
+    r"\b(?:tong (?:cong )?(?:gia tri |tri gia |so tien |tien )?(?:cac )?"
+    r"(?:giai(?: thuong)?|qua(?: tang)?|khuyen mai|km|hang mau|giam)|"
+    r"ngan sach(?: khuyen mai| km| qua(?: tang)?| hang mau| giai thuong)?|co cau giai(?: thuong)?)"
+    r"[^.;,\d]{0,25}?" + _MONEY
+)
 _MONEY_UNIT = r"(\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|d|dong|vnd)\b"
 _INSTEAD = _MONEY_UNIT + r"\s*(?:\(\s*)?(?:thay vi|thay cho|so voi|tu gia)\s*(?:gia\s*)?" + _MONEY_UNIT
 #: A percentage that is not the promotion's: tax, deposit, interest, commission, alcohol.

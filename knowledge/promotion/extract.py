@@ -42,18 +42,20 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
      r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)|free ?ship|\bfs\b|"
      r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia|"
+     r"\btang (?:[a-z]+ ){1,4}\d+\s*(?:k|nghin|ngan|tr|trieu)\b|"
      r"giam\s*(?:gia\s*)?\d+\s*%?\s*(?:phi|tien) (?:van chuyen|ship|giao hang)|\btang (?:\d{1,2}|mot) (?!%|phan)[a-z]"),
     ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
-     r"\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|thanh ly|\bsale\s*\d|"
+     r"\bxa\s*(?:\d|het|lo|tet|toan bo|sach)|\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|"
+     r"thanh ly|\bsale\s*\d|"
      r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d"),
 )  # fmt: skip
 _PROMO = r"khuyen ma[iy]|\bkm\b|\bctkm\b|uu dai"
 _INTENT = (
     r"\b(?:dinh|du dinh|du kien|muon|se|sap|ke hoach|chuan bi|len chuong trinh|chay chuong trinh|to chuc)\b|"
     r"\btinh (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km)\b|"
-    r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha) (?:em|minh|toi|tui|chung toi|chung em|t)\b|"
-    r"\b(?:em|minh|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)"
+    r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua) (?:em|e|minh|mik|mk|toi|tui|chung toi|chung em|t)\b|"
+    r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)"
 )
 _GENERAL = r"toi da (?:bao nhieu|la bao nhieu|may)|\bmax\b|bao nhieu (?:phan tram|%)|la gi\b|nhu the nao|o dau\b|"
 _GENERAL += r"thu tuc|ho so|mau (?:so|don)|bi phat|muc phat|xu phat|(?:tren|qua|vuot|hon) \d+ ?%|thap nhat|"
@@ -254,6 +256,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         problems.append(STATE_PROGRAMME)
     if ("buy_quantity" in numbers or OTHER_GIFT in problems) and "gift" not in plan["forms"]:
         plan["forms"].append("gift")
+    if "loyalty" in plan["forms"] and "buy_quantity" not in numbers:  # "10 ly tặng 1 ly": the loyalty reward
+        plan["forms"] = [f for f in plan["forms"] if f != "gift"]
     plan.update(numbers)
     dates = read_dates(f, now, windows)
     problems += dates.problems
@@ -314,9 +318,10 @@ TOO_LONG = (
 )
 
 
-def looks_like_plan(text: str) -> bool:
+def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     """True when *text* describes a planned promotion (a form with a %, an amount or dates, and a plan or a
-    first person), not a general question such as "Online Friday được giảm tối đa bao nhiêu?"."""
+    first person), not a general question such as "Online Friday được giảm tối đa bao nhiêu?". Dates are read
+    at *now* (a fixed day when not given)."""
     f = folded(text[: MAX_CHARS + 1])
     forms = read_forms(f)
     promo = bool(forms) or bool(re.search(_PROMO, f))
@@ -324,7 +329,7 @@ def looks_like_plan(text: str) -> bool:
         return False
     numbers, problems = read_amounts(f, forms)
     number = bool(numbers) or bool(problems)
-    dates = read_dates(f, _NOON, ())
+    dates = read_dates(f, now or _NOON, ())
     explicit = dates.kind == "explicit" or bool(dates.problems)
     intent = bool(re.search(_INTENT, f))
     if len(text) > MAX_CHARS:
@@ -332,6 +337,10 @@ def looks_like_plan(text: str) -> bool:
     if re.search(_NOT_A_PLAN, f) or not (forms or intent):
         return False
     planning = bool(re.search(_PLANNING, f))
+    ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
+    own = number or intent or planning or bool(set(forms) & set(_NO_AMOUNT))
+    if forms and ranged and own and (number or not re.search(_ASKED_LIMIT, f)):  # a programme told with its dates
+        return True
     if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it
         ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
         told = bool(forms) and ranged and ((number and intent) or planning)
@@ -344,3 +353,7 @@ def looks_like_plan(text: str) -> bool:
 
 
 _NOON = datetime(2025, 6, 15, 12)
+#: Forms whose verdict needs no amount (exempt from the per-unit cap).
+_NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")
+#: A question on the limit itself ("được giảm tối đa bao nhiêu?"): the Q&A's, unless the plan names its own %.
+_ASKED_LIMIT = r"toi da (?:bao nhieu|la bao nhieu|may)|bao nhieu (?:phan tram|%)|\bmax\b|han muc"
