@@ -142,7 +142,7 @@ _OTHER_PERCENT = r"(?:vat|thue|coc|lai suat|lai|hoa hong|doanh thu|doanh so|tang
 
 #: "quá 50 %", "trên 50 %": a threshold asked about, not the programme's own percentage (that is asked back).
 _THRESHOLD = r"\b(?:tren|qua|vuot|vuot qua|hon|duoi|it nhat|toi thieu|khong qua)\s*$"
-_OPEN_ENDED = r"\s*(?:\+|tro len\b|tro di\b)"  # "50 %++", "50 % trở lên": how far up is not said
+_OPEN_ENDED = r"\s*(?:\+(?=\s*(?:$|[.,;!?)+]))|tro len\b|tro di\b)"  # "50 %++", "50 % trở lên": how far up is not said
 
 
 def _percent(match: re.Match[str], text: str) -> float | None:

@@ -63,7 +63,9 @@ _GENERAL += r"bao nhieu tien|han muc|tinh tren|dung khong|phai khong|bao lau|bao
 _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
-    r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\bbi (?:kiem tra|phat|xu phat|lap)\b|"
+    r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\blap bien ban\b|"
+    r"\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?(?:kiem tra|phat|xu phat|lap)\b|"
+    r"\bxong\b[^.?]{0,15}\broi\b|"
     r"\b(?:em|toi|minh|me em|con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|\bphan anh\b|"
     r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
     r"\bthuc te\b|\bmuon (?:tra lai|doi tra|doi hang)\b|\bkhong (?:cho|chiu) (?:doi|tra|bao hanh)\b|\bhang loi\b|"
@@ -296,7 +298,8 @@ def _game(text: str, plan: dict[str, Any]) -> list[str]:
 
 
 _STATE_PROGRAMME = (
-    r"ngay hoi mua sam|hoi cho|tuan hang|khuyen mai tap trung|chuong trinh (?:cua|do) (?:tinh|so|ubnd|bo|nha nuoc)|"
+    r"ngay hoi mua sam|(?<!cau )\bhoi cho\b|tuan hang|"
+    r"khuyen mai tap trung|chuong trinh (?:cua|do) (?:tinh|so|ubnd|bo|nha nuoc)|"
     r"(?:tinh|so cong thuong|ubnd|thanh pho|bo cong thuong) (?:to chuc|phat dong)"
 )
 STATE_PROGRAMME = (
