@@ -191,7 +191,35 @@ def _places(text: str, original: str, start: str | None, today: date, plan: dict
         return [DRAW_WHERE.format(province=provinces[0])]
     if re.search(_ONLY_ONLINE, text) or (re.search(r"\bchi\b[^.]{0,20}(?:" + _PLATFORM + ")", text)):
         plan["online"] = plan["platform_only"] = True
+    elif (shop := re.search(_SHOP_ON_PLATFORM, text)) and not provinces:  # "shop em trên Shopee", nothing else
+        rest = text[: shop.start()] + " " + text[shop.end() :]
+        if not re.search(_OTHER_CHANNEL, rest):
+            plan["online"] = plan["platform_only"] = True
     return []
+
+
+_SHOP_ON_PLATFORM = (
+    r"\b(?:shop|gian hang|cua hang)\s*(?:cua\s*)?(?:em|e|minh|mik|toi|tui)?\s*(?:tren|o)\s*(?:san\s*)?"
+    r"(?:shopee|lazada|tiktok(?: shop)?|tiki|sendo)\b"
+)
+_OTHER_CHANNEL = (
+    r"cua hang|\btiem\b|\bquan\b|sieu thi|chi nhanh|offline|truc tiep|tai shop|website|\bweb\b|facebook|\bfb\b|"
+    r"zalo|fanpage|\bva\b[^.]{0,12}(?:shop|cua hang|tiem)|shopee[^.]{0,20}(?:lazada|tiktok|tiki)"
+)
+_CAMPAIGN_WORDS = r"online\s*friday|\bolf\b|\bof\b|ngay mua sam truc tuyen|tuan le (?:thuong mai dien tu|tmdt)"
+UNCONFIRMED = (
+    "Lịch của Sở chưa có ngày chính thức của Online Friday / Tuần lễ Thương mại điện tử năm {year}, nên mình chưa "
+    "thể nói mức 100 % có áp dụng cho những ngày này không (ngoài khung khuyến mại tập trung, mức tối đa là 50 %). "
+    "Bạn cho mình văn bản tổ chức của Bộ Công Thương, hoặc hỏi Sở Công Thương để được xác nhận nhé."
+)
+
+
+def _unconfirmed(text: str, start: str | None, windows: Sequence[CampaignWindow]) -> list[str]:
+    """A campaign named for a year the calendar does not confirm: its 100 % is asked, never assumed either way."""
+    if not windows or not start or not re.search(_CAMPAIGN_WORDS, text):
+        return []
+    year = int(start[:4])
+    return [] if any(s.year == year for _, s, _ in windows) else [UNCONFIRMED.format(year=year)]
 
 
 def missing_of(plan: dict[str, Any]) -> list[str]:
@@ -273,6 +301,7 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
     problems += _places(f, text, dates.start, now.date(), plan)
+    problems += _unconfirmed(f, dates.start, windows)
     problems += validate(plan)
     return Reading(plan, missing_of(plan), problems, dates.notes)
 
