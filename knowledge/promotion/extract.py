@@ -370,8 +370,10 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
         return False
     planning = bool(re.search(_PLANNING, f))
     ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
-    own = number or intent or planning or bool(set(forms) & set(_NO_AMOUNT))
-    if forms and ranged and own and (number or not re.search(_ASKED_LIMIT, f)):  # a programme told with its dates
+    spelled = dates.start != dates.end and bool(re.search(r"\d{1,2}\s*/\s*\d{1,2}", f))  # "từ 1/12 đến 10/12"
+    own = number or planning or spelled or bool(re.search(_OWNER, f)) or bool(set(forms) & set(_NO_AMOUNT))
+    told = forms and ranged and own and re.search(r"\d", f)  # a programme told with its own dates or numbers
+    if told and (number or not re.search(_ASKED_LIMIT, f)):
         return True
     if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it
         ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
@@ -385,6 +387,11 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
 
 
 _NOON = datetime(2025, 6, 15, 12)
+#: The merchant speaking of their own business ("tới" folds to "toi" too, so "tôi" alone does not count).
+_OWNER = (
+    r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua|chuoi|sieu thi) (?:em|e|minh|mik|mk|toi|tui|chung toi)\b|"
+    r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b"
+)
 #: Forms whose verdict needs no amount (exempt from the per-unit cap).
 _NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")
 #: A question on the limit itself ("được giảm tối đa bao nhiêu?"): the Q&A's, unless the plan names its own %.
