@@ -37,7 +37,8 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b"),
     ("loyalty", r"khach hang than thiet|khach hang thuong xuyen|tich diem|the thanh vien|doi diem|hang thanh vien"),
     ("sample", r"hang mau|dich vu mau|san pham mau|dung thu|\bsample\b|\btester\b"),
-    ("gift_no_purchase", r"khong (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
+    ("gift_no_purchase", r"(?:khong|ko|k) (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
+     r"phat (?:[a-z]+ ){1,3}(?:\d+\s*k )?mien phi|"
      r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
     ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
      r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)|free ?ship|\bfs\b|"
@@ -64,7 +65,8 @@ _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
     r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\blap bien ban\b|"
-    r"\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?(?:kiem tra|phat|xu phat|lap)\b|"
+    r"(?<!co )(?<!so )(?<!se )(?<!sai )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
+    r"(?:kiem tra|phat|xu phat|lap)\b|"
     r"\bxong\b[^.?]{0,15}\broi\b|"
     r"\b(?:em|toi|minh|me em|con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|\bphan anh\b|"
     r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
@@ -134,10 +136,12 @@ def folded(text: str) -> str:
     """Lower-case text without diacritics, spaces collapsed ("Giảm  GIÁ" → "giam gia"); words whose diacritics say
     they are not what their folded form reads ("tăng" is not "tặng", "thuộc" not "thuốc") are blanked."""
     words = unicodedata.normalize("NFC", text).lower().split()
-    kept = ["#" if w.strip(".,;:!?()\"'") in _ACCENTED_FALSE else w for w in words]
+    kept = ["#" if w.strip(".,;:!?()\"'") in _ACCENTED_FALSE else _ACCENTED_AS.get(w, w) for w in words]
     return re.sub(_FOLDED_FALSE, "#", fold(" ".join(kept)))
 
 
+#: Words whose folded form reads as another word: "tối 5/9" (the evening of) is not "tới 5/9" (until).
+_ACCENTED_AS = {"tối": "dem"}
 _ACCENTED_FALSE = frozenset({"thuộc", "bìa", "bịa", "bía", "tăng", "tầng", "giám", "giàm", "chị"})
 _FOLDED_FALSE = (
     r"\b(?:giam (?:doc|sat|dinh|ho|can|beo|mo|stress|dau|sot|toc)|tang (?:gap|len|gia|truong|ca|thue|luong|cuong)|"
@@ -395,4 +399,4 @@ _OWNER = (
 #: Forms whose verdict needs no amount (exempt from the per-unit cap).
 _NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")
 #: A question on the limit itself ("được giảm tối đa bao nhiêu?"): the Q&A's, unless the plan names its own %.
-_ASKED_LIMIT = r"toi da (?:bao nhieu|la bao nhieu|may)|bao nhieu (?:phan tram|%)|\bmax\b|han muc"
+_ASKED_LIMIT = r"toi da (?:bao nhieu|la bao nhieu|may)|bao nhieu (?:phan tram|%)|\bmax\b"
