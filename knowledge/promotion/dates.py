@@ -53,6 +53,7 @@ class Dates:
     end: str | None = None
     seen: bool = False  # some date expression was found
     kind: str | None = None  # "explicit" (29/11, tháng 3, tuần sau) or "occasion" (Online Friday, Tết)
+    approximate: bool = False  # a loose period ("cuối tháng 11", "đầu tháng sau") rather than days
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -350,6 +351,7 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
             occasion_only = reader is _tet and not re.search(r"\btet\s*(?:nguyen dan\s*)?\d{4}", text)
             out.seen, out.kind = True, "occasion" if occasion_only else "explicit"
             out.start, out.end = span[0].isoformat(), span[1].isoformat()
+            out.approximate = reader is _months and bool(re.search(r"\b(?:dau|giua|cuoi)\s+thang\b", text))
             if reader is _months and re.search(_UNTIL_MONTH, text) and not re.search(_FROM_WORDS, text):
                 out.start = None  # "đến hết tháng 11": from when is asked
             return out

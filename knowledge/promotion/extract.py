@@ -45,7 +45,8 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
      r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia|"
      r"\btang (?:[a-z]+ ){1,4}\d+\s*(?:k|nghin|ngan|tr|trieu)\b|"
      r"giam\s*(?:gia\s*)?\d+\s*%?\s*(?:phi|tien) (?:van chuyen|ship|giao hang)|\btang (?:\d{1,2}|mot) (?!%|phan)[a-z]"),
-    ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
+    ("event", r"to chuc su kien|su kien (?:van hoa|van nghe|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|"
+     r"bieu dien|van nghe"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
      r"\bxa\s*(?:\d|het|lo|tet|toan bo|sach)|\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|"
      r"thanh ly|\bsale\s*\d|"
@@ -299,6 +300,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         plan["start"] = dates.start
     if dates.end:
         plan["end"] = dates.end
+    if dates.approximate:
+        plan["approximate"] = True
     goods, degrees = read_goods(f)
     if goods:
         plan["goods"] = goods
@@ -376,7 +379,10 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
     spelled = dates.start != dates.end and bool(re.search(r"\d{1,2}\s*/\s*\d{1,2}", f))  # "từ 1/12 đến 10/12"
     own = number or planning or spelled or bool(re.search(_OWNER, f)) or bool(set(forms) & set(_NO_AMOUNT))
-    told = forms and ranged and own and re.search(r"\d", f)  # a programme told with its own dates or numbers
+    started = bool(dates.start) and bool(set(forms) & set(_NO_AMOUNT)) and bool(re.search(_OWNER, f))
+    told = (
+        forms and (ranged or started) and own and re.search(r"\d", f)
+    )  # a programme told with its own dates or numbers
     if told and (number or not re.search(_ASKED_LIMIT, f)):
         return True
     if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it

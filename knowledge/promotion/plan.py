@@ -55,6 +55,7 @@ class Plan:
     platform_only: bool = False
     to_drug_traders: bool = False
     prize_deadline: date | None = None
+    approximate: bool = False  # the dates were told loosely ("cuối tháng 11"): a window edge inside is asked
 
     def number(self, name: str) -> float | None:
         return self.numbers.get(name)
@@ -186,5 +187,6 @@ def parse_plan(raw: Mapping[str, Any]) -> tuple[Plan | None, list[str]]:
         platform_only=bool(raw.get("platform_only", False)),
         to_drug_traders=bool(raw.get("to_drug_traders", False)),
         prize_deadline=deadline.date() if deadline else None,
+        approximate=bool(raw.get("approximate", False)),
     )
     return plan, []

@@ -162,6 +162,11 @@ T_REGISTER = (
     "chậm nhất ngày {day} (thời hạn xử lý {days} ngày làm việc)."
 )
 T_BO = "Bộ Công Thương"
+T_SO_OR_BO = "Sở Công Thương (chỉ trong một tỉnh) hoặc Bộ Công Thương (từ hai tỉnh trở lên, trực tuyến toàn quốc)"
+Q_EXACT_DATES = (
+    "Khung khuyến mại tập trung bắt đầu hoặc kết thúc giữa khoảng thời gian bạn nói, nên mức tối đa (100 % hay "
+    "50 %) tùy ngày cụ thể: bạn cho mình ngày bắt đầu và kết thúc chính xác nhé."
+)
 T_BO_WHY_PLACES = " (chạy từ hai tỉnh trở lên hoặc trực tuyến toàn quốc)"
 T_BO_WHY_FORM = " (hình thức khác được chấp thuận)"
 T_REPORT = (

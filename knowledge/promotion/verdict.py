@@ -264,14 +264,15 @@ def _register_points(ctx: _Context) -> tuple[list[Point], list[str]]:
         authority, who, why = "bo", texts.T_BO, texts.T_BO_WHY_PLACES
     elif len(plan.provinces) == 1:
         authority, who, why = "so", texts.T_SO.format(place=plan.provinces[0]), ""
-    else:
-        return [], [texts.Q_PLACE]
+    else:  # the duty is known, the authority depends on where: asked
+        authority, who, why = "", texts.T_SO_OR_BO, ""
     days = rule.params["processing_working_days"]
     file_by = working_days_before(plan.start.date(), days)
     text = texts.T_REGISTER.format(authority=who + why, day=texts.vn_date(file_by), days=days)
     status = "over" if file_by < ctx.today else "ok"
     data = {"duty": "register", "authority": authority, "file_by": file_by.isoformat()}
     points = [ctx.point("filing", status, text, rule, **data)]
+    asked = [] if authority else [texts.Q_PLACE]
     if "lucky_draw" in plan.forms:
         report = ctx.rule("lucky-draw-report")
         deadline = plan.prize_deadline or (plan.end - timedelta(microseconds=1)).date()
@@ -279,7 +280,7 @@ def _register_points(ctx: _Context) -> tuple[list[Point], list[str]]:
         report_by = deadline + timedelta(days=after)
         text = texts.T_REPORT.format(day=texts.vn_date(report_by), days=after, deadline=texts.vn_date(deadline))
         points.append(ctx.point("report", "ok", text, report, report_by=report_by.isoformat()))
-    return points, []
+    return points, asked
 
 
 def _goods_points(ctx: _Context) -> tuple[list[Point], list[str]]:
@@ -415,6 +416,7 @@ def check_promotion(
     unknown = {p.data["form"] for p in caps if p.status == "unknown"}
     questions += [texts.Q_DISCOUNT_AMOUNT] if "discount" in unknown else []
     questions += [texts.Q_GIFT_AMOUNT] if unknown - {"discount"} else []
+    questions += [texts.Q_EXACT_DATES] if plan.approximate and edges else []  # "cuối tháng 11" across 29/11
     points = [_regime_point(ctx, regime), *caps, *_notify_point(ctx)]
     register, asked = _register_points(ctx)
     goods, asked_goods = _goods_points(ctx)
