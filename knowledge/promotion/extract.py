@@ -198,18 +198,19 @@ def _places(text: str, original: str, start: str | None, today: date, plan: dict
         plan["online"] = plan["platform_only"] = True
     elif (shop := re.search(_SHOP_ON_PLATFORM, text)) and not provinces:  # "shop em trên Shopee", nothing else
         rest = text[: shop.start()] + " " + text[shop.end() :]
-        if not re.search(_OTHER_CHANNEL, rest):
-            plan["online"] = plan["platform_only"] = True
+        if not re.search(_OTHER_CHANNEL, rest):  # only there, or there among others? asked where it matters
+            plan["online"] = plan["platform_maybe"] = True
     return []
 
 
 _SHOP_ON_PLATFORM = (
-    r"\b(?:shop|gian hang|cua hang)\s*(?:cua\s*)?(?:em|e|minh|mik|toi|tui)?\s*(?:tren|o)\s*(?:san\s*)?"
+    r"\b(?:shop|gian hang|cua hang)\s*(?:cua\s*)?(?:em|e|minh|mik|toi|tui)?\s*(?:ban\s*(?:hang\s*)?)?(?:tren|o)\s*"
+    r"(?:san\s*)?"
     r"(?:shopee|lazada|tiktok(?: shop)?|tiki|sendo)\b"
 )
 _OTHER_CHANNEL = (
     r"cua hang|\btiem\b|\bquan\b|sieu thi|chi nhanh|offline|truc tiep|tai shop|website|\bweb\b|facebook|\bfb\b|"
-    r"zalo|fanpage|\bva\b[^.]{0,12}(?:shop|cua hang|tiem)|shopee[^.]{0,20}(?:lazada|tiktok|tiki)"
+    r"zalo|fanpage|\bva\b[^.]{0,12}(?:shop|cua hang|tiem)"
 )
 _CAMPAIGN_WORDS = r"online\s*friday|\bolf\b|\bof\b|ngay mua sam truc tuyen|tuan le (?:thuong mai dien tu|tmdt)"
 UNCONFIRMED = (
@@ -376,6 +377,8 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     if re.search(_NOT_A_PLAN, f) or not (forms or intent):
         return False
     planning = bool(re.search(_PLANNING, f))
+    if re.match(_THIRD_PARTY, f) and not planning and not re.search(_OWNER, f):  # "lazada sale 12.12 giảm 90%…"
+        return False
     ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
     spelled = dates.start != dates.end and bool(re.search(r"\d{1,2}\s*/\s*\d{1,2}", f))  # "từ 1/12 đến 10/12"
     own = number or planning or spelled or bool(re.search(_OWNER, f)) or bool(set(forms) & set(_NO_AMOUNT))
@@ -401,6 +404,11 @@ _NOON = datetime(2025, 6, 15, 12)
 _OWNER = (
     r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua|chuoi|sieu thi) (?:em|e|minh|mik|mk|toi|tui|chung toi)\b|"
     r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b"
+)
+#: A message about a platform's or a chain's own sale, not the writer's plan.
+_THIRD_PARTY = (
+    r"\s*(?:san\s+)?(?:shopee|lazada|tiki|tiktok|sendo|(?:sieu thi\s+)?co\.?\s?op|bach hoa xanh|dien may xanh|"
+    r"the gioi di dong|cac shop|shop kia|cua hang kia)\b"
 )
 #: Forms whose verdict needs no amount (exempt from the per-unit cap).
 _NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")

@@ -162,6 +162,10 @@ T_REGISTER = (
     "chậm nhất ngày {day} (thời hạn xử lý {days} ngày làm việc)."
 )
 T_BO = "Bộ Công Thương"
+Q_PLATFORM_ONLY = (
+    "Trước 01/12/2024, thương nhân chỉ bán qua sàn thương mại điện tử thì không phải thông báo: bạn chỉ bán trên "
+    "sàn, hay còn bán ở cửa hàng, website hoặc trang mạng riêng?"
+)
 T_SO_OR_BO = "Sở Công Thương (chỉ trong một tỉnh) hoặc Bộ Công Thương (từ hai tỉnh trở lên, trực tuyến toàn quốc)"
 Q_EXACT_DATES = (
     "Khung khuyến mại tập trung bắt đầu hoặc kết thúc giữa khoảng thời gian bạn nói, nên mức tối đa (100 % hay "

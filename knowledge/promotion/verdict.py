@@ -241,6 +241,8 @@ def _notify_point(ctx: _Context) -> list[Point]:
         return [ctx.point("filing", "ok", text, lead, duty="exempt")]
     if lead.verified and plan.platform_only and lead.params["exempt_platform_only"]:
         return [ctx.point("filing", "ok", texts.T_NOTIFY_EXEMPT_PLATFORM, lead, duty="exempt")]
+    if lead.verified and plan.platform_maybe and lead.params["exempt_platform_only"]:
+        return [Point("filing", "unknown", texts.Q_PLATFORM_ONLY, ctx.basis(lead), data={"duty": "unknown"})]
     days = lead.params["working_days"]
     file_by = working_days_before(plan.start.date(), days)
     authority = texts.T_EACH_SO.format(places=_places(plan))
@@ -421,4 +423,7 @@ def check_promotion(
     register, asked = _register_points(ctx)
     goods, asked_goods = _goods_points(ctx)
     points += [*register, *goods, *_budget_point(ctx, found), *_duty_points(ctx), *_warnings(ctx)]
+    if any(p.data.get("duty") == "unknown" for p in points):  # sold only through platforms? asked
+        questions.append(texts.Q_PLATFORM_ONLY)
+        points = [p for p in points if p.data.get("duty") != "unknown"]
     return Verdict(plan, regime, tuple(points), tuple(questions + asked + asked_goods))

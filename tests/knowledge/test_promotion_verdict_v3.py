@@ -11,6 +11,7 @@ from knowledge.promotion import check_promotion
 from knowledge.promotion.calendar import TZ, holiday_windows, is_holiday, tet_day, tet_window
 from knowledge.promotion.evaluate import evaluate, load_situations, reply
 from knowledge.promotion.extract import UNCONFIRMED, looks_like_plan, read_plan
+from knowledge.promotion.texts import Q_PLATFORM_ONLY
 from tests.support.configs import plan_2024
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -55,9 +56,13 @@ def test_gifts_under_100_million_in_total_were_exempt_before_01_12_2024() -> Non
     assert verdict.summary()["filing"] == ["exempt"]
 
 
-def test_a_shop_on_one_platform_only_was_exempt_before_01_12_2024() -> None:
-    _, verdict = _verdict("Shop em trên Shopee giảm 40% từ 1/10 đến 10/10 dc ko", date(2024, 9, 10))
+def test_selling_only_on_platforms_was_exempt_before_01_12_2024_and_a_platform_alone_is_asked() -> None:
+    _, verdict = _verdict("Shop em chỉ bán trên Shopee, giảm 40% từ 1/10 đến 10/10 dc ko", date(2024, 9, 10))
     assert verdict.summary()["filing"] == ["exempt"]
+    _, verdict = _verdict("Shop em trên Shopee giảm 40% từ 1/10 đến 10/10 dc ko", date(2024, 9, 10))
+    assert not verdict.complete and Q_PLATFORM_ONLY in verdict.questions
+    _, verdict = _verdict("Shop em trên Shopee giảm 40% từ 1/10 đến 10/10/2025 dc ko", date(2025, 9, 10))
+    assert verdict.complete and verdict.summary()["filing"] == ["none"]  # no notification for discounts any more
     _, verdict = _verdict("Shop em trên Shopee và cửa hàng ở Đồng Xoài giảm 40% từ 1/10 đến 10/10", date(2024, 9, 10))
     assert verdict.summary()["filing"] == ["notify"]
 
