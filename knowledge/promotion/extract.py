@@ -306,6 +306,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     goods, degrees = read_goods(f)
     if goods:
         plan["goods"] = goods
+    if "medicine" in goods and re.search(_DRUG_TRADERS, f):  # medicines may be promoted to drug traders (Đ.5)
+        plan["to_drug_traders"] = True
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
     problems += _places(f, text, dates.start, now.date(), plan)
@@ -404,6 +406,10 @@ _NOON = datetime(2025, 6, 15, 12)
 _OWNER = (
     r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua|chuoi|sieu thi) (?:em|e|minh|mik|mk|toi|tui|chung toi)\b|"
     r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b"
+)
+_DRUG_TRADERS = (
+    r"\b(?:cho|toi|den) (?:cac )?(?:nha thuoc|quay thuoc|hieu thuoc|dai ly thuoc|cong ty duoc|doanh nghiep duoc|"
+    r"thuong nhan kinh doanh thuoc|nha phan phoi thuoc)"
 )
 #: A message about a platform's or a chain's own sale, not the writer's plan.
 _THIRD_PARTY = (
