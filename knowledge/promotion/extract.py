@@ -19,7 +19,7 @@ from typing import Any
 from knowledge.normalize import fold
 from knowledge.promotion import texts
 from knowledge.promotion.amounts import MEASURED, OTHER_GIFT, read_amounts
-from knowledge.promotion.dates import CampaignWindow, read_dates
+from knowledge.promotion.dates import CampaignWindow, Dates, read_dates
 from knowledge.promotion.places import PROVINCES, find_places
 from knowledge.promotion.plan import parse_plan
 
@@ -381,14 +381,7 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     planning = bool(re.search(_PLANNING, f))
     if re.match(_THIRD_PARTY, f) and not planning and not re.search(_OWNER, f):  # "lazada sale 12.12 giảm 90%…"
         return False
-    ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
-    spelled = dates.start != dates.end and bool(re.search(r"\d{1,2}\s*/\s*\d{1,2}", f))  # "từ 1/12 đến 10/12"
-    own = number or planning or spelled or bool(re.search(_OWNER, f)) or bool(set(forms) & set(_NO_AMOUNT))
-    started = bool(dates.start) and bool(set(forms) & set(_NO_AMOUNT)) and bool(re.search(_OWNER, f))
-    told = (
-        forms and (ranged or started) and own and re.search(r"\d", f)
-    )  # a programme told with its own dates or numbers
-    if told and (number or not re.search(_ASKED_LIMIT, f)):
+    if _told(f, forms, dates, number or planning) and (number or not re.search(_ASKED_LIMIT, f)):
         return True
     if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it
         ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
@@ -399,6 +392,19 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     if planning and not re.search(_DUTY, f) and not re.search(_ASKING, f):  # "em định tặng quà dịp Trung thu"
         return bool(forms) or dates.seen
     return bool(forms) and explicit and intent
+
+
+def _told(f: str, forms: list[str], dates: Dates, owned: bool) -> bool:
+    """A programme told with its own dates: a form, its days, and the merchant's number, plan or business."""
+    ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
+    owner = bool(re.search(_OWNER, f))
+    free = bool(set(forms) & set(_NO_AMOUNT))  # contests, draws, loyalty…: no amount to name
+    spelled = dates.start != dates.end and bool(re.search(r"\d{1,2}\s*/\s*\d{1,2}", f))  # "từ 1/12 đến 10/12"
+    started = bool(dates.start) and free and owner  # "từ 1/8 … tích điểm … chưa biết khi nào kết thúc"
+    if not forms or not (ranged or started) or not (owned or spelled or owner or free):
+        return False
+    spanned = ranged and dates.start != dates.end  # "tháng sau", not the one day of "thứ Hai tới"
+    return bool(re.search(r"\d", f)) or (free and owner and spanned)  # a number, or a dated draw of one's own
 
 
 _NOON = datetime(2025, 6, 15, 12)
