@@ -378,8 +378,10 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
         return number or explicit
     if re.search(_NOT_A_PLAN, f) or not (forms or intent):
         return False
-    planning = bool(re.search(_PLANNING, f))
+    planning = bool(re.search(_PLANNING, f)) or bool(re.search(r"\bcung (?:muon|se|dinh)\b", f))
     if re.match(_THIRD_PARTY, f) and not planning and not re.search(_OWNER, f):  # "lazada sale 12.12 giảm 90%…"
+        return False
+    if re.search(_OBSERVED, f) and not planning:  # "em thấy quảng cáo giảm 70 %…": someone else's programme
         return False
     if _told(f, forms, dates, number or planning) and (number or not re.search(_ASKED_LIMIT, f)):
         return True
@@ -417,10 +419,15 @@ _DRUG_TRADERS = (
     r"\b(?:cho|toi|den) (?:cac )?(?:nha thuoc|quay thuoc|hieu thuoc|dai ly thuoc|cong ty duoc|doanh nghiep duoc|"
     r"thuong nhan kinh doanh thuoc|nha phan phoi thuoc)"
 )
+_OBSERVED = (
+    r"\b(?:thay|nghe noi|doc duoc)\b[^.?]{0,25}\b(?:quang cao|shop|cua hang|sieu thi|tren mang|tren facebook|ben)\b|"
+    r"\b(?:di|ra|vao) (?:sieu thi|cho|cua hang|trung tam thuong mai)[^.?]{0,10}\bthay\b"
+)
 #: A message about a platform's or a chain's own sale, not the writer's plan.
 _THIRD_PARTY = (
     r"\s*(?:san\s+)?(?:shopee|lazada|tiki|tiktok|sendo|(?:sieu thi\s+)?co\.?\s?op|bach hoa xanh|dien may xanh|"
-    r"the gioi di dong|cac shop|shop kia|cua hang kia)\b"
+    r"the gioi di dong|cac shop|shop kia|cua hang kia|grab|gojek|ngan hang|the tin dung|vi dien tu|momo|zalopay|"
+    r"viettel|vinaphone|mobifone|vietjet|vietnam airlines|nha mang)\b"
 )
 #: Forms whose verdict needs no amount (exempt from the per-unit cap).
 _NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")
