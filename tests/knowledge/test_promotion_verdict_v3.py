@@ -83,7 +83,14 @@ def test_a_plan_told_around_a_procedure_question_is_a_plan() -> None:
         "ctkm giảm 25% từ 1.12 đến 15.12 ở cửa hàng Long Khánh",
     ):
         assert looks_like_plan(text, now), text
-    assert not looks_like_plan("cửa hàng em bị đoàn kiểm tra lập biên bản vì giảm giá 70%, giờ em phải làm sao", now)
+    for text in (
+        "cửa hàng em bị đoàn kiểm tra lập biên bản vì giảm giá 70%, giờ em phải làm sao",
+        "em thấy quảng cáo giảm 70% từ 1/12 đến 3/12 có đúng không",
+        "lazada sale 12.12 giảm tới 90% có thật không",
+        "thẻ tín dụng hoàn tiền 10% từ 1/12 đến 31/12 có đáng làm không",
+    ):
+        assert not looks_like_plan(text, now), text
+    assert looks_like_plan("shop em thấy shop bên cạnh giảm 60% nên cũng muốn giảm 60% từ 1/12 đến 5/12", now)
 
 
 def test_discount_plus_gift_reads_both_amounts() -> None:
@@ -117,3 +124,15 @@ def test_a_verdict_case_of_the_cap_exemptions_holds() -> None:
     for form in ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty"):
         plan = {"forms": [form], "start": "2025-08-01", "end": "2025-08-10", "provinces": ["Đồng Nai"]}
         assert check_promotion(plan, (), date(2025, 7, 1)).summary()["cap"] == "ok", form
+
+
+def test_a_draw_is_registered_even_before_its_place_is_known() -> None:
+    _, verdict = _verdict("cty em quay so trung thuong tu 1/12 den 31/12", date(2025, 11, 1))
+    summary = verdict.summary()
+    assert not verdict.complete and summary["filing"] == ["register"] and summary["authority"] == []
+
+
+def test_medicine_offered_to_drug_traders_is_allowed() -> None:
+    text = "nhà thuốc giảm 10% cho các nhà thuốc khác mua sỉ thuốc tây từ 1/12 đến 10/12"
+    _, verdict = _verdict(text, date(2025, 11, 1))
+    assert verdict.complete and not verdict.summary()["banned"]
