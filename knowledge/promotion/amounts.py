@@ -98,6 +98,11 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
         if value is not None:
             numbers["total_value"] = value
             text = text[: total.start()] + " # " + text[total.end() :]
+    if goods := re.search(_GOODS_VALUE, text):  # "doanh thu hàng khuyến mại dự kiến 500 triệu"
+        value = _money(goods.group(1), goods.group(2), goods.group(3))
+        if value is not None:
+            numbers["goods_value"] = value
+            text = text[: goods.start()] + " # " + text[goods.end() :]
     if instead := re.search(_INSTEAD, text):  # "giá 199k thay vì 300k": the first is the new price
         sale, price = (_money(*instead.group(1, 2), None), _money(*instead.group(3, 4), None))
         if sale is not None and price is not None:
@@ -134,6 +139,10 @@ _TOTAL = (
     r"(?:giai(?: thuong)?|qua(?: tang)?|khuyen mai|km|hang mau|giam)|"
     r"ngan sach(?: khuyen mai| km| qua(?: tang)?| hang mau| giai thuong)?|co cau giai(?: thuong)?)"
     r"[^.;,\d]{0,25}?" + _MONEY
+)
+_GOODS_VALUE = (
+    r"\b(?:tong (?:gia tri |tri gia )?(?:hang|hang hoa|san pham)|doanh thu|doanh so)(?: (?:hang|hang hoa|san pham|"
+    r"khuyen mai|duoc khuyen mai|du kien|uoc tinh|cua chuong trinh))*[^.;,\d]{0,15}?" + _MONEY
 )
 _MONEY_UNIT = r"(\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|d|dong|vnd)\b"
 _INSTEAD = _MONEY_UNIT + r"\s*(?:\(\s*)?(?:thay vi|thay cho|so voi|tu gia)\s*(?:gia\s*)?" + _MONEY_UNIT

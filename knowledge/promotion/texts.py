@@ -134,6 +134,10 @@ T_IN_WINDOW = " vì nằm trọn trong «{name}» (chương trình khuyến mạ
 T_OUT_WINDOW = " (ngoài chương trình khuyến mại tập trung)"
 T_NO_CAP = "Giảm giá {goods}: không bị giới hạn mức giảm tối đa."
 T_EXEMPT = "Hình thức {forms}: không áp dụng mức trần 50 % giá trị cho mỗi đơn vị hàng."
+T_TOTAL_RULE = (
+    "Tổng giá trị giải thưởng, quà của chương trình ({total}) không được vượt {limit} tổng giá trị hàng hóa được "
+    "khuyến mại."
+)
 T_TOTAL_OK = "Tổng giá trị khuyến mại {total} trên tổng giá trị hàng {goods} = {pct} — không vượt mức tối đa {limit}."
 T_TOTAL_OVER = "Tổng giá trị khuyến mại {total} trên tổng giá trị hàng {goods} = {pct} — vượt mức tối đa {limit}."
 T_WINDOW_EDGE = (

@@ -22,7 +22,7 @@ from knowledge.promotion.rules import Regime, Rule, RuleSet, default_rules
 __all__ = ["Point", "Verdict", "check_promotion"]
 
 CampaignWindow = tuple[str, date | datetime, date | datetime]
-_ORDER = {"over": 0, "banned": 0, "unknown": 1, "ok": 2}
+_ORDER = {"over": 0, "banned": 0, "unknown": 1, "ok": 2, "info": 3}
 
 
 @dataclass(frozen=True)
@@ -208,9 +208,12 @@ def _total_point(ctx: _Context, concentrated: Rule) -> list[Point]:
     total_rule = ctx.rule("cap-programme-total")
     total, goods = ctx.plan.number("total_value"), ctx.plan.number("goods_value")
     capped = [f for f in ctx.plan.forms if f not in total_rule.params["exempt_forms"]]
-    if not capped or total is None or not goods:
+    if not capped or total is None:
         return []
     limit, rule, _ = _limit(ctx, total_rule, concentrated)
+    if not goods:  # the rule is said; the share needs the value of the promoted goods
+        text = texts.T_TOTAL_RULE.format(total=texts.money(total), limit=texts.pct(limit))
+        return [ctx.point("cap-total", "info", text, rule)]
     value = total / goods * 100
     status = "ok" if round(value, 6) <= limit else "over"
     template = texts.T_TOTAL_OK if status == "ok" else texts.T_TOTAL_OVER
