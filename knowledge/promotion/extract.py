@@ -79,7 +79,8 @@ _NOT_A_PLAN = (
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
 _PLANNING = (
     r"(?<!quy )(?<!xac )(?<!nhat )(?<!chi )(?<!on )(?<!co )(?<!nuoc )\bdinh\b(?! (?:gia|nghia|danh|ky|muc)\\b)|"
-    r"\b(?:du kien|ke hoach|chuan bi|(?:tinh|muon) (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km|quay so|boc tham|xa))\b"
+    r"\b(?:du kien|ke hoach|chuan bi|"
+    r"(?:tinh|muon) (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km|quay so|boc tham|xa))\b"
 )
 #: A question asked of the law ("… có được không?"), not a plan told to be checked.
 _ASKING = r"\?|\b(?:duoc|dc|sao|gi|nao|khong|ko|chua|may)\s*(?:a|ah|vay|nhi|nhe|the)?\s*$"

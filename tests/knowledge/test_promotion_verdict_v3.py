@@ -136,3 +136,14 @@ def test_medicine_offered_to_drug_traders_is_allowed() -> None:
     text = "nhà thuốc giảm 10% cho các nhà thuốc khác mua sỉ thuốc tây từ 1/12 đến 10/12"
     _, verdict = _verdict(text, date(2025, 11, 1))
     assert verdict.complete and not verdict.summary()["banned"]
+
+
+def test_the_programme_total_caps_contests_draws_and_loyalty_too() -> None:
+    """Per-unit exempt, but the programme's total stays under 50 % of the promoted goods (FACTS §0, TT 39 Đ.3)."""
+    text = (
+        "cty em quay số trúng thưởng ở Biên Hòa từ 1/12 đến 31/12, tổng giá trị giải thưởng 300 triệu, "
+        "doanh thu hàng khuyến mại dự kiến 500 triệu"
+    )
+    _, verdict = _verdict(text, date(2025, 11, 1))
+    summary = verdict.summary()
+    assert (summary["cap"], summary["percent"], summary["limit"]) == ("over", 60.0, 50)
