@@ -68,7 +68,7 @@ def run_ask(args, settings: Settings, stdin: TextIO | None = None, stdout: TextI
     for text in questions:
         if not text:
             continue
-        if looks_like_plan(text):
+        if looks_like_plan(text, now):
             outcome = check_text(text, config, now)[1]
             print(json.dumps(plan_json(outcome), ensure_ascii=False) if args.json else outcome.text, file=stdout)
             stdout.flush()

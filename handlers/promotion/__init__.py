@@ -20,7 +20,7 @@ _FLOW = CheckFlow()
 async def answer_plan(ctx: Context, text: str, *, force: bool = False) -> bool:
     """A message describing a planned promotion gets its verdict, or what is missing is asked (the guided flow
     continues from there with what was read). False when the message is not a plan (the Q&A answers it)."""
-    if not force and not looks_like_plan(text):
+    if not force and not looks_like_plan(text, ctx.now):
         return False
     _, outcome = check_text(text, ctx.config, ctx.now)
     if outcome.complete:

@@ -17,6 +17,7 @@ from handlers.promotion import texts
 from knowledge.promotion import Verdict, check_promotion
 from knowledge.promotion.calendar import local
 from knowledge.promotion.extract import Reading, missing_of, read_plan
+from knowledge.promotion.texts import Q_PLATFORM_ONLY
 
 __all__ = ["STEPS", "Outcome", "campaign_windows", "check_text", "outcome_of", "step_of"]
 
@@ -74,7 +75,8 @@ def outcome_of(plan: dict[str, Any], windows: list[Window], today: date, problem
     if not problems and step not in ("form", "dates"):  # the verdict so far, its questions at the end
         verdict = check_promotion(plan, windows, today)
         if verdict.plan is not None:
-            return Outcome(plan, verdict, None if verdict.complete else (step or "dates"), verdict.render())
+            asked = "place" if Q_PLATFORM_ONLY in verdict.questions else "dates"  # "only through platforms?"
+            return Outcome(plan, verdict, None if verdict.complete else (step or asked), verdict.render())
     lines = [texts.UNDERSTOOD.format(summary=texts.summary(plan))] if any(plan.get(k) for k in plan) else []
     lines += list(problems) + [_note(n) for n in notes if _note(n)]
     step = step or ("dates" if problems and plan.get("forms") else "form")  # a doubt on the window: dates again

@@ -25,7 +25,7 @@ from knowledge.promotion.places import PROVINCES, find_places
 FLOW = "check"
 BACK_WORDS = frozenset({"quay lai", "tro lai", "back", "lui"})
 RESUME_GAP = timedelta(minutes=30)
-_PLACE_KEYS = ("provinces", "online", "platform_only")
+_PLACE_KEYS = ("provinces", "online", "platform_only", "platform_maybe")
 
 
 class CheckFlow(Flow):

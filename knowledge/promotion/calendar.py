@@ -74,12 +74,14 @@ class Window:
 
 @cache
 def _vn_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("VN", years=year, language="en_US")
+    # expand=False: a lookup of another year's day must not add that year to this cached object (mùng 1 of the
+    # year before would then be found as this year's Tết).
+    return holidays.country_holidays("VN", years=year, language="en_US", expand=False)
 
 
 def tet_day(year: int) -> date:
     """Mùng 1 Tết of the lunar year that starts in *year*."""
-    days = _vn_holidays(year).get_named(TET_NAME, lookup="exact")
+    days = [d for d in _vn_holidays(year).get_named(TET_NAME, lookup="exact") if d.year == year]
     if not days:
         raise ValueError(f"no Lunar New Year known for {year}")
     return min(days)

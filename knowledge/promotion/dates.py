@@ -53,6 +53,7 @@ class Dates:
     end: str | None = None
     seen: bool = False  # some date expression was found
     kind: str | None = None  # "explicit" (29/11, tháng 3, tuần sau) or "occasion" (Online Friday, Tết)
+    approximate: bool = False  # a loose period ("cuối tháng 11", "đầu tháng sau") rather than days
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -115,7 +116,10 @@ def _explicit(text: str, today: date, out: Dates) -> list[_Mark]:
     for pattern, groups in ((_WORDS_DATE, (1, 2, 3)), (_DATE, (1, 3, 4))):
         for m in re.finditer(pattern, text):
             dotted = groups[1] == 3 and m.group(2) == "." and not m.group(4)
-            if not free(*m.span()) or (dotted and m.group(1) != m.group(3)):  # "1.5": a number; "12.12": a date
+            ranged = re.search(r"\b(?:tu|den|toi|ngay)\s*$", text[: m.start()]) or re.match(
+                rf"\s*{_TO}\s*\d{{1,2}}\s*\.\s*\d", text[m.end() :]
+            )
+            if not free(*m.span()) or (dotted and m.group(1) != m.group(3) and not ranged):  # "1.5": a number
                 continue
             if re.match(r"\s*(?:gia|so)\b", text[m.end() :]):  # "1/2 giá": a fraction, not a date
                 continue
@@ -151,6 +155,9 @@ def _times(text: str, marks: list[_Mark], taken: list[tuple[int, int]]) -> None:
         near = min(marks, key=lambda k: abs(k.pos - m.start()))
         if abs(near.pos - m.start()) <= 24 and near.time is None:
             near.time = clock
+    for mark in marks:  # "tới trưa 1/12": 12:00 that day
+        if mark.time is None and re.search(r"\b(?:trua|12h trua)\s+(?:ngay\s+)?$", text[: mark.pos]):
+            mark.time = (12, 0)
 
 
 def _iso(day: date, time: tuple[int, int] | None, *, end: bool) -> str:
@@ -240,7 +247,14 @@ def _weeks(text: str, today: date) -> tuple[date, date] | None:
         return monday + timedelta(days=7), monday + timedelta(days=13)
     if re.search(r"\btuan nay\b", text):
         return today, monday + timedelta(days=6)
-    for words, delta in (("hom nay", 0), ("tu nay", 0), ("tu bay gio", 0), ("ngay mai", 1), ("ngay kia", 2)):
+    for words, delta in (
+        ("hom nay", 0),
+        ("tu nay", 0),
+        ("tu bay gio", 0),
+        ("ngay mai", 1),
+        ("tu mai", 1),
+        ("ngay kia", 2),
+    ):
         if re.search(rf"\b{words}\b", text):
             day = today + timedelta(days=delta)
             return day, day
@@ -337,9 +351,16 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
             occasion_only = reader is _tet and not re.search(r"\btet\s*(?:nguyen dan\s*)?\d{4}", text)
             out.seen, out.kind = True, "occasion" if occasion_only else "explicit"
             out.start, out.end = span[0].isoformat(), span[1].isoformat()
+            out.approximate = reader is _months and bool(re.search(r"\b(?:dau|giua|cuoi)\s+thang\b", text))
+            if reader is _months and re.search(_UNTIL_MONTH, text) and not re.search(_FROM_WORDS, text):
+                out.start = None  # "đến hết tháng 11": from when is asked
             return out
     out.seen = bool(out.notes)
     return out
+
+
+_UNTIL_MONTH = r"\b(?:den|toi)\s+(?:het|cuoi)\s+thang\s+(?:\d{1,2}|nay|sau|toi)\b"
+_FROM_WORDS = r"\b(?:tu|bat dau)\s+(?:ngay|thang|nay|hom nay|bay gio|mai|dau|giua|cuoi|\d)"
 
 
 def _ranged(marks: list[_Mark], text: str) -> list[_Mark]:

@@ -109,7 +109,7 @@ def reply(
     message: str, now: datetime, windows: Sequence[CampaignWindow], kb: Any
 ) -> tuple[Reading | None, Verdict | None, Any]:
     """The chat's first reply: (reading, verdict or None) for a plan, else (None, None, the KB's match)."""
-    if looks_like_plan(message):
+    if looks_like_plan(message, now):
         reading = read_plan(message, now, windows)
         verdict = None
         if not reading.problems and reading.plan.get("forms") and reading.plan.get("start") and reading.plan.get("end"):

@@ -18,14 +18,14 @@ from typing import Any
 
 from knowledge.normalize import fold
 from knowledge.promotion import texts
-from knowledge.promotion.dates import CampaignWindow, read_dates
+from knowledge.promotion.amounts import MEASURED, OTHER_GIFT, read_amounts
+from knowledge.promotion.dates import CampaignWindow, Dates, read_dates
 from knowledge.promotion.places import PROVINCES, find_places
 from knowledge.promotion.plan import parse_plan
 
 __all__ = ["MAX_CHARS", "Reading", "looks_like_plan", "read_amounts", "read_forms", "read_goods", "read_plan"]
 
 MAX_CHARS = 2000
-MEASURED = ("discount", "gift", "voucher")
 
 #: Folded patterns of each form, in the order they are read; a matched span is blanked before the next form.
 FORM_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -37,23 +37,27 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b"),
     ("loyalty", r"khach hang than thiet|khach hang thuong xuyen|tich diem|the thanh vien|doi diem|hang thanh vien"),
     ("sample", r"hang mau|dich vu mau|san pham mau|dung thu|\bsample\b|\btester\b"),
-    ("gift_no_purchase", r"khong (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
+    ("gift_no_purchase", r"(?:khong|ko|k) (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
+     r"phat (?:[a-z]+ ){1,3}(?:\d+\s*k )?mien phi|"
      r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
     ("gift", r"mua\s*\d+\s*(?:tang|duoc tang|free|km|khuyen mai)\s*\d+|\b\d+\s*tang\s*\d+\b|buy\s*\d+\s*get\s*\d+|"
      r"tang kem|qua tang|tang qua|kem qua|\bqua\b (?:tri gia|tang kem)|\bfree\b(?!\s*ship)|free ?ship|\bfs\b|"
      r"mien phi (?:van chuyen|giao hang|ship)|\btang them\b|\btang (?:[a-z]+ ){1,4}tri gia|"
+     r"\btang (?:[a-z]+ ){1,4}\d+\s*(?:k|nghin|ngan|tr|trieu)\b|"
      r"giam\s*(?:gia\s*)?\d+\s*%?\s*(?:phi|tien) (?:van chuyen|ship|giao hang)|\btang (?:\d{1,2}|mot) (?!%|phan)[a-z]"),
-    ("event", r"to chuc su kien|su kien (?:van hoa|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|bieu dien"),
+    ("event", r"to chuc su kien|su kien (?:van hoa|van nghe|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|"
+     r"bieu dien|van nghe"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
-     r"\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|thanh ly|\bsale\s*\d|"
+     r"\bxa\s*(?:\d|het|lo|tet|toan bo|sach)|\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|"
+     r"thanh ly|\bsale\s*\d|"
      r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d"),
 )  # fmt: skip
 _PROMO = r"khuyen ma[iy]|\bkm\b|\bctkm\b|uu dai"
 _INTENT = (
     r"\b(?:dinh|du dinh|du kien|muon|se|sap|ke hoach|chuan bi|len chuong trinh|chay chuong trinh|to chuc)\b|"
     r"\btinh (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km)\b|"
-    r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha) (?:em|minh|toi|tui|chung toi|chung em|t)\b|"
-    r"\b(?:em|minh|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)"
+    r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua) (?:em|e|minh|mik|mk|toi|tui|chung toi|chung em|t)\b|"
+    r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)"
 )
 _GENERAL = r"toi da (?:bao nhieu|la bao nhieu|may)|\bmax\b|bao nhieu (?:phan tram|%)|la gi\b|nhu the nao|o dau\b|"
 _GENERAL += r"thu tuc|ho so|mau (?:so|don)|bi phat|muc phat|xu phat|(?:tren|qua|vuot|hon) \d+ ?%|thap nhat|"
@@ -61,7 +65,10 @@ _GENERAL += r"bao nhieu tien|han muc|tinh tren|dung khong|phai khong|bao lau|bao
 _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
-    r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\bbi (?:kiem tra|phat|xu phat|lap)\b|"
+    r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\blap bien ban\b|"
+    r"(?<!co )(?<!so )(?<!se )(?<!sai )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
+    r"(?:kiem tra|phat|xu phat|lap)\b|"
+    r"\bxong\b[^.?]{0,15}\broi\b|"
     r"\b(?:em|toi|minh|me em|con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|\bphan anh\b|"
     r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
     r"\bthuc te\b|\bmuon (?:tra lai|doi tra|doi hang)\b|\bkhong (?:cho|chiu) (?:doi|tra|bao hanh)\b|\bhang loi\b|"
@@ -72,43 +79,12 @@ _NOT_A_PLAN = (
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
 _PLANNING = (
     r"(?<!quy )(?<!xac )(?<!nhat )(?<!chi )(?<!on )(?<!co )(?<!nuoc )\bdinh\b(?! (?:gia|nghia|danh|ky|muc)\\b)|"
-    r"\b(?:du kien|ke hoach|chuan bi|(?:tinh|muon) (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km))\b"
+    r"\b(?:du kien|ke hoach|chuan bi|"
+    r"(?:tinh|muon) (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km|quay so|boc tham|xa))\b"
 )
 #: A question asked of the law ("… có được không?"), not a plan told to be checked.
 _ASKING = r"\?|\b(?:duoc|dc|sao|gi|nao|khong|ko|chua|may)\s*(?:a|ah|vay|nhi|nhe|the)?\s*$"
 _DUTY = r"(?:can|phai) (?:thong bao|dang ky|bao (?:cao )?so|xin phep)"
-_PERCENT = r"(\d{1,4}(?:[.,]\d+)?)\s*(?:%|phan tram\b|pt\b)(?!\s*(?:vol|con|alc|do con))"
-_BARE_PERCENT = (
-    r"\bgiam\s*(?:gia\s*)?(?:toi da\s*|den\s*|len den\s*|len toi\s*|soc\s*|manh\s*)?(\d{1,3})"
-    r"(?![\d.,%]|\s*(?:k|nghin|ngan|tr|trieu|d|dong|vnd|ty|ti|cu|ngay|tuan|thang|gio|h|nua|phan)(?:\b|\d))"
-)
-_MONEY = (
-    r"(?<![\d/])(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|cu|ty|ti|d|dong|vnd)?"
-    r"(?:\s*(\d)(?!\d))?(?![a-z0-9])"
-)
-_UNITS = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "tr": 1e6, "trieu": 1e6, "cu": 1e6, "ty": 1e9, "ti": 1e9}
-_QTY = (
-    r"mua\s*(\d+)\s*((?:[a-z]+\s*){0,4}?)(?:thi\s*)?(?:tang|duoc tang|free|km|khuyen mai)\s*(?:them\s*)?(\d+)"
-    r"(?:\s*([a-z]+))?|\b(\d+)\s*tang\s*(\d+)\b|buy\s*(\d+)\s*get\s*(\d+)"
-)
-#: Words that count a thing rather than name it ("2 ly cà phê": the goods follow the counter).
-_COUNTERS = r"ly|cai|chiec|phan|hop|goi|chai|lon|thung|bo|doi|cuon|tui|hu|to|dia|suat|ve|sp|san|mon|cay|qua|con"
-#: Words before an amount → what the amount is (the nearest, then the longest, wins).
-ROLE_WORDS: tuple[tuple[str, str], ...] = (
-    ("voucher_value", r"voucher|phieu(?: mua hang| giam gia| qua tang)?|ma giam(?: gia)?|coupon|\bma\b"),
-    ("order_value", r"don hang|don tu|hoa don|don toi thieu|\bdon\b|\bbill\b|mua hang tu|mua tu"),
-    ("sale_price", r"\bcon\b|xuong con|chi con|xuong|gia ban|gia khuyen mai|gia sale|dong gia"),
-    ("price", r"gia goc|gia niem yet|\bgia\b|san pham|\bmon\b|\bmua\b|niem yet|\bmau\b"),
-    ("gift_value", r"qua tang|\btang\b|tri gia|\bqua (?:tri gia|co gia|gia tri)|\bqua\s*$"),
-    ("total_value", r"tong (?:gia tri )?(?:giai|giai thuong|qua|khuyen mai)|ngan sach|tong tri gia giai|co cau giai"),
-    ("goods_value", r"tong (?:gia tri )?hang|doanh thu"),
-    ("discount_amount", r"\bgiam gia\b|\bgiam\b|\bbot\b|\btru\b"),
-)
-_ORDER_OF = {
-    "discount": ("price", "sale_price"),
-    "gift": ("gift_value", "price"),
-    "voucher": ("voucher_value", "order_value"),
-}
 _GOODS: tuple[tuple[str, str], ...] = (
     ("tobacco", r"thuoc la|xi ga|thuoc lao|\bvape\b|pod dien tu"),
     ("spirits", r"\bruou\b"),
@@ -162,10 +138,12 @@ def folded(text: str) -> str:
     """Lower-case text without diacritics, spaces collapsed ("Giảm  GIÁ" → "giam gia"); words whose diacritics say
     they are not what their folded form reads ("tăng" is not "tặng", "thuộc" not "thuốc") are blanked."""
     words = unicodedata.normalize("NFC", text).lower().split()
-    kept = ["#" if w.strip(".,;:!?()\"'") in _ACCENTED_FALSE else w for w in words]
+    kept = ["#" if w.strip(".,;:!?()\"'") in _ACCENTED_FALSE else _ACCENTED_AS.get(w, w) for w in words]
     return re.sub(_FOLDED_FALSE, "#", fold(" ".join(kept)))
 
 
+#: Words whose folded form reads as another word: "tối 5/9" (the evening of) is not "tới 5/9" (until).
+_ACCENTED_AS = {"tối": "dem"}
 _ACCENTED_FALSE = frozenset({"thuộc", "bìa", "bịa", "bía", "tăng", "tầng", "giám", "giàm", "chị"})
 _FOLDED_FALSE = (
     r"\b(?:giam (?:doc|sat|dinh|ho|can|beo|mo|stress|dau|sot|toc)|tang (?:gap|len|gia|truong|ca|thue|luong|cuong)|"
@@ -185,128 +163,6 @@ def read_forms(text: str) -> list[str]:
     if not found and re.search(r"\btang\b", rest):  # "tặng" alone: a gift, unless another form explains it
         found.append("gift")
     return found
-
-
-def _money(number: str, unit: str | None, tail: str | None) -> float | None:
-    if unit is None and not re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number) and (len(number) < 5 or "." in number):
-        return None
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):
-        value = float(re.sub(r"[.,]", "", number))
-    else:
-        value = float(number.replace(",", "."))
-    scale = _UNITS.get(unit or "", 1.0)
-    if tail and scale >= 1e6:  # "1tr5" = 1,5 triệu
-        value += int(tail) / 10
-    return value * scale
-
-
-def _role(before: str) -> str | None:
-    best: tuple[int, int, str] | None = None
-    for role, pattern in ROLE_WORDS:
-        for m in re.finditer(pattern, before):
-            key = (m.end(), m.end() - m.start(), role)
-            if best is None or key[:2] > best[:2]:
-                best = key
-    return best[2] if best else None
-
-
-def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], list[str]]:
-    """Numbers of the plan in folded *text* for *forms*: %, quantities, amounts by the words before them."""
-    numbers: dict[str, float] = {}
-    problems: list[str] = []
-    percents = [p for m in re.finditer(_PERCENT, text) if (p := _percent(m, text)) is not None]
-    percents += [float(p) for p in re.findall(_BARE_PERCENT, text)] if not percents else []
-    if re.search(r"(?:mot|1) nua|nua gia|1/2 gia|50/50", text) and not percents:
-        percents.append(50.0)
-    if percents:
-        value = max(percents)
-        if value > 100:
-            problems.append(texts.Q_PERCENT_RANGE.format(value=texts.pct(value)))
-        else:
-            numbers["discount_percent"] = value
-    qty = re.search(_QTY, text)
-    if qty and not _other_goods(qty):
-        buy, free = (g for g in qty.groups() if g is not None and g.isdigit())
-        numbers["buy_quantity"], numbers["free_quantity"] = float(buy), float(free)
-    elif qty:
-        problems.append(OTHER_GIFT)
-    elif back := re.search(r"tang\s*(\d+)\s*(?:\w+\s*){0,4}?(?:khi|cho|neu)\s*(?:khach\s*)?mua\s*(\d+)", text):
-        numbers["buy_quantity"], numbers["free_quantity"] = float(back.group(2)), float(back.group(1))
-    if instead := re.search(_INSTEAD, text):  # "giá 199k thay vì 300k": the first is the new price
-        sale, price = (_money(*instead.group(1, 2), None), _money(*instead.group(3, 4), None))
-        if sale is not None and price is not None:
-            numbers["price"], numbers["sale_price"] = price, sale
-            text = text[: instead.start()] + " # " + text[instead.end() :]
-    loose: list[float] = []
-    clash = False
-    for m in re.finditer(_MONEY, text):
-        value = _money(m.group(1), m.group(2), m.group(3))
-        if value is None:
-            continue
-        role = _role(text[max(0, m.start() - 28) : m.start()])
-        if role in numbers and numbers[role] != value and role != "total_value":  # "giá gốc từ 100k đến 200k"
-            clash = True
-        if role is None or role in numbers:
-            loose.append(value)
-        else:
-            numbers[role] = value
-    if clash and set(forms) & set(MEASURED):  # which amount goes with which: asked, not guessed
-        problems.append(SEVERAL_AMOUNTS)
-        return {k: v for k, v in numbers.items() if k in _NOT_MONEY}, problems
-    _place_loose(numbers, loose, forms)
-    if "gift" in forms and numbers.get("gift_value") and not numbers.get("price") and numbers.get("order_value"):
-        numbers["price"] = numbers["order_value"]  # a gift on an order: its value against the order's
-    amount = numbers.pop("discount_amount", None)
-    base = numbers.get("price") or numbers.get("order_value")
-    if amount is not None and base and "sale_price" not in numbers and amount <= base:
-        numbers["price"], numbers["sale_price"] = base, base - amount
-    return numbers, problems
-
-
-_MONEY_UNIT = r"(\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|d|dong|vnd)\b"
-_INSTEAD = _MONEY_UNIT + r"\s*(?:\(\s*)?(?:thay vi|thay cho|so voi|tu gia)\s*(?:gia\s*)?" + _MONEY_UNIT
-#: A percentage that is not the promotion's: tax, deposit, interest, commission, alcohol.
-_OTHER_PERCENT = r"(?:vat|thue|coc|lai suat|lai|hoa hong|doanh thu|doanh so|tang truong|do con)\s*(?:la\s*)?$"
-
-#: "quá 50 %", "trên 50 %": a threshold asked about, not the programme's own percentage (that is asked back).
-_THRESHOLD = r"\b(?:tren|qua|vuot|vuot qua|hon|duoi|it nhat|toi thieu|khong qua)\s*$"
-_OPEN_ENDED = r"\s*(?:\+|tro len\b|tro di\b)"  # "50 %++", "50 % trở lên": how far up is not said
-
-
-def _percent(match: re.Match[str], text: str) -> float | None:
-    """The discount a percentage says: "giảm 30 %" is 30, "chỉ còn 30 %" of the price is 70; tax and the like none."""
-    value = float(match.group(1).replace(",", "."))
-    before = text[max(0, match.start() - 16) : match.start()]
-    if re.search(_OTHER_PERCENT, before) or re.search(_THRESHOLD, before) or re.match(_OPEN_ENDED, text[match.end() :]):
-        return None
-    if re.match(r"\s*(?:phi|tien) (?:van chuyen|ship|giao hang)", text[match.end() :]):  # freeship: a service given
-        return None
-    if re.search(r"\b(?:chi |xuong |gia )?con\s*$", before) and value <= 100:
-        return 100 - value
-    return value
-
-
-def _other_goods(qty: re.Match[str]) -> bool:
-    """«mua 2 áo tặng 1 đôi tất»: the free item is not the one bought, so 1/2 is not the gift's share of the price."""
-    if qty.group(1) is None:
-        return False
-    bought, given = (qty.group(2) or "").split(), qty.group(4)
-    if not bought or given is None or given in ("va", "cho", "khi", "tu", "den", "trong", "tai", "o", "nhe", "nha"):
-        return False
-    first = bought[0]
-    if first in _COUNTERS.split("|") and given == first:
-        return False
-    return given not in bought
-
-
-def _place_loose(numbers: dict[str, float], loose: list[float], forms: Sequence[str]) -> None:
-    """Amounts without a telling word go to the first form's slots in order (voucher, then order value…)."""
-    measured = [f for f in forms if f in _ORDER_OF]
-    if not measured:
-        return
-    for slot in _ORDER_OF[measured[0]]:
-        if loose and slot not in numbers:
-            numbers[slot] = loose.pop(0)
 
 
 def read_goods(text: str) -> tuple[list[str], float | None]:
@@ -341,7 +197,36 @@ def _places(text: str, original: str, start: str | None, today: date, plan: dict
         return [DRAW_WHERE.format(province=provinces[0])]
     if re.search(_ONLY_ONLINE, text) or (re.search(r"\bchi\b[^.]{0,20}(?:" + _PLATFORM + ")", text)):
         plan["online"] = plan["platform_only"] = True
+    elif (shop := re.search(_SHOP_ON_PLATFORM, text)) and not provinces:  # "shop em trên Shopee", nothing else
+        rest = text[: shop.start()] + " " + text[shop.end() :]
+        if not re.search(_OTHER_CHANNEL, rest):  # only there, or there among others? asked where it matters
+            plan["online"] = plan["platform_maybe"] = True
     return []
+
+
+_SHOP_ON_PLATFORM = (
+    r"\b(?:shop|gian hang|cua hang)\s*(?:cua\s*)?(?:em|e|minh|mik|toi|tui)?\s*(?:ban\s*(?:hang\s*)?)?(?:tren|o)\s*"
+    r"(?:san\s*)?"
+    r"(?:shopee|lazada|tiktok(?: shop)?|tiki|sendo)\b"
+)
+_OTHER_CHANNEL = (
+    r"cua hang|\btiem\b|\bquan\b|sieu thi|chi nhanh|offline|truc tiep|tai shop|website|\bweb\b|facebook|\bfb\b|"
+    r"zalo|fanpage|\bva\b[^.]{0,12}(?:shop|cua hang|tiem)"
+)
+_CAMPAIGN_WORDS = r"online\s*friday|\bolf\b|\bof\b|ngay mua sam truc tuyen|tuan le (?:thuong mai dien tu|tmdt)"
+UNCONFIRMED = (
+    "Lịch của Sở chưa có ngày chính thức của Online Friday / Tuần lễ Thương mại điện tử năm {year}, nên mình chưa "
+    "thể nói mức 100 % có áp dụng cho những ngày này không (ngoài khung khuyến mại tập trung, mức tối đa là 50 %). "
+    "Bạn cho mình văn bản tổ chức của Bộ Công Thương, hoặc hỏi Sở Công Thương để được xác nhận nhé."
+)
+
+
+def _unconfirmed(text: str, start: str | None, windows: Sequence[CampaignWindow]) -> list[str]:
+    """A campaign named for a year the calendar does not confirm: its 100 % is asked, never assumed either way."""
+    if not windows or not start or not re.search(_CAMPAIGN_WORDS, text):
+        return []
+    year = int(start[:4])
+    return [] if any(s.year == year for _, s, _ in windows) else [UNCONFIRMED.format(year=year)]
 
 
 def missing_of(plan: dict[str, Any]) -> list[str]:
@@ -408,6 +293,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         problems.append(STATE_PROGRAMME)
     if ("buy_quantity" in numbers or OTHER_GIFT in problems) and "gift" not in plan["forms"]:
         plan["forms"].append("gift")
+    if "loyalty" in plan["forms"] and "buy_quantity" not in numbers:  # "10 ly tặng 1 ly": the loyalty reward
+        plan["forms"] = [f for f in plan["forms"] if f != "gift"]
     plan.update(numbers)
     dates = read_dates(f, now, windows)
     problems += dates.problems
@@ -415,12 +302,17 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         plan["start"] = dates.start
     if dates.end:
         plan["end"] = dates.end
+    if dates.approximate:
+        plan["approximate"] = True
     goods, degrees = read_goods(f)
     if goods:
         plan["goods"] = goods
+    if "medicine" in goods and re.search(_DRUG_TRADERS, f):  # medicines may be promoted to drug traders (Đ.5)
+        plan["to_drug_traders"] = True
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
     problems += _places(f, text, dates.start, now.date(), plan)
+    problems += _unconfirmed(f, dates.start, windows)
     problems += validate(plan)
     return Reading(plan, missing_of(plan), problems, dates.notes)
 
@@ -445,14 +337,9 @@ def _game(text: str, plan: dict[str, Any]) -> list[str]:
     return []
 
 
-_NOT_MONEY = ("discount_percent", "buy_quantity", "free_quantity")
-SEVERAL_AMOUNTS = (
-    "Tin nhắn có nhiều mức giá hoặc giá trị cho cùng một thứ, nên mình chưa biết tính theo mức nào. "
-    "Bạn cho mình mức khuyến mại lớn nhất (ví dụ «giá 200k còn 50k») nhé."
-)
-#: A programme decided by a state agency (100 % caps) that the campaign calendar does not know.
 _STATE_PROGRAMME = (
-    r"ngay hoi mua sam|hoi cho|tuan hang|khuyen mai tap trung|chuong trinh (?:cua|do) (?:tinh|so|ubnd|bo|nha nuoc)|"
+    r"ngay hoi mua sam|(?<!cau )\bhoi cho\b|tuan hang|"
+    r"khuyen mai tap trung|chuong trinh (?:cua|do) (?:tinh|so|ubnd|bo|nha nuoc)|"
     r"(?:tinh|so cong thuong|ubnd|thanh pho|bo cong thuong) (?:to chuc|phat dong)"
 )
 STATE_PROGRAMME = (
@@ -468,18 +355,16 @@ GAME_FORM = (
     "«Minigame» có thể là cuộc thi (người chơi trả lời, dự đoán: phải thông báo) hoặc quay số, chọn ngẫu nhiên "
     "người trúng (phải đăng ký), nên mình cần bạn nói rõ cách chọn người nhận quà."
 )
-OTHER_GIFT = (
-    "Món tặng khác với món khách mua, nên «mua mấy tặng mấy» chưa cho biết quà bằng bao nhiêu phần trăm giá hàng."
-)
 TOO_LONG = (
     "Tin nhắn dài quá để mình đọc chính xác (tối đa {limit} ký tự). Bạn tóm tắt chương trình trong vài câu: "
     "hình thức, mức giảm hoặc giá trị quà, ngày bắt đầu và kết thúc, nơi thực hiện nhé."
 )
 
 
-def looks_like_plan(text: str) -> bool:
+def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     """True when *text* describes a planned promotion (a form with a %, an amount or dates, and a plan or a
-    first person), not a general question such as "Online Friday được giảm tối đa bao nhiêu?"."""
+    first person), not a general question such as "Online Friday được giảm tối đa bao nhiêu?". Dates are read
+    at *now* (a fixed day when not given)."""
     f = folded(text[: MAX_CHARS + 1])
     forms = read_forms(f)
     promo = bool(forms) or bool(re.search(_PROMO, f))
@@ -487,14 +372,20 @@ def looks_like_plan(text: str) -> bool:
         return False
     numbers, problems = read_amounts(f, forms)
     number = bool(numbers) or bool(problems)
-    dates = read_dates(f, _NOON, ())
+    dates = read_dates(f, now or _NOON, ())
     explicit = dates.kind == "explicit" or bool(dates.problems)
     intent = bool(re.search(_INTENT, f))
     if len(text) > MAX_CHARS:
         return number or explicit
     if re.search(_NOT_A_PLAN, f) or not (forms or intent):
         return False
-    planning = bool(re.search(_PLANNING, f))
+    planning = bool(re.search(_PLANNING, f)) or bool(re.search(r"\bcung (?:muon|se|dinh)\b", f))
+    if re.match(_THIRD_PARTY, f) and not planning and not re.search(_OWNER, f):  # "lazada sale 12.12 giảm 90%…"
+        return False
+    if re.search(_OBSERVED, f) and not planning:  # "em thấy quảng cáo giảm 70 %…": someone else's programme
+        return False
+    if _told(f, forms, dates, number or planning) and (number or not re.search(_ASKED_LIMIT, f)):
+        return True
     if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it
         ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
         told = bool(forms) and ranged and ((number and intent) or planning)
@@ -506,4 +397,40 @@ def looks_like_plan(text: str) -> bool:
     return bool(forms) and explicit and intent
 
 
+def _told(f: str, forms: list[str], dates: Dates, owned: bool) -> bool:
+    """A programme told with its own dates: a form, its days, and the merchant's number, plan or business."""
+    ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
+    owner = bool(re.search(_OWNER, f))
+    free = bool(set(forms) & set(_NO_AMOUNT))  # contests, draws, loyalty…: no amount to name
+    spelled = dates.start != dates.end and bool(re.search(r"\d{1,2}\s*/\s*\d{1,2}", f))  # "từ 1/12 đến 10/12"
+    started = bool(dates.start) and free and owner  # "từ 1/8 … tích điểm … chưa biết khi nào kết thúc"
+    if not forms or not (ranged or started) or not (owned or spelled or owner or free):
+        return False
+    spanned = ranged and dates.start != dates.end  # "tháng sau", not the one day of "thứ Hai tới"
+    return bool(re.search(r"\d", f)) or (free and owner and spanned)  # a number, or a dated draw of one's own
+
+
 _NOON = datetime(2025, 6, 15, 12)
+#: The merchant speaking of their own business ("tới" folds to "toi" too, so "tôi" alone does not count).
+_OWNER = (
+    r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua|chuoi|sieu thi) (?:em|e|minh|mik|mk|toi|tui|chung toi)\b|"
+    r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b"
+)
+_DRUG_TRADERS = (
+    r"\b(?:cho|toi|den) (?:cac )?(?:nha thuoc|quay thuoc|hieu thuoc|dai ly thuoc|cong ty duoc|doanh nghiep duoc|"
+    r"thuong nhan kinh doanh thuoc|nha phan phoi thuoc)"
+)
+_OBSERVED = (
+    r"\b(?:thay|nghe noi|doc duoc)\b[^.?]{0,25}\b(?:quang cao|shop|cua hang|sieu thi|tren mang|tren facebook|ben)\b|"
+    r"\b(?:di|ra|vao) (?:sieu thi|cho|cua hang|trung tam thuong mai)[^.?]{0,10}\bthay\b"
+)
+#: A message about a platform's or a chain's own sale, not the writer's plan.
+_THIRD_PARTY = (
+    r"\s*(?:san\s+)?(?:shopee|lazada|tiki|tiktok|sendo|(?:sieu thi\s+)?co\.?\s?op|bach hoa xanh|dien may xanh|"
+    r"the gioi di dong|cac shop|shop kia|cua hang kia|grab|gojek|ngan hang|the tin dung|vi dien tu|momo|zalopay|"
+    r"viettel|vinaphone|mobifone|vietjet|vietnam airlines|nha mang)\b"
+)
+#: Forms whose verdict needs no amount (exempt from the per-unit cap).
+_NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")
+#: A question on the limit itself ("được giảm tối đa bao nhiêu?"): the Q&A's, unless the plan names its own %.
+_ASKED_LIMIT = r"toi da (?:bao nhieu|la bao nhieu|may)|bao nhieu (?:phan tram|%)|\bmax\b"

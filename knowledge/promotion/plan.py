@@ -55,6 +55,8 @@ class Plan:
     platform_only: bool = False
     to_drug_traders: bool = False
     prize_deadline: date | None = None
+    platform_maybe: bool = False  # a platform named and nothing else: "only through platforms" is not said
+    approximate: bool = False  # the dates were told loosely ("cuối tháng 11"): a window edge inside is asked
 
     def number(self, name: str) -> float | None:
         return self.numbers.get(name)
@@ -186,5 +188,7 @@ def parse_plan(raw: Mapping[str, Any]) -> tuple[Plan | None, list[str]]:
         platform_only=bool(raw.get("platform_only", False)),
         to_drug_traders=bool(raw.get("to_drug_traders", False)),
         prize_deadline=deadline.date() if deadline else None,
+        approximate=bool(raw.get("approximate", False)),
+        platform_maybe=bool(raw.get("platform_maybe", False)),
     )
     return plan, []

@@ -134,6 +134,10 @@ T_IN_WINDOW = " vì nằm trọn trong «{name}» (chương trình khuyến mạ
 T_OUT_WINDOW = " (ngoài chương trình khuyến mại tập trung)"
 T_NO_CAP = "Giảm giá {goods}: không bị giới hạn mức giảm tối đa."
 T_EXEMPT = "Hình thức {forms}: không áp dụng mức trần 50 % giá trị cho mỗi đơn vị hàng."
+T_TOTAL_RULE = (
+    "Tổng giá trị giải thưởng, quà của chương trình ({total}) không được vượt {limit} tổng giá trị hàng hóa được "
+    "khuyến mại."
+)
 T_TOTAL_OK = "Tổng giá trị khuyến mại {total} trên tổng giá trị hàng {goods} = {pct} — không vượt mức tối đa {limit}."
 T_TOTAL_OVER = "Tổng giá trị khuyến mại {total} trên tổng giá trị hàng {goods} = {pct} — vượt mức tối đa {limit}."
 T_WINDOW_EDGE = (
@@ -162,6 +166,15 @@ T_REGISTER = (
     "chậm nhất ngày {day} (thời hạn xử lý {days} ngày làm việc)."
 )
 T_BO = "Bộ Công Thương"
+Q_PLATFORM_ONLY = (
+    "Trước 01/12/2024, thương nhân chỉ bán qua sàn thương mại điện tử thì không phải thông báo: bạn chỉ bán trên "
+    "sàn, hay còn bán ở cửa hàng, website hoặc trang mạng riêng?"
+)
+T_SO_OR_BO = "Sở Công Thương (chỉ trong một tỉnh) hoặc Bộ Công Thương (từ hai tỉnh trở lên, trực tuyến toàn quốc)"
+Q_EXACT_DATES = (
+    "Khung khuyến mại tập trung bắt đầu hoặc kết thúc giữa khoảng thời gian bạn nói, nên mức tối đa (100 % hay "
+    "50 %) tùy ngày cụ thể: bạn cho mình ngày bắt đầu và kết thúc chính xác nhé."
+)
 T_BO_WHY_PLACES = " (chạy từ hai tỉnh trở lên hoặc trực tuyến toàn quốc)"
 T_BO_WHY_FORM = " (hình thức khác được chấp thuận)"
 T_REPORT = (

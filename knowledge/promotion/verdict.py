@@ -22,7 +22,7 @@ from knowledge.promotion.rules import Regime, Rule, RuleSet, default_rules
 __all__ = ["Point", "Verdict", "check_promotion"]
 
 CampaignWindow = tuple[str, date | datetime, date | datetime]
-_ORDER = {"over": 0, "banned": 0, "unknown": 1, "ok": 2}
+_ORDER = {"over": 0, "banned": 0, "unknown": 1, "ok": 2, "info": 3}
 
 
 @dataclass(frozen=True)
@@ -208,9 +208,12 @@ def _total_point(ctx: _Context, concentrated: Rule) -> list[Point]:
     total_rule = ctx.rule("cap-programme-total")
     total, goods = ctx.plan.number("total_value"), ctx.plan.number("goods_value")
     capped = [f for f in ctx.plan.forms if f not in total_rule.params["exempt_forms"]]
-    if not capped or total is None or not goods:
+    if not capped or total is None:
         return []
     limit, rule, _ = _limit(ctx, total_rule, concentrated)
+    if not goods:  # the rule is said; the share needs the value of the promoted goods
+        text = texts.T_TOTAL_RULE.format(total=texts.money(total), limit=texts.pct(limit))
+        return [ctx.point("cap-total", "info", text, rule)]
     value = total / goods * 100
     status = "ok" if round(value, 6) <= limit else "over"
     template = texts.T_TOTAL_OK if status == "ok" else texts.T_TOTAL_OVER
@@ -241,6 +244,8 @@ def _notify_point(ctx: _Context) -> list[Point]:
         return [ctx.point("filing", "ok", text, lead, duty="exempt")]
     if lead.verified and plan.platform_only and lead.params["exempt_platform_only"]:
         return [ctx.point("filing", "ok", texts.T_NOTIFY_EXEMPT_PLATFORM, lead, duty="exempt")]
+    if lead.verified and plan.platform_maybe and lead.params["exempt_platform_only"]:
+        return [Point("filing", "unknown", texts.Q_PLATFORM_ONLY, ctx.basis(lead), data={"duty": "unknown"})]
     days = lead.params["working_days"]
     file_by = working_days_before(plan.start.date(), days)
     authority = texts.T_EACH_SO.format(places=_places(plan))
@@ -264,14 +269,15 @@ def _register_points(ctx: _Context) -> tuple[list[Point], list[str]]:
         authority, who, why = "bo", texts.T_BO, texts.T_BO_WHY_PLACES
     elif len(plan.provinces) == 1:
         authority, who, why = "so", texts.T_SO.format(place=plan.provinces[0]), ""
-    else:
-        return [], [texts.Q_PLACE]
+    else:  # the duty is known, the authority depends on where: asked
+        authority, who, why = "", texts.T_SO_OR_BO, ""
     days = rule.params["processing_working_days"]
     file_by = working_days_before(plan.start.date(), days)
     text = texts.T_REGISTER.format(authority=who + why, day=texts.vn_date(file_by), days=days)
     status = "over" if file_by < ctx.today else "ok"
     data = {"duty": "register", "authority": authority, "file_by": file_by.isoformat()}
     points = [ctx.point("filing", status, text, rule, **data)]
+    asked = [] if authority else [texts.Q_PLACE]
     if "lucky_draw" in plan.forms:
         report = ctx.rule("lucky-draw-report")
         deadline = plan.prize_deadline or (plan.end - timedelta(microseconds=1)).date()
@@ -279,7 +285,7 @@ def _register_points(ctx: _Context) -> tuple[list[Point], list[str]]:
         report_by = deadline + timedelta(days=after)
         text = texts.T_REPORT.format(day=texts.vn_date(report_by), days=after, deadline=texts.vn_date(deadline))
         points.append(ctx.point("report", "ok", text, report, report_by=report_by.isoformat()))
-    return points, []
+    return points, asked
 
 
 def _goods_points(ctx: _Context) -> tuple[list[Point], list[str]]:
@@ -415,8 +421,12 @@ def check_promotion(
     unknown = {p.data["form"] for p in caps if p.status == "unknown"}
     questions += [texts.Q_DISCOUNT_AMOUNT] if "discount" in unknown else []
     questions += [texts.Q_GIFT_AMOUNT] if unknown - {"discount"} else []
+    questions += [texts.Q_EXACT_DATES] if plan.approximate and edges else []  # "cuối tháng 11" across 29/11
     points = [_regime_point(ctx, regime), *caps, *_notify_point(ctx)]
     register, asked = _register_points(ctx)
     goods, asked_goods = _goods_points(ctx)
     points += [*register, *goods, *_budget_point(ctx, found), *_duty_points(ctx), *_warnings(ctx)]
+    if any(p.data.get("duty") == "unknown" for p in points):  # sold only through platforms? asked
+        questions.append(texts.Q_PLATFORM_ONLY)
+        points = [p for p in points if p.data.get("duty") != "unknown"]
     return Verdict(plan, regime, tuple(points), tuple(questions + asked + asked_goods))

@@ -47,6 +47,7 @@ from tests.support.configs import plan_2024
 MATCHERS = ("hybrid", "bm25-only", "fuzzy-only")
 SITUATIONS_DEV = Path(__file__).resolve().parents[1] / "data" / "situations_dev.yaml"
 SITUATIONS_DEV_V2 = SITUATIONS_DEV.with_name("situations_dev_v2.yaml")
+SITUATIONS_DEV_V3 = SITUATIONS_DEV.with_name("situations_dev_v3.yaml")
 
 
 def _matchers(kb: KnowledgeBase) -> dict[str, object]:
@@ -356,8 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--situations",
         type=Path,
         nargs="*",
-        default=[SITUATIONS_DEV, SITUATIONS_DEV_V2],
-        help="situation files (default: the two dev sets; never the held-out, which is measured once by name)",
+        default=[SITUATIONS_DEV, SITUATIONS_DEV_V2, SITUATIONS_DEV_V3],
+        help="situation files (default: the three dev sets; never the held-out, which is measured once by name)",
     )
     args = parser.parse_args(argv)
 

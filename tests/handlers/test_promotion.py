@@ -215,3 +215,15 @@ async def test_a_doubt_is_asked_in_the_chat_and_the_check_continues(chat: ChatHa
     assert "Minigame" in an.text and "hình thức khuyến mại nào" in an.text
     await an.press("Cuộc thi")
     assert "Kiểm tra chương trình khuyến mại" in an.text and "Phải thông báo" in an.text
+
+
+async def test_a_platform_named_alone_before_01_12_2024_is_asked_on_the_place_step(chat: ChatHarness) -> None:
+    """«shop em trên Lazada» does not say «only»: the old exemption is asked with the place buttons, and the
+    answer decides it (issue 14, dev v3)."""
+    an = chat.person()
+    await an.say("Shop em trên Lazada giảm 40% từ 2/12 đến 10/12 nha")  # 02/12/2024: the new regime, no duty
+    assert "Không phải thông báo với hình thức giảm giá" in an.text
+    await an.say("Shop em trên Lazada giảm 40% từ 28/11 đến 30/11 nha")  # before 01/12/2024: only on platforms?
+    assert "chỉ bán trên sàn" in an.text
+    await an.press("Chỉ bán trên sàn")
+    assert "Không phải thông báo: thương nhân chỉ bán qua sàn thương mại điện tử." in an.text
