@@ -7,19 +7,34 @@ a time in arrival order, different conversations side by side, the rest waiting 
 At start :meth:`Inbox.resume` queues what a previous run stored but did not handle. The dispatcher marks a
 row handled and writes its replies to the outbox in the step's transaction; the channel then delivers them at
 once and :meth:`Inbox.sent` marks them (a crash in between: the outbox sender delivers them after the lease).
+
+**Shared** (``shared=True``: ``run`` on PostgreSQL, where several processes may serve one database): nothing is
+queued in memory. Every process claims conversation heads from the table (:meth:`InboxRepository.claim`: the
+oldest pending update of a conversation holding no live lease, leased for ``lease`` seconds and renewed while it
+is worked on), at most ``workers`` at a time, so each update is handled by one process and each conversation in
+arrival order whoever received it. Claims run when updates were stored (in this process, or in another one:
+``NOTIFY sct_inbox`` through a :class:`bot.notify.Listener`), when a worker finished (its conversation's next
+update), and every ``poll`` seconds (leases of a process that died). Channels register their work per channel
+(:meth:`submit`, :meth:`resume`); only those channels are claimed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from storage.db import Database
+from storage.inbox import NOTIFY_CHANNEL as INBOX_NOTICE
 from storage.inbox import Received, Stored
+
+if TYPE_CHECKING:
+    from bot.notify import Listener
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +47,30 @@ def utc_now() -> datetime:
 
 
 class Inbox:
-    def __init__(self, db: Database, *, workers: int = DEFAULT_WORKERS, now: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        workers: int = DEFAULT_WORKERS,
+        now: Callable[[], datetime] = utc_now,
+        shared: bool = False,
+        lease: float = 30.0,
+        poll: float = 1.0,
+        listener: Listener | None = None,
+    ):
+        if shared and db.is_sqlite:
+            raise ValueError("a shared inbox needs PostgreSQL (SQLite serves one process)")
         self.db = db
         self.now = now
         self.size = workers
+        self.shared = shared
+        self.lease = lease  # shared: seconds a claim holds an update (renewed every third of it while worked on)
+        self.poll = poll  # shared: seconds between claims when nothing woke the claimer
+        self.listener = listener
+        self._works: dict[str, Work] = {}  # shared: channel -> how its stored updates are handled
+        self._running: dict[int, asyncio.Task] = {}  # shared: claimed update id -> its work
+        self._claimer: asyncio.Task | None = None
+        self._wake = asyncio.Event()
         self._queues: dict[str, deque[tuple[Stored, Work]]] = {}
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self._workers: list[asyncio.Task] = []
@@ -53,13 +88,21 @@ class Inbox:
             return []
         async with self.db.unit_of_work() as uow:
             added = await uow.inbox.store(channel, items, self.now())
+            if added and self.shared:
+                await uow.inbox.notify()
             await uow.commit()
         if len(added) < len(items):
             logger.info("%s: %d update(s) received again, dropped", channel, len(items) - len(added))
         return added
 
     def submit(self, rows: list[Stored], work: Work) -> None:
-        """Queue stored updates: each conversation's in order, behind what it already has queued."""
+        """Queue stored updates: each conversation's in order, behind what it already has queued. Shared: claim
+        from the table now (the rows may go to another process)."""
+        if self.shared:
+            for channel in {row.channel for row in rows}:
+                self._register(channel, work)
+            self._wake.set()
+            return
         for row in rows:
             key = f"{row.channel}:{row.conversation}"
             queue = self._queues.get(key)
@@ -72,7 +115,11 @@ class Inbox:
         self._start_workers()
 
     async def resume(self, channel: str, work: Work) -> int:
-        """Queue the updates of ``channel`` stored by an earlier run but never handled; returns how many."""
+        """Queue the updates of ``channel`` stored by an earlier run but never handled; returns how many.
+        Shared: handle the updates of ``channel`` from now on (what waits is claimed at once)."""
+        if self.shared:
+            self._register(channel, work)
+            return 0
         async with self.db.unit_of_work() as uow:
             rows = await uow.inbox.pending(channel)
         self.submit(rows, work)
@@ -141,13 +188,90 @@ class Inbox:
                 if not self._queues and not self._busy:
                     self._idle.set()
 
+    # -- shared: claims from the table --------------------------------------------------------------------
+
+    def _register(self, channel: str, work: Work) -> None:
+        self._works[channel] = work
+        if self._claimer is None:
+            self._claimer = asyncio.create_task(self._claim_loop(), name="inbox-claims")
+            if self.listener is not None:
+                self.listener.on(INBOX_NOTICE, self._wake.set)
+                self.listener.start()
+        self._wake.set()
+
+    async def _claim_loop(self) -> None:
+        failures = 0
+        renewed = time.monotonic()
+        while True:
+            self._wake.clear()
+            try:
+                if time.monotonic() - renewed >= self.lease / 3:
+                    renewed = time.monotonic()
+                    await self._renew()
+                free = self.size - len(self._running)
+                rows = await self._claim(free) if free > 0 else []
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is unreachable: what waits stays in the table
+                failures += 1
+                logger.warning("inbox: claiming failed (%s); trying again", type(exc).__name__)
+                await asyncio.sleep(min(0.2 * 2 ** min(failures, 6), 10.0))
+                continue
+            for row in rows:
+                self._running[row.id] = asyncio.create_task(self._handle_claimed(row), name="inbox-worker")
+            if rows and len(rows) == free:
+                continue  # there may be more
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(self.poll, self.lease / 3))
+
+    async def _claim(self, limit: int) -> list[Stored]:
+        async with self.db.unit_of_work() as uow:
+            rows = await uow.inbox.claim(list(self._works), limit, self.lease)
+            await uow.commit()
+        return rows
+
+    async def _renew(self) -> None:
+        if self._running:
+            async with self.db.unit_of_work() as uow:
+                await uow.inbox.renew(list(self._running), self.lease)
+                await uow.commit()
+
+    async def _handle_claimed(self, row: Stored) -> None:
+        try:
+            await self._works[row.channel](row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Still pending in the table, and still leased: handled again once the lease has run out.
+            logger.exception("%s: stored update %s could not be handled", row.channel, row.id)
+        finally:
+            del self._running[row.id]
+            self.handled += 1
+            self._wake.set()  # the conversation's next update can be claimed now
+
+    async def _nothing_claimable(self) -> bool:
+        if self._running or not self._works:
+            return not self._running
+        async with self.db.unit_of_work() as uow:
+            return await uow.inbox.claimable(list(self._works)) == 0
+
+    # -- both ------------------------------------------------------------------------------------------------
+
     @property
     def waiting(self) -> int:
-        return sum(len(q) for q in self._queues.values())
+        return len(self._running) if self.shared else sum(len(q) for q in self._queues.values())
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every queued update was handled; False if ``timeout`` ran out first."""
+        """Wait until every queued update was handled (shared: this process works on none and none could be
+        claimed); False if ``timeout`` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        if self.shared:
+            while not await self._nothing_claimable():
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(0.02)
+            return True
         while self._queues or self._busy:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
@@ -159,7 +283,22 @@ class Inbox:
         return True
 
     async def close(self) -> None:
+        if self._claimer is not None:
+            self._claimer.cancel()
+            await asyncio.gather(self._claimer, return_exceptions=True)
+            self._claimer = None
+        if self._running:  # cut off mid-update: nothing was committed; another process takes them over now
+            claimed = list(self._running)
+            for task in list(self._running.values()):
+                task.cancel()
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+            with contextlib.suppress(Exception):
+                async with self.db.unit_of_work() as uow:
+                    await uow.inbox.release(claimed)
+                    await uow.commit()
         await asyncio.gather(*self._mark_tasks, return_exceptions=True)
+        if self.listener is not None:  # the process's one listener goes with its inbox (``run`` stops it last)
+            await self.listener.stop()
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)

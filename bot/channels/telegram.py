@@ -35,6 +35,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, 
 from bot.channels.albums import AlbumCollector
 from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors, split_text
 from bot.inbox import Inbox
+from bot.locks import LeaderLock, while_held
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.webhooks import Refusals, WebhookServer
@@ -155,6 +156,9 @@ class TelegramChannel:
         # poll offset moves on) and handled from there; without one (a bare channel in a test or a benchmark
         # child) updates go straight to python-telegram-bot's queue.
         self.inbox = inbox
+        # A shared inbox (several processes) hands an album's items to whichever process claims each: handled
+        # one by one (the flow acknowledges the first), not merged in this process's memory.
+        self.merge = inbox is None or not inbox.shared
         self.poll_timeout = poll_timeout
         self._poller: asyncio.Task | None = None
         self._accepting = False  # stored updates are queued only once the bot is initialised (start resumes)
@@ -213,7 +217,7 @@ class TelegramChannel:
             await self._dispatch(update, incoming)
 
     async def _dispatch(self, update: Update, incoming: IncomingMessage) -> None:
-        if incoming.album_id is not None and incoming.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT):
+        if incoming.album_id is not None and incoming.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT) and self.merge:
             self.albums.add(incoming)  # handled as one message once the album is complete
             return
         query = update.callback_query
@@ -464,7 +468,12 @@ class TelegramChannel:
             await self._start_webhook()
             return
         await self.bot.delete_webhook()
-        if self.inbox is not None:
+        if self.inbox is not None and self.inbox.shared:  # one process of the bot polls, every one handles
+            lock = LeaderLock(self.settings.database_url, f"sct-assistant:poll:{CHANNEL}", file_suffix="poll")
+            retry = self.settings.leader_retry_seconds
+            poll = while_held(lock, self._poll_loop, retry_seconds=retry, what="telegram polling")
+            self._poller = asyncio.create_task(poll, name="telegram-poll")
+        elif self.inbox is not None:
             self._poller = asyncio.create_task(self._poll_loop(), name="telegram-poll")
         else:
             assert self.application.updater is not None
@@ -553,8 +562,8 @@ class TelegramChannel:
         items = [Received(str(u.update_id), f"{m.chat_id}:{m.user_id}", d) for (u, m), d in pairs]
         added = await self.inbox.store(CHANNEL, items)
         if self._accepting:  # else stored on the shared server before this channel started: start resumes them
-            parsed = {str(u.update_id): (u, m) for u, m in batch}
-            for row in added:
+            parsed = {str(u.update_id): (u, m) for u, m in batch} if not self.inbox.shared else {}
+            for row in added if parsed else ():  # shared: the rows may be handled by another process
                 self._parsed[row.id] = parsed[str(row.payload["update_id"])]
             self.inbox.submit(added, self._process_stored)
 

@@ -562,8 +562,8 @@ class ZaloChannelBase:
         if key is not None and not await self.seen.first_sight(key):
             logger.info("%s: message %s was already handled", self.label, key)
             return
-        if incoming.kind is MessageKind.PHOTO:
-            self.bursts.add(incoming)
+        if incoming.kind is MessageKind.PHOTO and (self.inbox is None or not self.inbox.shared):
+            self.bursts.add(incoming)  # a shared inbox hands each photo to whichever process claims it: one by one
             return
         await self._answer(await self.choices.apply(incoming))
 
