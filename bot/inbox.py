@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from storage.db import Database
+from storage.db import Database, UnitOfWork
 from storage.inbox import NOTIFY_CHANNEL as INBOX_NOTICE
 from storage.inbox import Received, Stored
 
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 Work = Callable[[Stored], Awaitable[None]]
 DEFAULT_WORKERS = 16
+MARK_DELAY = 0.02  # seconds sent marks wait for another transaction to ride along with
 
 
 def utc_now() -> datetime:
@@ -78,9 +79,10 @@ class Inbox:
         self._idle = asyncio.Event()
         self._idle.set()
         self.handled = 0
-        self._marks: list[tuple[int, str | None]] = []  # delivered replies waiting for the next mark commit
-        self._marking: asyncio.Future[None] | None = None  # that commit, once started
-        self._mark_tasks: set[asyncio.Task] = set()
+        self._marks: list[tuple[int, str | None]] = []  # delivered replies, marked sent with the next commit
+        self._released: list[int] = []  # shared: updates done with (replies sent) whose claims end with it
+        self._flusher: asyncio.Task | None = None
+        db.before_commit.append(self)
 
     async def store(self, channel: str, items: list[Received]) -> list[Stored]:
         """Store a batch in one transaction; return the updates not seen before (duplicates are dropped)."""
@@ -128,36 +130,60 @@ class Inbox:
         return len(rows)
 
     async def sent(self, delivered: list[tuple[int, str | None]]) -> None:
-        """Mark replies delivered straight after their step (outbox row id, platform message id); returns once
-        the marks are committed. Marks arriving while a transaction waits for the database share it (a group
-        commit): many conversations' replies cost one transaction, not one each."""
+        """Mark replies delivered straight after their step (outbox row id, platform message id). The marks ride
+        along with this process's next transaction, whatever it is (usually the next step: see
+        :meth:`add_to`), or, when none comes within ``MARK_DELAY``, go in one of their own. A crash before they
+        are committed leaves those replies to the outbox sender once their lease is over (sent twice at most)."""
         if not delivered:
             return
         self._marks.extend(delivered)
-        if self._marking is None:
-            self._marking = asyncio.get_running_loop().create_future()
-            task = asyncio.create_task(self._write_marks(self._marking), name="inbox-marks")
-            self._mark_tasks.add(task)
-            task.add_done_callback(self._mark_tasks.discard)
-        await asyncio.shield(self._marking)
+        self._flush_soon()
 
-    async def _write_marks(self, done: asyncio.Future[None]) -> None:
+    # -- riding along with the next transaction (storage.db.CommitHook) -----------------------------------
+
+    @property
+    def has_writes(self) -> bool:
+        return bool(self._marks or self._released)
+
+    async def add_to(self, uow: UnitOfWork) -> tuple[list[tuple[int, str | None]], list[int]]:
+        """Write the waiting marks (and, shared, the claims to end) in ``uow``; returns what it took."""
+        taken = (self._marks, self._released)
+        self._marks, self._released = [], []
         try:
-            async with self.db.unit_of_work() as uow:
-                # Marks added until now are in this transaction; later ones start the next one.
-                marks, self._marks, self._marking = self._marks, [], None
-                await uow.outbox.mark_sent_many(marks, self.now())
-                await uow.commit()
-        except BaseException as exc:
-            if self._marking is done:  # failed before taking the marks: the next call starts afresh
-                self._marks, self._marking = [], None
-            if isinstance(exc, asyncio.CancelledError):
-                done.cancel()
-                raise
-            done.set_exception(exc)
-            done.exception()  # retrieved here too: the callers may all have been cancelled
-        else:
-            done.set_result(None)
+            if taken[0]:
+                await uow.outbox.mark_sent_many(taken[0], self.now())
+            if taken[1]:
+                await uow.inbox.release(taken[1])
+        except BaseException:
+            self.put_back(taken)
+            raise
+        return taken
+
+    def put_back(self, taken: tuple[list[tuple[int, str | None]], list[int]]) -> None:
+        """The transaction that took them failed: they wait for the next one."""
+        self._marks[:0], self._released[:0] = taken
+        self._flush_soon()
+
+    def committed(self, taken: tuple[list[tuple[int, str | None]], list[int]]) -> None:
+        if taken[1]:
+            self._wake.set()  # those conversations' next updates can be claimed now
+
+    def _flush_soon(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(MARK_DELAY), name="inbox-marks")
+
+    async def _flush(self, delay: float, *, retry: bool = True) -> None:
+        """A transaction of their own for marks no other transaction took along (the process is idle)."""
+        await asyncio.sleep(delay)
+        while self.has_writes:
+            try:
+                async with self.db.unit_of_work() as uow:
+                    await uow.commit()  # the commit hook writes them
+            except Exception as exc:  # put back by the hook: tried again
+                logger.warning("inbox: sent marks not written (%s); trying again", type(exc).__name__)
+                if not retry:
+                    return
+                await asyncio.sleep(1.0)
 
     def _start_workers(self) -> None:
         """Enough workers for the conversations waiting, never more than ``size``; a worker ends when none wait."""
@@ -226,9 +252,17 @@ class Inbox:
                 await asyncio.wait_for(self._wake.wait(), min(self.poll, self.lease / 3))
 
     async def _claim(self, limit: int) -> list[Stored]:
+        """One transaction: the claims of updates done with end (and waiting sent marks are written) first, so
+        their conversations' next updates are found by the claim that follows."""
         async with self.db.unit_of_work() as uow:
-            rows = await uow.inbox.claim(list(self._works), limit, self.lease)
-            await uow.commit()
+            taken = await self.add_to(uow) if self.has_writes else None
+            try:
+                rows = await uow.inbox.claim(list(self._works), limit, self.lease)
+                await uow.commit()
+            except BaseException:
+                if taken is not None:
+                    self.put_back(taken)
+                raise
         return rows
 
     async def _renew(self) -> None:
@@ -243,12 +277,16 @@ class Inbox:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Still pending in the table, and still leased: handled again once the lease has run out.
+            # Still leased (and pending, unless the step committed): tried again once the lease has run out.
             logger.exception("%s: stored update %s could not be handled", row.channel, row.id)
+        else:
+            # The claim ends with the next claim (or commit), after the replies went out: until then the
+            # conversation's next update waits, so its replies never overtake these.
+            self._released.append(row.id)
         finally:
             del self._running[row.id]
             self.handled += 1
-            self._wake.set()  # the conversation's next update can be claimed now
+            self._wake.set()
 
     async def _nothing_claimable(self) -> bool:
         if self._running or not self._works:
@@ -263,15 +301,14 @@ class Inbox:
         return len(self._running) if self.shared else sum(len(q) for q in self._queues.values())
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every queued update was handled (shared: this process works on none and none could be
-        claimed); False if ``timeout`` ran out first."""
+        """Wait until every queued update was handled and the sent marks are written (shared: this process works
+        on none and none could be claimed); False if ``timeout`` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if self.shared:
             while not await self._nothing_claimable():
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
                 await asyncio.sleep(0.02)
-            return True
         while self._queues or self._busy:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
@@ -280,10 +317,12 @@ class Inbox:
                 await asyncio.wait_for(self._idle.wait(), remaining)
             except TimeoutError:
                 return False
-        return True
+        await self._flush(0, retry=False)
+        return not self.has_writes
 
     async def close(self) -> None:
         if self._claimer is not None:
+            logger.info("inbox: this process handled %d stored update(s)", self.handled)
             self._claimer.cancel()
             await asyncio.gather(self._claimer, return_exceptions=True)
             self._claimer = None
@@ -296,7 +335,13 @@ class Inbox:
                 async with self.db.unit_of_work() as uow:
                     await uow.inbox.release(claimed)
                     await uow.commit()
-        await asyncio.gather(*self._mark_tasks, return_exceptions=True)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._flush(0, retry=False)  # the last marks (if the database is down: resent by the sender)
+        with contextlib.suppress(ValueError):
+            self.db.before_commit.remove(self)
         if self.listener is not None:  # the process's one listener goes with its inbox (``run`` stops it last)
             await self.listener.stop()
         for task in self._workers:

@@ -29,6 +29,7 @@ from storage.models import utc_column
 from storage.session import DbSession
 
 STORE_CHUNK = 500  # rows per INSERT: well under SQLite's limit of bound parameters
+LIVE = "status = 'pending' OR lease_until IS NOT NULL"  # the rows a claim looks at (a partial index)
 NOTIFY_CHANNEL = "sct_inbox"  # PostgreSQL: NOTIFY-ed when updates were stored (the workers' wake-up)
 
 
@@ -48,8 +49,8 @@ class InboxUpdate(SQLModel, table=True):
             "channel",
             "conversation",
             "id",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
         ),
     )
 
@@ -66,15 +67,17 @@ class InboxUpdate(SQLModel, table=True):
     lease_until: datetime | None = utc_column(nullable=True)  # claimed by a worker process until then
 
 
-# The heads of conversations: the oldest pending update of each conversation whose head holds no live lease
-# (PostgreSQL; the database's clock, so the processes' clocks never matter).
+# The heads of conversations: the oldest pending update of each conversation where no update holds a live lease
+# (PostgreSQL; the database's clock, so the processes' clocks never matter). A handled update keeps its lease
+# until its worker has sent its replies (:data:`RELEASE`), so the next update's replies never overtake them.
 _HEADS = """
     FROM inbox i
     WHERE i.status = 'pending' AND i.channel = ANY(:channels)
       AND (i.lease_until IS NULL OR i.lease_until < now())
       AND NOT EXISTS (
           SELECT 1 FROM inbox o
-          WHERE o.status = 'pending' AND o.channel = i.channel AND o.conversation = i.conversation AND o.id < i.id
+          WHERE o.channel = i.channel AND o.conversation = i.conversation AND o.id < i.id
+            AND (o.status = 'pending' OR o.lease_until >= now())
       )
 """
 CLAIM = text(f"""
@@ -87,7 +90,7 @@ RENEW = text("""
     UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
     WHERE id = ANY(:ids) AND status = 'pending'
 """)  # fmt: skip
-RELEASE = text("UPDATE inbox SET lease_until = NULL WHERE id = ANY(:ids) AND status = 'pending'")
+RELEASE = text("UPDATE inbox SET lease_until = NULL WHERE id = ANY(:ids)")
 NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 
 
@@ -180,7 +183,8 @@ class InboxRepository:
         await self.session.execute(RENEW, {"ids": ids, "lease": lease})
 
     async def release(self, ids: list[int]) -> None:
-        """Give claimed updates back at once (a stopping worker process): another process takes them now."""
+        """End the claims on ``ids`` (handled, their replies sent; or given back by a stopping process): the
+        conversation's next update can be claimed at once."""
         await self.session.execute(RELEASE, {"ids": ids})
 
     async def take(self, ids: list[int], now: datetime) -> list[int]:

@@ -2,7 +2,8 @@
 
 * ``inbox.lease_until``: a worker process claims the oldest pending update of a conversation for this long (and
   renews it while it works); another process takes it over only once the lease is past.
-* ``ix_inbox_pending_conversation``: the pending rows of a conversation in arrival order (what a claim asks).
+* ``ix_inbox_pending_conversation``: a conversation's rows still pending or leased (a handled row keeps its lease
+  until its replies are sent), in arrival order: what a claim asks.
 * PostgreSQL: a statement trigger on ``outbox`` sends ``NOTIFY sct_outbox`` when rows due now were inserted, so
   the leader's sender, in whatever process, delivers them at once.
 
@@ -21,7 +22,7 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-PENDING = sa.text("status = 'pending'")
+LIVE = sa.text("status = 'pending' OR lease_until IS NOT NULL")
 
 NOTIFY_FUNCTION = """
 CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -46,8 +47,8 @@ def upgrade() -> None:
         "ix_inbox_pending_conversation",
         "inbox",
         ["channel", "conversation", "id"],
-        postgresql_where=PENDING,
-        sqlite_where=PENDING,
+        postgresql_where=LIVE,
+        sqlite_where=LIVE,
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(NOTIFY_FUNCTION)
