@@ -288,6 +288,26 @@ class Inbox:
             self.handled += 1
             self._wake.set()
 
+    async def following(
+        self, row: Stored, belongs: Callable[[Stored], bool], *, quiet: float, max_wait: float
+    ) -> list[Stored]:
+        """Shared: the updates right after ``row`` in its conversation that belong with it (the rest of a photo
+        burst, of an album), gathered until none came for ``quiet`` seconds (at most ``max_wait``) or one that
+        does not belong came. Only the holder of ``row``'s claim calls this: while ``row`` is pending nobody else
+        can claim them. The caller hands them to the dispatcher with ``row``, which marks them all handled."""
+        taken: list[Stored] = []
+        first = last = time.monotonic()
+        while (now := time.monotonic()) - last < quiet and now - first < max_wait:
+            await asyncio.sleep(min(quiet, max_wait) / 5)
+            async with self.db.unit_of_work() as uow:
+                later = await uow.inbox.after(row.channel, row.conversation, (taken or [row])[-1].id)
+            for update in later:
+                if not belongs(update):
+                    return taken
+                taken.append(update)
+                last = time.monotonic()
+        return taken
+
     async def _nothing_claimable(self) -> bool:
         if self._running or not self._works:
             return not self._running

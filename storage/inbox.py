@@ -195,6 +195,21 @@ class InboxRepository:
         result = await self.session.execute(TAKE, {"ids": ids, "now": now})
         return list(result.scalars())
 
+    async def after(self, channel: str, conversation: str, after_id: int, limit: int = 20) -> list[Stored]:
+        """The pending updates of one conversation that came after ``after_id``, in arrival order."""
+        result = await self.session.execute(
+            select(InboxUpdate.id, InboxUpdate.channel, InboxUpdate.conversation, InboxUpdate.payload)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.conversation == conversation,
+                InboxUpdate.status == InboxStatus.PENDING.value,
+                InboxUpdate.id > after_id,
+            )
+            .order_by(InboxUpdate.id)
+            .limit(limit)
+        )
+        return [Stored(*row) for row in result.all()]
+
     async def still_pending(self, ids: list[int]) -> list[int]:
         result = await self.session.execute(
             select(InboxUpdate.id).where(InboxUpdate.id.in_(ids), InboxUpdate.status == InboxStatus.PENDING.value)

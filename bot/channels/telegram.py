@@ -32,7 +32,7 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 
-from bot.channels.albums import AlbumCollector
+from bot.channels.albums import AlbumCollector, gather_following
 from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors, split_text
 from bot.inbox import Inbox
 from bot.locks import LeaderLock, while_held
@@ -156,8 +156,7 @@ class TelegramChannel:
         # poll offset moves on) and handled from there; without one (a bare channel in a test or a benchmark
         # child) updates go straight to python-telegram-bot's queue.
         self.inbox = inbox
-        # A shared inbox (several processes) hands an album's items to whichever process claims each: handled
-        # one by one (the flow acknowledges the first), not merged in this process's memory.
+        # A shared inbox (several processes): an album is gathered from the table by its first item's claimer.
         self.merge = inbox is None or not inbox.shared
         self.poll_timeout = poll_timeout
         self._poller: asyncio.Task | None = None
@@ -214,6 +213,13 @@ class TelegramChannel:
         update, incoming = parsed if parsed is not None else self._parse(row.payload)
         if incoming is not None:
             incoming.inbox_ids = [row.id]
+            if (album := incoming.album_id) is not None and not self.merge:  # shared: the rest follows in the table
+                settings = self.settings
+                incoming = await gather_following(
+                    self.inbox, row, incoming,
+                    lambda later: item if (item := self._parse(later.payload)[1]) and item.album_id == album else None,
+                    quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds,
+                )  # fmt: skip
             await self._dispatch(update, incoming)
 
     async def _dispatch(self, update: Update, incoming: IncomingMessage) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.channels.albums import merge
+from bot.channels.albums import gather_following, merge
 from bot.channels.base import RateLimited, TemporaryFailure
 from bot.inbox import Inbox
 from bot.settings import Settings
@@ -503,6 +503,13 @@ class ZaloChannelBase:
         if incoming is None:
             return
         incoming.inbox_ids = [row.id]
+        if incoming.kind is MessageKind.PHOTO and self.inbox is not None and self.inbox.shared:
+            photo = MessageKind.PHOTO  # the burst's other photos follow in the table
+            incoming = await gather_following(
+                self.inbox, row, incoming,
+                lambda later: item if (item := self.translate(later.payload)) and item.kind is photo else None,
+                quiet=self.settings.album_quiet_seconds, max_wait=self.settings.album_max_wait_seconds,
+            )  # fmt: skip
         await self.background.chats.acquire(incoming.chat_id)
         try:
             await self._process(incoming, None)
