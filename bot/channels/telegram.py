@@ -176,6 +176,8 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
             .rate_limiter(SharedRateLimiter(self.limiter))
+            .request(AiohttpRequest())  # answers too: httpx's pool costs ~1 ms of CPU a call more
+            .get_updates_request(AiohttpRequest(connections=1))
             .concurrent_updates(64)
             .job_queue(None)
             .build()
