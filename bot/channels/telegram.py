@@ -1,10 +1,9 @@
 """Telegram adapter (python-telegram-bot): translate updates to neutral messages and render replies.
 
-Long polling by default; webhook mode on an aiohttp server that checks the secret header first, queues
-the update and answers at once. Every outgoing call goes through :class:`SharedRateLimiter`, a PTB rate
-limiter over the bot's one :class:`bot.ratelimit.RateLimiter`, which the outbox sender's bulk sends use too:
-replies and broadcasts share one budget and one 429 pause, so they never double-limit or fight.
-"""
+Long polling by default, or a webhook; every update is stored in the inbox before it is acknowledged. Every call
+goes over aiohttp (:class:`AiohttpRequest`: httpx's pool costs ~1 ms of CPU a call more) through
+:class:`SharedRateLimiter`, over the bot's one :class:`bot.ratelimit.RateLimiter` that the outbox sender's bulk
+sends use too: replies and broadcasts share one budget and one 429 pause."""
 
 from __future__ import annotations
 
@@ -176,7 +175,7 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
             .rate_limiter(SharedRateLimiter(self.limiter))
-            .request(AiohttpRequest())  # answers too: httpx's pool costs ~1 ms of CPU a call more
+            .request(AiohttpRequest())
             .get_updates_request(AiohttpRequest(connections=1))
             .concurrent_updates(64)
             .job_queue(None)
@@ -216,11 +215,10 @@ class TelegramChannel:
         if incoming is not None:
             incoming.inbox_ids = [row.id]
             if (album := incoming.album_id) is not None and not self.merge:  # shared: the rest follows in the table
-                settings = self.settings
                 incoming = await gather_following(
                     self.inbox, row, incoming,
                     lambda later: item if (item := self._parse(later.payload)[1]) and item.album_id == album else None,
-                    quiet=settings.album_quiet_seconds, max_wait=settings.album_max_wait_seconds,
+                    quiet=self.settings.album_quiet_seconds, max_wait=self.settings.album_max_wait_seconds,
                 )  # fmt: skip
             await self._dispatch(update, incoming)
 
