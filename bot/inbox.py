@@ -272,21 +272,41 @@ class Inbox:
                 await uow.commit()
 
     async def _handle_claimed(self, row: Stored) -> None:
+        """Handle a claimed update, then the next ones of its conversation while there are (the claim passes on
+        in the transaction that ends it, after the replies went out: the next update's replies never overtake
+        these, and a burst of one person's messages costs no claim query each)."""
+        current = row
         try:
-            await self._works[row.channel](row)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Still leased (and pending, unless the step committed): tried again once the lease has run out.
-            logger.exception("%s: stored update %s could not be handled", row.channel, row.id)
-        else:
-            # The claim ends with the next claim (or commit), after the replies went out: until then the
-            # conversation's next update waits, so its replies never overtake these.
-            self._released.append(row.id)
+            while True:
+                try:
+                    await self._works[current.channel](current)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Still leased (and pending, unless the step committed): tried again once the lease ran out.
+                    logger.exception("%s: stored update %s could not be handled", current.channel, current.id)
+                    return
+                finally:
+                    self.handled += 1
+                following = await self._pass_on(current)
+                if following is None:
+                    return
+                self._running[following.id] = self._running.pop(current.id)
+                current = following
         finally:
-            del self._running[row.id]
-            self.handled += 1
+            self._running.pop(current.id, None)
             self._wake.set()
+
+    async def _pass_on(self, done: Stored) -> Stored | None:
+        try:
+            async with self.db.unit_of_work() as uow:
+                following = await uow.inbox.claim_next(done, self.lease)
+                await uow.commit()
+        except Exception as exc:  # the claim ends with the next claim transaction instead
+            logger.warning("inbox: claim not passed on (%s)", type(exc).__name__)
+            self._released.append(done.id)
+            return None
+        return following
 
     async def following(
         self, row: Stored, belongs: Callable[[Stored], bool], *, quiet: float, max_wait: float

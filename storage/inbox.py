@@ -86,6 +86,15 @@ CLAIM = text(f"""
     RETURNING id, channel, conversation, payload
 """)  # fmt: skip
 CLAIMABLE = text(f"SELECT count(*) {_HEADS}")
+# The next update of a conversation whose claim this process holds: its claim passes on (one index probe).
+NEXT = text("""
+    UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
+    WHERE id = (
+        SELECT id FROM inbox WHERE channel = :channel AND conversation = :conversation AND status = 'pending'
+        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, channel, conversation, payload
+""")  # fmt: skip
 RENEW = text("""
     UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
     WHERE id = ANY(:ids) AND status = 'pending'
@@ -173,6 +182,14 @@ class InboxRepository:
         result = await self.session.execute(CLAIM, {"channels": channels, "limit": limit, "lease": lease})
         rows = sorted(result.all())
         return [Stored(row_id, channel, conversation, payload) for row_id, channel, conversation, payload in rows]
+
+    async def claim_next(self, row: Stored, lease: float) -> Stored | None:
+        """End the claim on ``row`` (handled, replies sent) and claim its conversation's next update, if any
+        (PostgreSQL): nobody else could claim that one while ``row`` was leased."""
+        await self.session.execute(RELEASE, {"ids": [row.id]})
+        params = {"channel": row.channel, "conversation": row.conversation, "lease": lease}
+        found = (await self.session.execute(NEXT, params)).first()
+        return Stored(*found) if found is not None else None
 
     async def claimable(self, channels: list[str]) -> int:
         """How many conversation heads of ``channels`` a claim would find now (PostgreSQL)."""
