@@ -12,10 +12,11 @@ once and :meth:`Inbox.sent` marks them (a crash in between: the outbox sender de
 queued in memory. Every process claims conversation heads from the table (:meth:`InboxRepository.claim`: the
 oldest pending update of a conversation holding no live lease, leased for ``lease`` seconds and renewed while it
 is worked on), at most ``workers`` at a time, so each update is handled by one process and each conversation in
-arrival order whoever received it. Claims run when updates were stored (in this process, or in another one:
-``NOTIFY sct_inbox`` through a :class:`bot.notify.Listener`), when a worker finished (its conversation's next
-update), and every ``poll`` seconds (leases of a process that died). Channels register their work per channel
-(:meth:`submit`, :meth:`resume`); only those channels are claimed.
+arrival order whoever received it. Once an update's replies went out its claim passes on to the conversation's
+next update, which the same worker handles. Claims run when updates were stored (in this process, or in another
+one: ``NOTIFY sct_inbox`` through a :class:`bot.notify.Listener`), when a worker is free again, and every
+``poll`` seconds (leases of a process that died). Channels register their work per channel (:meth:`submit`,
+:meth:`resume`); only those channels are claimed.
 """
 
 from __future__ import annotations
