@@ -45,6 +45,7 @@ class App:
         logger.info("database: %s", masked(self.db.url))
         await asyncio.to_thread(self.db.upgrade)
         async with self.db.unit_of_work() as uow:
+            await uow.lock("app:start")  # processes starting together on one database: one at a time here
             now = self.clock.now()
             key = await uow.secrets.get_or_create("buttons", now)
             await on_start(load_features(), uow, self.config, now)

@@ -19,12 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -33,10 +31,10 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import NullPool, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot.locks import LeaderLock
+from bot.notify import OUTBOX, Listener
 from bot.ratelimit import RateLimiter
 from bot.sender import Deliver, Edit, OutboxSender, SenderOptions
 from handlers.buttons import ButtonCodec
@@ -44,95 +42,11 @@ from handlers.clock import Clock
 from handlers.config import AppConfig
 from handlers.features import declared_jobs, load_features, undelivered_hook
 from handlers.jobs import At, Interval, Intervals, Job, LeaderContext, Loop, Pin
-from storage.db import Database, async_url, lock_id, sync_url
+from storage.db import Database, sync_url
 
 logger = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
-LEADER_LOCK = "sct-assistant:leader"
-
-
-class LeaderLock:
-    """Who leads: PostgreSQL advisory lock, or a file lock beside SQLite."""
-
-    def __init__(self, database_url: str, name: str = LEADER_LOCK) -> None:
-        self.url = sync_url(database_url)
-        self.key = lock_id(name)
-        parsed = make_url(self.url)
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self._path = (
-            Path(f"{parsed.database}.leader")
-            if self.is_sqlite and parsed.database and parsed.database != ":memory:"
-            else None
-        )
-        self._fd: int | None = None
-        self._engine: AsyncEngine | None = None
-        self._conn: AsyncConnection | None = None
-        self.held = False
-
-    async def try_acquire(self) -> bool:
-        if self.held:
-            return True
-        if self.is_sqlite:
-            self.held = self._flock()
-            return self.held
-        engine = create_async_engine(async_url(self.url), poolclass=NullPool)
-        try:
-            conn = await engine.connect()
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            got = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})).scalar())
-        except Exception:
-            await engine.dispose()
-            raise
-        if not got:
-            await conn.close()
-            await engine.dispose()
-            return False
-        self._engine, self._conn, self.held = engine, conn, True
-        return True
-
-    def _flock(self) -> bool:
-        if self._path is None:
-            return True
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: one process assumed
-            return True
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    async def alive(self) -> bool:
-        """Whether the lock is still held (the PostgreSQL connection holding it still answers)."""
-        if not self.held:
-            return False
-        if self._conn is None:
-            return True
-        try:
-            await self._conn.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            logger.exception("leader lock: the connection holding it is gone")
-            await self.release()
-            return False
-
-    async def release(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-        if self._engine is not None:
-            await self._engine.dispose()
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the flock
-        self._conn = self._engine = self._fd = None
-        self.held = False
 
 
 class Host(Protocol):
@@ -205,8 +119,10 @@ class Leader:
         limiter: RateLimiter | None = None,
         features: Sequence[ModuleType] | None = None,
         timing: Timing | None = None,
+        listener: Listener | None = None,
     ) -> None:
         self.app = app
+        self.listener = listener  # PostgreSQL: rows due now written by any process wake the sender at once
         self.delivers = delivers
         self.edits = edits
         self.pins = pins or {}
@@ -284,6 +200,9 @@ class Leader:
         self._stop.clear()
         sender = self.sender = self.make_sender()
         self._spawn(sender.run(self._stop))
+        if self.listener is not None:
+            self.listener.on(OUTBOX, sender.wake)
+            self.listener.start()
         app = self.app
         ctx = LeaderContext(
             db=app.db,
@@ -376,6 +295,8 @@ class Leader:
                 self.scheduler.shutdown(wait=False)
             self.scheduler = None
         self._stop.set()
+        if self.listener is not None and self.sender is not None:
+            self.listener.off(OUTBOX, self.sender.wake)
         for task in list(self._tasks):
             with contextlib.suppress(Exception):
                 await task

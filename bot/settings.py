@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     inbox_reply_lease_seconds: float = Field(
         default=30, gt=0, description="a reply not marked sent by then is delivered by the outbox sender"
     )
+    inbox_claim_lease_seconds: float = Field(
+        default=30, gt=0, description="PostgreSQL: a process's claim on an update; past it another process takes it"
+    )
+    inbox_poll_seconds: float = Field(
+        default=1, gt=0, description="PostgreSQL: how often idle workers look for updates nobody announced"
+    )
     inbox_keep_days: float = Field(default=7, gt=0, description="handled inbox rows are purged after this")
     case_sla_seconds: float = Field(default=60, gt=0, description="how often case deadlines are checked")
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -90,6 +90,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+class CommitHook(Protocol):
+    """Writes that ride along with whatever transaction commits next in this process (e.g. the "sent" marks of
+    replies delivered after their step, :class:`bot.inbox.Inbox`): one transaction fewer each."""
+
+    @property
+    def has_writes(self) -> bool: ...
+
+    async def add_to(self, uow: UnitOfWork) -> Any:
+        """Write what waits in ``uow``; return it (what was taken)."""
+
+    def put_back(self, taken: Any) -> None:
+        """The transaction failed: keep ``taken`` for the next one."""
+
+    def committed(self, taken: Any) -> None: ...
+
+
 class Database:
     """The one store of all state.
 
@@ -103,6 +119,7 @@ class Database:
         self.url = sync_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         ensure_sqlite_dir(self.url)
+        self.before_commit: list[CommitHook] = []  # run by UnitOfWork.commit, in this process
         self.engine: AsyncEngine | None = None
         self.sync_engine: Engine | None = None
         if self.is_sqlite:
@@ -123,7 +140,7 @@ class Database:
                 self._sqlite_lock = asyncio.Lock()
             async with self._sqlite_lock:
                 with self._sync_sessions() as sync_session:
-                    uow = UnitOfWork(SyncSession(sync_session), is_sqlite=True)
+                    uow = UnitOfWork(SyncSession(sync_session), is_sqlite=True, hooks=self.before_commit)
                     try:
                         yield uow
                     except BaseException:
@@ -131,7 +148,7 @@ class Database:
                         raise
             return
         async with self._sessions() as session:
-            uow = UnitOfWork(session, is_sqlite=False)
+            uow = UnitOfWork(session, is_sqlite=False, hooks=self.before_commit)
             try:
                 yield uow
             except BaseException:
@@ -192,9 +209,10 @@ def lock_id(*parts: str) -> int:
 class UnitOfWork:
     """One transaction with the repositories that work inside it."""
 
-    def __init__(self, session: DbSession, *, is_sqlite: bool) -> None:
+    def __init__(self, session: DbSession, *, is_sqlite: bool, hooks: list[CommitHook] | None = None) -> None:
         self.session = session
         self.is_sqlite = is_sqlite
+        self._hooks = hooks or []
         self.users = UserRepository(session)
         self.conversations = ConversationRepository(session)
         self.secrets = SecretRepository(session)
@@ -219,7 +237,16 @@ class UnitOfWork:
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id(*parts)})
 
     async def commit(self) -> None:
-        await self.session.commit()
+        """Commit, with what the process's commit hooks have waiting (they get it back if the commit fails)."""
+        taken = [(hook, await hook.add_to(self)) for hook in self._hooks if hook.has_writes] if self._hooks else []
+        try:
+            await self.session.commit()
+        except BaseException:
+            for hook, what in taken:
+                hook.put_back(what)
+            raise
+        for hook, what in taken:
+            hook.committed(what)
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -5,6 +5,12 @@ committed before the webhook answers 200 or the poll moves its offset on. It is 
 conversation in arrival order; the transaction that applies its effects also marks it ``handled`` (see
 :meth:`InboxRepository.take`), so a crash leaves it either pending (handled again) or done (never again).
 An update that failed ``attempts`` times is ``parked`` with its error; handled rows are purged after a while.
+
+Several worker processes on one PostgreSQL database share the table through claims (:meth:`InboxRepository.claim`):
+a process takes the oldest pending update of a conversation that holds no live lease, with ``SKIP LOCKED``, and
+leases it (``lease_until``); the conversation's next update becomes claimable only once that one is handled, so
+each conversation is handled in arrival order, by one process at a time. A process that dies mid-update leaves
+its lease to run out; then another takes the update over.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, delete, func, select, update
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
@@ -23,6 +29,8 @@ from storage.models import utc_column
 from storage.session import DbSession
 
 STORE_CHUNK = 500  # rows per INSERT: well under SQLite's limit of bound parameters
+LIVE = "status = 'pending' OR lease_until IS NOT NULL"  # the rows a claim looks at (a partial index)
+NOTIFY_CHANNEL = "sct_inbox"  # PostgreSQL: NOTIFY-ed when updates were stored (the workers' wake-up)
 
 
 class InboxStatus(enum.StrEnum):
@@ -36,6 +44,14 @@ class InboxUpdate(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "update_id", name="uq_inbox_channel_update"),
         Index("ix_inbox_status_id", "status", "id"),
+        Index(
+            "ix_inbox_pending_conversation",
+            "channel",
+            "conversation",
+            "id",
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -48,6 +64,43 @@ class InboxUpdate(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     received_at: datetime = utc_column()
     handled_at: datetime | None = utc_column(nullable=True, index=True)
+    lease_until: datetime | None = utc_column(nullable=True)  # claimed by a worker process until then
+
+
+# The heads of conversations: the oldest pending update of each conversation where no update holds a live lease
+# (PostgreSQL; the database's clock, so the processes' clocks never matter). A handled update keeps its lease
+# until its worker has sent its replies (:data:`RELEASE`), so the next update's replies never overtake them.
+_HEADS = """
+    FROM inbox i
+    WHERE i.status = 'pending' AND i.channel = ANY(:channels)
+      AND (i.lease_until IS NULL OR i.lease_until < now())
+      AND NOT EXISTS (
+          SELECT 1 FROM inbox o
+          WHERE o.channel = i.channel AND o.conversation = i.conversation AND o.id < i.id
+            AND (o.status = 'pending' OR o.lease_until >= now())
+      )
+"""
+CLAIM = text(f"""
+    UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
+    WHERE id IN (SELECT i.id {_HEADS} ORDER BY i.id LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING id, channel, conversation, payload
+""")  # fmt: skip
+CLAIMABLE = text(f"SELECT count(*) {_HEADS}")
+# The next update of a conversation whose claim this process holds: its claim passes on (one index probe).
+NEXT = text("""
+    UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
+    WHERE id = (
+        SELECT id FROM inbox WHERE channel = :channel AND conversation = :conversation AND status = 'pending'
+        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, channel, conversation, payload
+""")  # fmt: skip
+RENEW = text("""
+    UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
+    WHERE id = ANY(:ids) AND status = 'pending'
+""")  # fmt: skip
+RELEASE = text("UPDATE inbox SET lease_until = NULL WHERE id = ANY(:ids)")
+NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 
 
 _table = InboxUpdate.__table__
@@ -118,6 +171,39 @@ class InboxRepository:
                 stored.append(Stored(row_id, channel, item.conversation, item.payload))
         return stored
 
+    async def notify(self) -> None:
+        """Tell the workers of every process (PostgreSQL: ``LISTEN sct_inbox``) at commit that updates wait."""
+        if not self.is_sqlite:
+            await self.session.execute(NOTIFY)
+
+    async def claim(self, channels: list[str], limit: int, lease: float) -> list[Stored]:
+        """Lease up to ``limit`` conversation heads of ``channels`` for ``lease`` seconds (PostgreSQL); the
+        oldest first. Rows locked by another claim in progress are skipped, never waited for."""
+        result = await self.session.execute(CLAIM, {"channels": channels, "limit": limit, "lease": lease})
+        rows = sorted(result.all())
+        return [Stored(row_id, channel, conversation, payload) for row_id, channel, conversation, payload in rows]
+
+    async def claim_next(self, row: Stored, lease: float) -> Stored | None:
+        """End the claim on ``row`` (handled, replies sent) and claim its conversation's next update, if any
+        (PostgreSQL): nobody else could claim that one while ``row`` was leased."""
+        await self.session.execute(RELEASE, {"ids": [row.id]})
+        params = {"channel": row.channel, "conversation": row.conversation, "lease": lease}
+        found = (await self.session.execute(NEXT, params)).first()
+        return Stored(*found) if found is not None else None
+
+    async def claimable(self, channels: list[str]) -> int:
+        """How many conversation heads of ``channels`` a claim would find now (PostgreSQL)."""
+        return int((await self.session.execute(CLAIMABLE, {"channels": channels})).scalar_one())
+
+    async def renew(self, ids: list[int], lease: float) -> None:
+        """Extend the leases of updates still being worked on (PostgreSQL)."""
+        await self.session.execute(RENEW, {"ids": ids, "lease": lease})
+
+    async def release(self, ids: list[int]) -> None:
+        """End the claims on ``ids`` (handled, their replies sent; or given back by a stopping process): the
+        conversation's next update can be claimed at once."""
+        await self.session.execute(RELEASE, {"ids": ids})
+
     async def take(self, ids: list[int], now: datetime) -> list[int]:
         """Mark the still pending rows of ``ids`` handled (in the caller's transaction); return them.
 
@@ -125,6 +211,21 @@ class InboxRepository:
         waits for the first one's row locks, then finds them no longer pending and takes nothing."""
         result = await self.session.execute(TAKE, {"ids": ids, "now": now})
         return list(result.scalars())
+
+    async def after(self, channel: str, conversation: str, after_id: int, limit: int = 20) -> list[Stored]:
+        """The pending updates of one conversation that came after ``after_id``, in arrival order."""
+        result = await self.session.execute(
+            select(InboxUpdate.id, InboxUpdate.channel, InboxUpdate.conversation, InboxUpdate.payload)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.conversation == conversation,
+                InboxUpdate.status == InboxStatus.PENDING.value,
+                InboxUpdate.id > after_id,
+            )
+            .order_by(InboxUpdate.id)
+            .limit(limit)
+        )
+        return [Stored(*row) for row in result.all()]
 
     async def still_pending(self, ids: list[int]) -> list[int]:
         result = await self.session.execute(

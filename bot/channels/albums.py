@@ -18,8 +18,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from handlers.types import IncomingMessage, MediaRef, MessageKind
+
+if TYPE_CHECKING:
+    from bot.inbox import Inbox
+    from storage.inbox import Stored
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,31 @@ def merge(items: list[IncomingMessage]) -> IncomingMessage:
     caption = next((item.text for item in ordered if item.text.strip()), "")
     ids = [i for item in ordered for i in item.inbox_ids]
     return replace(ordered[0], kind=MessageKind.PHOTO, photos=refs, document=None, text=caption, inbox_ids=ids)
+
+
+async def gather_following(
+    inbox: Inbox,
+    row: Stored,
+    first: IncomingMessage,
+    read: Callable[[Stored], IncomingMessage | None],
+    *,
+    quiet: float,
+    max_wait: float,
+) -> IncomingMessage:
+    """A shared inbox (several processes): ``first`` (stored as ``row``) merged with the items that follow it in
+    the table, as :meth:`bot.inbox.Inbox.following` gathers them; ``read`` gives an item, or None for an update
+    that is not one (it ends the album)."""
+    items = [first]
+
+    def belongs(later: Stored) -> bool:
+        item = read(later)
+        if item is not None:
+            item.inbox_ids = [later.id]
+            items.append(item)
+        return item is not None
+
+    await inbox.following(row, belongs, quiet=quiet, max_wait=max_wait)
+    return merge(items) if len(items) > 1 else first
 
 
 class AlbumCollector:

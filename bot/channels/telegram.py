@@ -1,10 +1,9 @@
 """Telegram adapter (python-telegram-bot): translate updates to neutral messages and render replies.
 
-Long polling by default; webhook mode on an aiohttp server that checks the secret header first, queues
-the update and answers at once. Every outgoing call goes through :class:`SharedRateLimiter`, a PTB rate
-limiter over the bot's one :class:`bot.ratelimit.RateLimiter`, which the outbox sender's bulk sends use too:
-replies and broadcasts share one budget and one 429 pause, so they never double-limit or fight.
-"""
+Long polling by default, or a webhook; every update is stored in the inbox before it is acknowledged. Every call
+goes over aiohttp (:class:`AiohttpRequest`: httpx's pool costs ~1 ms of CPU a call more) through
+:class:`SharedRateLimiter`, over the bot's one :class:`bot.ratelimit.RateLimiter` that the outbox sender's bulk
+sends use too: replies and broadcasts share one budget and one 429 pause."""
 
 from __future__ import annotations
 
@@ -32,10 +31,11 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 
-from bot.channels.albums import AlbumCollector
+from bot.channels.albums import AlbumCollector, gather_following
 from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors
 from bot.channels.texts import split_text
 from bot.inbox import Inbox
+from bot.locks import LeaderLock, while_held
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.webhooks import Refusals, WebhookServer
@@ -156,6 +156,8 @@ class TelegramChannel:
         # poll offset moves on) and handled from there; without one (a bare channel in a test or a benchmark
         # child) updates go straight to python-telegram-bot's queue.
         self.inbox = inbox
+        # A shared inbox (several processes): an album is gathered from the table by its first item's claimer.
+        self.merge = inbox is None or not inbox.shared
         self.poll_timeout = poll_timeout
         self._poller: asyncio.Task | None = None
         self._accepting = False  # stored updates are queued only once the bot is initialised (start resumes)
@@ -174,6 +176,8 @@ class TelegramChannel:
             .base_url(settings.telegram_api_base_url)
             .base_file_url(settings.telegram_file_base_url)
             .rate_limiter(SharedRateLimiter(self.limiter))
+            .request(AiohttpRequest())
+            .get_updates_request(AiohttpRequest(connections=1))
             .concurrent_updates(64)
             .job_queue(None)
             .build()
@@ -211,10 +215,16 @@ class TelegramChannel:
         update, incoming = parsed if parsed is not None else self._parse(row.payload)
         if incoming is not None:
             incoming.inbox_ids = [row.id]
+            if (album := incoming.album_id) is not None and not self.merge:  # shared: the rest follows in the table
+                incoming = await gather_following(
+                    self.inbox, row, incoming,
+                    lambda later: item if (item := self._parse(later.payload)[1]) and item.album_id == album else None,
+                    quiet=self.settings.album_quiet_seconds, max_wait=self.settings.album_max_wait_seconds,
+                )  # fmt: skip
             await self._dispatch(update, incoming)
 
     async def _dispatch(self, update: Update, incoming: IncomingMessage) -> None:
-        if incoming.album_id is not None and incoming.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT):
+        if incoming.album_id is not None and incoming.kind in (MessageKind.PHOTO, MessageKind.DOCUMENT) and self.merge:
             self.albums.add(incoming)  # handled as one message once the album is complete
             return
         query = update.callback_query
@@ -465,7 +475,12 @@ class TelegramChannel:
             await self._start_webhook()
             return
         await self.bot.delete_webhook()
-        if self.inbox is not None:
+        if self.inbox is not None and self.inbox.shared:  # one process of the bot polls, every one handles
+            lock = LeaderLock(self.settings.database_url, f"sct-assistant:poll:{CHANNEL}", file_suffix="poll")
+            retry = self.settings.leader_retry_seconds
+            poll = while_held(lock, self._poll_loop, retry_seconds=retry, what="telegram polling")
+            self._poller = asyncio.create_task(poll, name="telegram-poll")
+        elif self.inbox is not None:
             self._poller = asyncio.create_task(self._poll_loop(), name="telegram-poll")
         else:
             assert self.application.updater is not None
@@ -554,8 +569,8 @@ class TelegramChannel:
         items = [Received(str(u.update_id), f"{m.chat_id}:{m.user_id}", d) for (u, m), d in pairs]
         added = await self.inbox.store(CHANNEL, items)
         if self._accepting:  # else stored on the shared server before this channel started: start resumes them
-            parsed = {str(u.update_id): (u, m) for u, m in batch}
-            for row in added:
+            parsed = {str(u.update_id): (u, m) for u, m in batch} if not self.inbox.shared else {}
+            for row in added if parsed else ():  # shared: the rows may be handled by another process
                 self._parsed[row.id] = parsed[str(row.payload["update_id"])]
             self.inbox.submit(added, self._process_stored)
 

@@ -4,6 +4,7 @@ outbox sender's bot, python-telegram-bot's errors in the channels' common terms,
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
@@ -17,6 +18,8 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.channels.base import RateLimited, TemporaryFailure, Unreachable
 from bot.ratelimit import RateLimiter
+
+logger = logging.getLogger(__name__)
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -161,6 +164,8 @@ class AiohttpRequest(BaseRequest):
             connect=self._given(connect_timeout, self._connect_timeout),
             sock_read=max(read or 0, write or 0) or None,
         )
+        if logger.isEnabledFor(logging.DEBUG):  # as httpx does (the token in the URL is masked by bot.logs)
+            logger.debug("HTTP Request: %s %s", method, url)
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as response:
                 return response.status, await response.read()

@@ -42,6 +42,7 @@ from bot.channels.zalo_common import (
     with_photos_note,
 )
 from bot.inbox import Inbox
+from bot.locks import LeaderLock, while_held
 from bot.settings import Settings
 from bot.webhooks import WebhookServer
 from handlers.types import ChatKind, IncomingMessage, MediaRef, MessageKind, Reply
@@ -229,7 +230,13 @@ class ZaloBotChannel(ZaloChannelBase):
                 await self.call("deleteWebhook")
             except DeliveryError as exc:  # no webhook to delete is fine
                 logger.debug("zalo bot: deleteWebhook: %s", exc)
-            self._poller = asyncio.create_task(self._poll_loop(), name="zalo-bot-poll")
+            if self.inbox is not None and self.inbox.shared:  # one process of the bot polls, every one handles
+                lock = LeaderLock(self.settings.database_url, f"sct-assistant:poll:{self.name}", file_suffix="poll")
+                retry = self.settings.leader_retry_seconds
+                poll = while_held(lock, self._poll_loop, retry_seconds=retry, what="zalo bot polling")
+            else:
+                poll = self._poll_loop()
+            self._poller = asyncio.create_task(poll, name="zalo-bot-poll")
             logger.info("zalo bot: long polling as %s", name)
 
     async def stop(self) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.channels.albums import merge
+from bot.channels.albums import gather_following, merge
 from bot.channels.base import RateLimited, TemporaryFailure
 from bot.inbox import Inbox
 from bot.settings import Settings
@@ -475,6 +475,13 @@ class ZaloChannelBase:
         if incoming is None:
             return
         incoming.inbox_ids = [row.id]
+        if incoming.kind is MessageKind.PHOTO and self.inbox is not None and self.inbox.shared:
+            photo = MessageKind.PHOTO  # the burst's other photos follow in the table
+            incoming = await gather_following(
+                self.inbox, row, incoming,
+                lambda later: item if (item := self.translate(later.payload)) and item.kind is photo else None,
+                quiet=self.settings.album_quiet_seconds, max_wait=self.settings.album_max_wait_seconds,
+            )  # fmt: skip
         await self.background.chats.acquire(incoming.chat_id)
         try:
             await self._process(incoming, None)
@@ -534,8 +541,8 @@ class ZaloChannelBase:
         if key is not None and not await self.seen.first_sight(key):
             logger.info("%s: message %s was already handled", self.label, key)
             return
-        if incoming.kind is MessageKind.PHOTO:
-            self.bursts.add(incoming)
+        if incoming.kind is MessageKind.PHOTO and (self.inbox is None or not self.inbox.shared):
+            self.bursts.add(incoming)  # a shared inbox hands each photo to whichever process claims it: one by one
             return
         await self._answer(await self.choices.apply(incoming))
 

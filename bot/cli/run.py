@@ -91,7 +91,7 @@ async def run(app: App) -> int:
             loop.add_signal_handler(sig, stop.set)
     async with app:
         assert app.dispatcher is not None
-        channels, server, leader = wire_channels(app)
+        channels, server, leader, inbox = wire_channels(app)
         started: list = []
         try:
             await server.start_serving()
@@ -107,24 +107,36 @@ async def run(app: App) -> int:
             for channel in reversed(started):
                 await channel.stop()
             await server.stop()
+            await inbox.close()
     return 0
 
 
-def wire_channels(app: App) -> tuple[list, Any, Any]:
-    """The messenger channels as ``run`` serves them: returns (channels, webhook server, leader).
+def wire_channels(app: App) -> tuple[list, Any, Any, Any]:
+    """The messenger channels as ``run`` serves them: returns (channels, webhook server, leader, inbox).
 
     One rate limiter for the bot (replies and broadcasts share the budget and every 429 pause); every channel's
     webhook on ONE server (``WEBHOOK_PORT``; channels in polling mode add no route); each channel's downloader
     registered; the leader's sender delivers, edits (Zalo: none, a new message) and pins (Telegram: the pinned
-    countdown post) through them."""
+    countdown post) through them. On PostgreSQL the inbox is shared with the bot's other processes (claims and
+    leases, ``LISTEN``/``NOTIFY`` wake-ups: see ``bot/inbox.py``); on SQLite one process serves the bot."""
     from bot.inbox import Inbox
     from bot.leader import Leader
+    from bot.notify import Listener
     from bot.ratelimit import RateLimiter
     from bot.webhooks import WebhookServer
 
     settings = app.settings
     limiter = RateLimiter.from_settings(settings)
-    channels = messenger_channels(app, limiter, Inbox(app.db, workers=settings.inbox_workers))
+    shared = not app.db.is_sqlite
+    inbox = Inbox(
+        app.db,
+        workers=settings.inbox_workers,
+        shared=shared,
+        lease=settings.inbox_claim_lease_seconds,
+        poll=settings.inbox_poll_seconds,
+        listener=Listener(app.db.url) if shared else None,
+    )
+    channels = messenger_channels(app, limiter, inbox)
     server = WebhookServer(settings.webhook_listen, settings.webhook_port)
     for channel in channels:
         channel.attach(server)
@@ -132,8 +144,10 @@ def wire_channels(app: App) -> tuple[list, Any, Any]:
     mount_web(app, server)
     edits = {c.name: c.edit for c in channels if hasattr(c, "edit")}
     pins = {c.name: c.pin for c in channels if hasattr(c, "pin")}
-    leader = Leader(app, {c.name: c.deliver for c in channels}, edits=edits, pins=pins, limiter=limiter)
-    return channels, server, leader
+    leader = Leader(
+        app, {c.name: c.deliver for c in channels}, edits=edits, pins=pins, limiter=limiter, listener=inbox.listener
+    )
+    return channels, server, leader, inbox
 
 
 def mount_web(app: App, server) -> list:

@@ -178,6 +178,8 @@ def bot_env(fake: FakeTelegramAPI, db_url: str, tmp_path: Path, webhook_port: in
         "TELEGRAM_OVERALL_RATE": "0",
         "TELEGRAM_PER_CHAT_RATE": "0",
         "INBOX_REPLY_LEASE_SECONDS": "1",
+        "INBOX_CLAIM_LEASE_SECONDS": "2",  # PostgreSQL: an update claimed by a killed process is taken over then
+        "INBOX_POLL_SECONDS": "0.2",
         "LEADER_RETRY_SECONDS": "0.2",
     }
     if webhook_port is not None:

@@ -75,7 +75,7 @@ async def wired(settings: Settings, config: AppConfig | None = None) -> AsyncIte
     clock = FixedClock(DEFAULT_NOW)
     app = create_app(settings, clock=clock, config=config or telegram_config(), knowledge=shared_knowledge())
     async with app:
-        channels, server, leader = wire_channels(app)
+        channels, server, leader, inbox = wire_channels(app)
         quick = dataclasses.replace(leader.timing.sender, flush_interval=0.02, idle_poll=0.02, backoff_base=0.05)
         leader.timing = dataclasses.replace(leader.timing, sender=quick)
         worker = CaseWorker(app.db, app.config, clock, app.media)
@@ -90,3 +90,4 @@ async def wired(settings: Settings, config: AppConfig | None = None) -> AsyncIte
             for channel in reversed(started):
                 await channel.stop()
             await server.stop()
+            await inbox.close()

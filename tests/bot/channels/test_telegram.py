@@ -174,7 +174,7 @@ async def test_the_token_never_reaches_the_log(tmp_path: Path) -> None:
             root.setLevel(saved[1])
             logging.getLogger("httpx").setLevel(logging.WARNING)
     log = stream.getvalue()
-    assert "sendMessage" in log  # httpx logged the request URLs...
+    assert "sendMessage" in log  # the request backend logged the request URLs...
     assert fake.token not in log  # ...with the token masked
     assert "bot***/sendMessage" in log
 
