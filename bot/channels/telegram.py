@@ -297,8 +297,7 @@ class TelegramChannel:
         A card sent as one photo with a caption has its caption edited instead. A message that cannot be
         edited any more (deleted, too old) gets the new state as a new message, whose id is returned.
         """
-        bot = await self.bulk_bot()
-        limits = {"bulk": True}
+        bot, limits = await self.bulk_bot(), {"bulk": True}
         markup = keyboard(reply) if reply.buttons else None
         text = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)[0]
         with delivery_errors():
