@@ -33,7 +33,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 
 from bot.channels.albums import AlbumCollector
-from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors, split_text
+from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors, drop_topic, split_text
 from bot.inbox import Inbox
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
@@ -82,6 +82,11 @@ def to_incoming(update: Update) -> IncomingMessage | None:
         "reply_to_message_id": str(message.reply_to_message.message_id) if message.reply_to_message else None,
         "thread_id": topic_of(message),
     }
+    if message.forum_topic_created is not None:
+        # The note of a forum topic created, kept only for the bot's own topics (a case's: handlers/cases/topics.py).
+        if not message.from_user.is_bot:
+            return None
+        return IncomingMessage(**base, kind=MessageKind.TOPIC_CREATED, text=message.forum_topic_created.name)
     if message.photo:
         largest = message.photo[-1]
         ref = MediaRef(largest.file_id, size=largest.file_size, width=largest.width, height=largest.height)
@@ -259,9 +264,13 @@ class TelegramChannel:
             return await self._send_one(chat_ref(chat_id), reply, bulk=True)
 
     async def _topic(self, chat_id: int | str, reply: Reply) -> str:
-        """Create a forum topic (its id is returned as the message id) or rename one (``reply.thread_id``)."""
+        """Create a forum topic (its id is returned as the message id), rename one (``reply.thread_id``) or drop
+        one (``reply.drop_topic``: deleted, or closed where the bot may not delete it)."""
         bot = await self.bulk_bot()
         name = (reply.topic or "")[:TOPIC_NAME_LIMIT]
+        if reply.drop_topic and reply.thread_id:
+            await drop_topic(bot, chat_id, int(reply.thread_id))
+            return reply.thread_id
         if reply.thread_id:
             try:
                 await bot.edit_forum_topic(chat_id, int(reply.thread_id), name=name, rate_limit_args={"bulk": True})

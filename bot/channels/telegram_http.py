@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -189,3 +190,19 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     if current or not parts:
         parts.append(current)
     return parts
+
+
+async def drop_topic(bot: Bot, chat_id: int | str, thread_id: int) -> None:
+    """Delete a forum topic; without the right to delete messages, close it (its creator always may)."""
+    limits = {"bulk": True}
+    try:
+        await bot.delete_forum_topic(chat_id, thread_id, rate_limit_args=limits)
+        return
+    except BadRequest as exc:
+        if "topic_id_invalid" in str(exc).lower():
+            return  # gone already
+    try:
+        await bot.close_forum_topic(chat_id, thread_id, rate_limit_args=limits)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower().replace("_", " "):
+            raise

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from bot.channels.base import RateLimited
 from bot.channels.telegram import TelegramChannel
 from handlers.cases.intake import route_pending
-from handlers.config import AppConfig
 from handlers.types import Button, Reply
 from storage.models import OutboxMessage
 from tests.support.databases import migrated_sqlite
@@ -43,6 +42,7 @@ from tests.support.telegram import (
     case_rig,
     make_settings,
     telegram_config,
+    tg_topics_config,
 )
 from tests.support.telegram import (
     file_with_album as file_album_report,
@@ -263,14 +263,6 @@ async def test_a_staff_photo_reaches_the_reporter_on_telegram(rig: CaseRig) -> N
 
 
 # -- a forum topic per case (topics: true) ---------------------------------------------------------------------
-
-
-def tg_topics_config() -> AppConfig:
-    base = telegram_config().model_dump(mode="python")
-    for agency in base["agencies"]:
-        if agency["id"] == "qltt":
-            agency["topics"] = True
-    return AppConfig.model_validate(base)
 
 
 @pytest.fixture
