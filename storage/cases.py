@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from storage.complaints import Complaint, submitted_between
@@ -118,6 +119,7 @@ class Case(SQLModel, table=True):
     link_key: str | None = Field(default=None, max_length=300)  # the shop link, normalised
     description_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # folded, compared
     merged_into: int | None = None  # the case this duplicate was merged into
+    version: int = 0  # one more at every change claimed (CaseRepository.claim): two changes at once, one wins
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
 
@@ -271,12 +273,34 @@ class CaseRepository:
 
     async def _claim(self, case: Case, condition: Any, values: dict[str, Any]) -> bool:
         table = Case.__table__
-        result = await self.session.execute(update(table).where(table.c.id == case.id, condition).values(**values))
+        bumped = {**values, "version": table.c.version + 1}
+        result = await self.session.execute(update(table).where(table.c.id == case.id, condition).values(**bumped))
         if result.rowcount != 1:
             return False
         for name, value in values.items():
             setattr(case, name, value)
+        set_committed_value(
+            case, "version", await self.session.scalar(select(table.c.version).where(table.c.id == case.id))
+        )
         return True
+
+    async def claim(self, case: Case) -> bool:
+        """Claim the next change of ``case`` as read: False when another transaction changed it since (then
+        :meth:`reread` it). Once claimed, the row is this transaction's until it ends (a write lock on SQLite,
+        a row lock on PostgreSQL), so what the action reads and writes next is current."""
+        table = Case.__table__
+        result = await self.session.execute(
+            update(table).where(table.c.id == case.id, table.c.version == case.version).values(version=case.version + 1)
+        )
+        if result.rowcount != 1:
+            return False
+        set_committed_value(case, "version", case.version + 1)
+        return True
+
+    async def reread(self, case: Case) -> Case:
+        """The case as committed now (after a claim that lost)."""
+        query = select(Case).where(Case.id == case.id).execution_options(populate_existing=True)
+        return (await self.session.execute(query)).scalar_one()
 
     async def set_verdict(self, case: Case, verdict: str, now: datetime) -> bool:
         """The reporter's answer, once per closing."""

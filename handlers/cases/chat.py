@@ -121,7 +121,7 @@ async def authorize(ctx: Context, case: Case, code: str) -> StaffMember | None:
 
 async def load(ctx: Context, raw_id: str) -> Case | None:
     case_id = ascii_int(raw_id)
-    case = await ctx.uow.cases.get(case_id, for_update=True) if case_id is not None else None
+    case = await ctx.uow.cases.get(case_id) if case_id is not None else None  # claimed by perform
     if case is None:
         refuse(ctx, STALE)
     return case
@@ -175,8 +175,18 @@ async def perform(
     reason: str = "",
     photos: list[str] | None = None,
 ) -> str | None:
-    """Do the action (the case locked, the member allowed), then show the new state on every card. Returns
-    what the staff member is told (None: the action answered itself)."""
+    """Do the action (the member allowed), then show the new state on every card. Returns
+    what the staff member is told (None: the action answered itself).
+
+    The change is claimed first on the version the case was read at: of two presses at once (in one process
+    or two, on SQLite or PostgreSQL) of actions that change the case, one does it and the other is told how the
+    case stands; an action that only adds (an answer to the reporter, a contact viewed) goes on with the case
+    read again.
+    """
+    if not await ctx.uow.cases.claim(case):
+        await ctx.uow.cases.reread(case)
+        if action.changes_state or not await ctx.uow.cases.claim(case):
+            return RACED.format(code=case.code, status=CASE_STATUS_LABELS[case.state])
     try:
         view = await load_view(ctx.uow, case)
         lead = case.lead
@@ -194,6 +204,12 @@ async def perform(
     except CaseError as exc:
         return str(exc)
     return said
+
+
+RACED = (
+    "⏳ Phản ánh {code} vừa được cán bộ khác cập nhật cùng lúc (hiện: {status}); thao tác của bạn chưa được "
+    "thực hiện. Bạn xem lại thẻ rồi bấm lại nếu vẫn cần nhé."
+)
 
 
 async def after(ctx: Context, view: CaseView, lead: str) -> None:
@@ -270,7 +286,7 @@ class CaseInputFlow(Flow):
             ctx.finish()
             ctx.reply(f"Đã thôi thao tác trên {data['code']}.")
             return
-        case = await ctx.uow.cases.get(int(data["case"]), for_update=True)
+        case = await ctx.uow.cases.get(int(data["case"]))  # claimed by perform
         if case is None:
             ctx.finish()
             ctx.reply(STALE)
@@ -413,7 +429,7 @@ async def reply_in_thread(ctx: Context, rows: list) -> None:
     if len(case_ids) != 1:
         ctx.reply("Tin nhắn này gộp nhiều phản ánh. Bạn bấm mã để mở thẻ, rồi trả lời (reply) vào thẻ đó nhé.")
         return
-    case = await ctx.uow.cases.get(case_ids.pop(), for_update=True)
+    case = await ctx.uow.cases.get(case_ids.pop())  # claimed by perform
     if case is None:
         ctx.reply(STALE)
         return
