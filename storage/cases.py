@@ -284,17 +284,19 @@ class CaseRepository:
         )
         return True
 
-    async def claim(self, case: Case) -> bool:
+    async def claim(self, case: Case, *, bump: bool = True) -> bool:
         """Claim the next change of ``case`` as read: False when another transaction changed it since (then
         :meth:`reread` it). Once claimed, the row is this transaction's until it ends (a write lock on SQLite,
-        a row lock on PostgreSQL), so what the action reads and writes next is current."""
+        a row lock on PostgreSQL), so what the action reads and writes next is current. ``bump=False``: the row
+        is taken without a new version (an action that only adds: the buttons shown stay current)."""
         table = Case.__table__
+        new = case.version + 1 if bump else case.version
         result = await self.session.execute(
-            update(table).where(table.c.id == case.id, table.c.version == case.version).values(version=case.version + 1)
+            update(table).where(table.c.id == case.id, table.c.version == case.version).values(version=new)
         )
         if result.rowcount != 1:
             return False
-        set_committed_value(case, "version", case.version + 1)
+        set_committed_value(case, "version", new)
         return True
 
     async def reread(self, case: Case) -> Case:
@@ -465,6 +467,16 @@ class CaseRepository:
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def last_change(self, case_id: int, actions: Iterable[str]) -> CaseAction | None:
+        """The newest audit row of one of ``actions`` (the changes of the case)."""
+        query = (
+            select(CaseAction)
+            .where(CaseAction.case_id == case_id, CaseAction.action.in_(list(actions)))
+            .order_by(CaseAction.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def actions(self, case_id: int, *, limit: int | None = None, newest_first: bool = False) -> list[CaseAction]:
         order = (CaseAction.at.desc(), CaseAction.id.desc()) if newest_first else (CaseAction.at, CaseAction.id)

@@ -168,7 +168,9 @@ class Act:
 
 
 def case_payload(code: str, case: Case, arg: str = "") -> str:
-    return f"case:{code}:{case.id}" + (f":{arg}" if arg else "")
+    """``case:CODE:ID.VERSION[:ARG]``: the version the button was shown at (a change of the case makes the buttons
+    of the card it replaced stale for the actions that change it; ``chat.perform``)."""
+    return f"case:{code}:{case.id}.{case.version}" + (f":{arg}" if arg else "")
 
 
 def action_button(code: str, case: Case) -> Button:
@@ -493,4 +495,9 @@ BY_AUDIT: dict[str, Action] = {a.audit: a for a in _ACTIONS if a.audit}
 CARD_HISTORY = frozenset(
     {a.audit for a in _ACTIONS if a.history}
     | {Audit.REPORTER_ADDED, Audit.REOPENED, Audit.MERGED_IN, Audit.CONFIG_MOVE}
+)
+
+# The audit rows of the changes that give a case a new version (``chat.own_change``).
+STATE_AUDITS = frozenset(
+    {a.audit for a in ACTIONS.values() if a.changes_state and a.audit} | {Audit.REOPENED, Audit.CONFIG_MOVE}
 )
