@@ -24,9 +24,9 @@ async def main(url: str, at: str, presses: list[list[str]], hold: float = 0.0) -
     if hold:
         claim = CaseRepository.claim
 
-        async def held(self: CaseRepository, case: Case) -> bool:
+        async def held(self: CaseRepository, case: Case, *, bump: bool = True) -> bool:
             await asyncio.sleep(hold)  # both presses have read the case before either claims it
-            return await claim(self, case)
+            return await claim(self, case, bump=bump)
 
         CaseRepository.claim = held  # type: ignore[method-assign]
     async with ChatHarness.create(url, now=datetime.fromisoformat(at), config=cases_config()) as harness:
