@@ -23,6 +23,13 @@ that message is not out yet and is skipped if it never went out. ``reply_to_row`
 reply to that row's message when it is known. ``thread_row`` (a forum topic's creation row) sends it into
 that topic once the topic exists (a ``topic`` reply with it renames the topic).
 
+A forum topic is created once as far as the platform allows: the attempt is recorded (``creating`` in the
+payload, committed) before the call; a row claimed again with that mark (the process died between the call and
+the record, or the call's outcome is unknown) waits ``topic_grace`` seconds for the platform's note of the topic
+created by the earlier attempt to be adopted (``handlers/cases/topics.py``), and only then creates again. The
+topic's id is recorded only if none was (``OutboxRepository.record_topic``): the first topic recorded stays, and
+a later one is found out as an orphan by its own note and dropped there.
+
 Every row that fails for good (unreachable, or out of attempts) is handed to the ``on_undelivered`` hook in
 the transaction that marks it failed, so what the hook queues (e.g. telling a case's agency that its
 reporter cannot be reached, :func:`handlers.cases.unreachable.reporter_unreachable`) is written exactly once with the
@@ -81,6 +88,7 @@ class SenderOptions:
     idle_poll: float = 1.0
     progress_interval: float = 10.0
     max_rate_limited: int = 20  # 429s in a row for one row before it is put back for later
+    topic_grace: float = 30.0  # seconds a forum topic tried before waits for its note before a new try
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1)))
@@ -153,6 +161,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._sent: list[tuple[int, str | None]] = []
+        self._created: list[tuple[int, str | None]] = []  # forum topics created: recorded only if none was
         self._topics: dict[int, str] = {}  # forum topics created by this sender: row id -> topic id
         self._failed: list[tuple[int, str]] = []
         self._skipped: list[tuple[int, str]] = []
@@ -308,6 +317,9 @@ class OutboxSender:
                 return
             reply = threaded
         send = functools.partial(deliver, row.chat_id, reply)
+        creating = bool(reply.topic and not reply.thread_id)
+        if creating and not await self._may_create(row, now):
+            return
         if "edit_of" in payload or "reply_to_row" in payload:
             # A message about an earlier one (an edit of a card, an answer to it): needs its platform id.
             status, target = await self._target(payload.get("edit_of") or payload["reply_to_row"])
@@ -352,13 +364,29 @@ class OutboxSender:
                 else:
                     self._retry.append((row.id, reason, self.clock.now() + self.options.backoff(row.attempts)))
             else:
-                self._sent.append((row.id, message_id))
-                if reply.topic and not reply.thread_id and message_id:
-                    # A topic just created: the case's messages queued behind it need its id before the flush.
+                (self._created if creating else self._sent).append((row.id, message_id))
+                if creating and message_id and "creating" not in payload:
+                    # A first try: no other topic can be recorded, and the case's messages queued behind it
+                    # need its id before the flush.
                     if len(self._topics) >= 10_000:
                         self._topics.clear()
                     self._topics[row.id] = message_id
             return
+
+    async def _may_create(self, row: OutboxMessage, now: datetime) -> bool:
+        """Record the intent to create a forum topic before the call; False (retried later) while an earlier
+        try, whose outcome is unknown, may still be adopted from the platform's note of its topic."""
+        tried = (row.payload or {}).get("creating")
+        if tried:
+            ready = datetime.fromisoformat(tried) + timedelta(seconds=self.options.topic_grace)
+            if now < ready:
+                self._retry.append((row.id, "a forum topic tried before: waiting for its note", ready))
+                return False
+        async with self.db.unit_of_work() as uow:
+            if not await uow.outbox.note_creating(row.id, now):
+                return False  # recorded meanwhile (adopted): nothing to create
+            await uow.commit()
+        return True
 
     async def _in_topic(self, row: OutboxMessage, reply: Reply, now: datetime) -> Reply | None:
         """A message in a case's forum topic (or a rename of it) needs the topic's id, known once it was
@@ -404,28 +432,28 @@ class OutboxSender:
     async def flush(self) -> None:
         async with self._flush_lock:
             sent, failed, skipped, retry, blocked = self._sent, self._failed, self._skipped, self._retry, self._blocked
-            undelivered = self._undelivered
-            if not (sent or failed or skipped or retry):
+            undelivered, created = self._undelivered, self._created
+            if not (sent or failed or skipped or retry or created):
                 return
             self._sent, self._failed, self._skipped, self._retry, self._blocked = [], [], [], [], {}
-            self._undelivered = []
+            self._undelivered, self._created = [], []
             now = self.clock.now()
             try:
                 try:
-                    await self._record(sent, failed, skipped, retry, blocked, undelivered, now)
+                    await self._record(sent, failed, skipped, retry, blocked, undelivered, now, created)
                 except _HookFailed:
                     logger.exception("sender: the undelivered hook failed; the rows are marked without it")
-                    await self._record(sent, failed, skipped, retry, blocked, [], now)
+                    await self._record(sent, failed, skipped, retry, blocked, [], now, created)
             except BaseException:
                 # Keep the results for the next flush; the rows stay leased meanwhile.
                 self._sent[:0], self._failed[:0], self._skipped[:0], self._retry[:0] = sent, failed, skipped, retry
-                self._undelivered[:0] = undelivered
+                self._undelivered[:0], self._created[:0] = undelivered, created
                 for channel, chats in blocked.items():
                     self._blocked.setdefault(channel, set()).update(chats)
                 raise
-            for row_id, *_ in (*sent, *failed, *skipped, *retry):
+            for row_id, *_ in (*sent, *failed, *skipped, *retry, *created):
                 self._held.discard(row_id)
-            self.stats.sent += len(sent)
+            self.stats.sent += len(sent) + len(created)
             self.stats.failed += len(failed)
             self.stats.skipped += len(skipped)
             self.stats.retried += len(retry)
@@ -439,10 +467,13 @@ class OutboxSender:
         blocked: dict[str, set[str]],
         undelivered: list[Undelivered],
         now: datetime,
+        created: list[tuple[int, str | None]],
     ) -> None:
         """Write one flush's results in one transaction, with what the hook queues about the failed rows."""
         async with self.db.unit_of_work() as uow:
             await uow.broadcasts.mark_sent(sent, now)
+            for row_id, topic_id in created:
+                await uow.outbox.record_topic(row_id, topic_id, now)
             await uow.broadcasts.mark_final(failed, OutboxStatus.FAILED)
             await uow.broadcasts.mark_final(skipped, OutboxStatus.SKIPPED)
             await uow.broadcasts.retry_later(retry)

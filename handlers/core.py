@@ -33,6 +33,7 @@ MAX_TEXT = 4096
 CANCEL_COMMANDS = frozenset({"/cancel", "/huy", "/thoat"})
 CANCEL_WORDS = frozenset({"huy", "cancel", "thoat", "huy bo", "dung lai"})
 REPLY_KIND = "reply"  # the outbox kind of a reply written in its step's transaction
+EVENT_KINDS = frozenset({MessageKind.TOPIC_CREATED})  # platform notes: handled by Router.event or dropped
 MAX_ATTEMPTS = 3  # a stored update failing this often is parked (storage/inbox.py)
 
 
@@ -240,6 +241,7 @@ class Router:
         self.listeners: list[Listener] = []  # tried in order on free text before the fallback; True = handled
         self.intents: list[tuple[re.Pattern[str], Handler]] = []  # phrasings (folded text) tried after them
         self.fallback: Handler | None = None
+        self.events: dict[MessageKind, Handler] = {}  # what the platform notes (no one wrote it): never answered
 
     def command(self, names: list[str], handler: Handler, *, keeps_flow: bool = False) -> None:
         for name in names:
@@ -254,6 +256,10 @@ class Router:
     def entry(self, name: str, handler: Handler) -> None:
         """A named entry point other features (the main menu) can reach without importing its feature."""
         self.entries[name] = handler
+
+    def event(self, kind: MessageKind, handler: Handler) -> None:
+        """A platform's own note (e.g. a forum topic created) goes to ``handler``; unclaimed ones are dropped."""
+        self.events[kind] = handler
 
     def listen(self, listener: Listener) -> None:
         """Free text outside any flow is offered to each listener in order (e.g. a "reply to" in a staff group)."""
@@ -409,7 +415,12 @@ class Dispatcher:
             await uow.lock(msg.channel, msg.chat_id, msg.user_id)
             if msg.inbox_ids and not await uow.inbox.take(msg.inbox_ids, now):
                 return []  # handled already: a replay, another worker, or a run before a crash
-            user = await uow.users.touch(msg.channel, msg.user_id, msg.display_name, now)
+            if msg.kind in EVENT_KINDS:  # the platform's note: nobody to remember
+                user = User(
+                    channel=msg.channel, external_id=msg.user_id, display_name="", created_at=now, last_seen_at=now
+                )
+            else:
+                user = await uow.users.touch(msg.channel, msg.user_id, msg.display_name, now)
             row = await uow.conversations.get(msg.channel, msg.chat_id, msg.user_id)
             state, parked = _load_state(row)
             ctx = Context(msg, uow, self.services, now, user, state)
@@ -461,6 +472,11 @@ class Dispatcher:
 
     async def _route(self, ctx: Context) -> None:
         msg = ctx.msg
+        if msg.kind in EVENT_KINDS:
+            event = self.router.events.get(msg.kind)
+            if event is not None:
+                await event(ctx)
+            return
         if len(msg.text) > MAX_TEXT:
             if ctx.state is None or msg.button is not None:
                 ctx.reply(texts.TOO_LONG.format(limit=vn_number(MAX_TEXT)))

@@ -26,6 +26,9 @@ class MessageKind(enum.StrEnum):
     STICKER = "sticker"
     BUTTON = "button"
     OTHER = "other"
+    # Not written by anyone: the platform's note that a forum topic was created (Telegram's service message
+    # ``forum_topic_created`` of a topic the bot made): ``text`` is its name, ``thread_id`` its id.
+    TOPIC_CREATED = "topic_created"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,8 @@ class Reply:
     the callback answer); elsewhere it is an ordinary message. ``reply_to``: the platform message id this
     message answers, where the platform threads replies. ``thread_id``: the forum topic it goes to (Telegram
     ``message_thread_id``). ``topic``: not a message but a forum topic's name: created (``thread_id`` unset)
-    or renamed (``thread_id`` set); the platform's topic id comes back as the message id.
+    or renamed (``thread_id`` set); the platform's topic id comes back as the message id. ``drop_topic``: not a
+    message either: the forum topic ``thread_id`` is deleted (closed where it cannot be).
     """
 
     text: str
@@ -103,6 +107,7 @@ class Reply:
     reply_to: str | None = None
     thread_id: str | None = None
     topic: str | None = None
+    drop_topic: bool = False
     outbox_id: int | None = None  # the outbox row it was written to, in the step's transaction (not serialised)
 
     def flat_buttons(self) -> list[Button]:
@@ -119,6 +124,7 @@ class Reply:
             **({"reply_to": self.reply_to} if self.reply_to else {}),
             **({"thread_id": self.thread_id} if self.thread_id else {}),
             **({"topic": self.topic} if self.topic else {}),
+            **({"drop_topic": True} if self.drop_topic else {}),
         }
 
     @classmethod
@@ -132,4 +138,5 @@ class Reply:
             reply_to=data.get("reply_to"),
             thread_id=data.get("thread_id"),
             topic=data.get("topic"),
+            drop_topic=bool(data.get("drop_topic", False)),
         )

@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from storage.complaints import Complaint, submitted_between
@@ -118,6 +119,7 @@ class Case(SQLModel, table=True):
     link_key: str | None = Field(default=None, max_length=300)  # the shop link, normalised
     description_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # folded, compared
     merged_into: int | None = None  # the case this duplicate was merged into
+    version: int = 0  # one more at every change claimed (CaseRepository.claim): two changes at once, one wins
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
 
@@ -271,12 +273,36 @@ class CaseRepository:
 
     async def _claim(self, case: Case, condition: Any, values: dict[str, Any]) -> bool:
         table = Case.__table__
-        result = await self.session.execute(update(table).where(table.c.id == case.id, condition).values(**values))
+        bumped = {**values, "version": table.c.version + 1}
+        result = await self.session.execute(update(table).where(table.c.id == case.id, condition).values(**bumped))
         if result.rowcount != 1:
             return False
         for name, value in values.items():
             setattr(case, name, value)
+        set_committed_value(
+            case, "version", await self.session.scalar(select(table.c.version).where(table.c.id == case.id))
+        )
         return True
+
+    async def claim(self, case: Case, *, bump: bool = True) -> bool:
+        """Claim the next change of ``case`` as read: False when another transaction changed it since (then
+        :meth:`reread` it). Once claimed, the row is this transaction's until it ends (a write lock on SQLite,
+        a row lock on PostgreSQL), so what the action reads and writes next is current. ``bump=False``: the row
+        is taken without a new version (an action that only adds: the buttons shown stay current)."""
+        table = Case.__table__
+        new = case.version + 1 if bump else case.version
+        result = await self.session.execute(
+            update(table).where(table.c.id == case.id, table.c.version == case.version).values(version=new)
+        )
+        if result.rowcount != 1:
+            return False
+        set_committed_value(case, "version", new)
+        return True
+
+    async def reread(self, case: Case) -> Case:
+        """The case as committed now (after a claim that lost)."""
+        query = select(Case).where(Case.id == case.id).execution_options(populate_existing=True)
+        return (await self.session.execute(query)).scalar_one()
 
     async def set_verdict(self, case: Case, verdict: str, now: datetime) -> bool:
         """The reporter's answer, once per closing."""
@@ -441,6 +467,16 @@ class CaseRepository:
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def last_change(self, case_id: int, actions: Iterable[str]) -> CaseAction | None:
+        """The newest audit row of one of ``actions`` (the changes of the case)."""
+        query = (
+            select(CaseAction)
+            .where(CaseAction.case_id == case_id, CaseAction.action.in_(list(actions)))
+            .order_by(CaseAction.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def actions(self, case_id: int, *, limit: int | None = None, newest_first: bool = False) -> list[CaseAction]:
         order = (CaseAction.at.desc(), CaseAction.id.desc()) if newest_first else (CaseAction.at, CaseAction.id)

@@ -223,7 +223,7 @@ class UnitOfWork:
         self.complaints = ComplaintRepository(session)
         self.cases = CaseRepository(session, is_sqlite=is_sqlite)
         self.canned = CannedReplyRepository(session)
-        self.duplicates = DuplicateRepository(session)
+        self.duplicates = DuplicateRepository(session, is_sqlite=is_sqlite)
         self.staff = StaffRepository(session)
         self.zalo = ZaloRepository(session, is_sqlite=is_sqlite)
         self.channel_posts = ChannelPostRepository(session)

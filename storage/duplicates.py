@@ -2,8 +2,9 @@
 
 * ``case_duplicates``: one row per (case, other case) suggested, with why (same seller, shop link, photo,
   reporter, close description) and its state: suggested, dismissed («Không trùng») or merged.
-* The searches use indexed keys (``cases.seller_key``, ``cases.link_key``, ``complaint_photos.sha256``, the
-  reporter index of ``complaints``); the close-description search reads the newest open cases of one category.
+* The search is one statement (:meth:`DuplicateRepository.candidates`): indexed keys (``cases.seller_key``,
+  ``cases.link_key``, ``complaint_photos.sha256``, the reporter index of ``complaints``) and the newest open
+  cases' folded descriptions, which the caller compares.
 """
 
 from __future__ import annotations
@@ -11,8 +12,21 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Integer,
+    UniqueConstraint,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.cases import OPEN_STATUSES, Case
@@ -43,59 +57,62 @@ class CaseDuplicate(SQLModel, table=True):
 
 
 class DuplicateRepository:
-    def __init__(self, session: DbSession) -> None:
+    def __init__(self, session: DbSession, *, is_sqlite: bool = True) -> None:
         self.session = session
+        self.is_sqlite = is_sqlite
 
-    def _open_others(self, case_id: int):
-        return select(Case.id, Case.code).where(Case.status.in_(OPEN_STATUSES), Case.id != case_id)
+    async def candidates(
+        self, case: Case, hashes: Iterable[str], reporter: tuple[str, str], pool: int
+    ) -> list[tuple[str, int, str, str | None]]:
+        """Every open case that may be a duplicate of ``case``, in ONE statement (one round trip): rows of
+        (kind, id, code, detail) where kind is "seller" or "link" (the same key), "photo" (a photo with one of
+        ``hashes``), "reporter" (the same (channel, user)), or "text" (one of the newest ``pool`` open cases with
+        a description; detail: its folded description, compared by the caller)."""
+        table, photos, complaints = Case.__table__, ComplaintPhoto.__table__, Complaint.__table__
+        is_open = table.c.status.in_(OPEN_STATUSES)
+        others = (is_open, table.c.id != case.id)
 
-    async def same_keys(self, case: Case) -> list[tuple[int, str, list[str]]]:
-        """Open cases with the same seller key or shop link: (id, code, which of "seller", "link")."""
-        keys = [Case.seller_key == case.seller_key] if case.seller_key else []
-        keys += [Case.link_key == case.link_key] if case.link_key else []
-        if not keys:
-            return []
-        query = self._open_others(case.id).add_columns(Case.seller_key, Case.link_key).where(or_(*keys))
-        found = []
-        for other_id, code, seller, link in (await self.session.execute(query.limit(50))).all():
-            same = [("seller", seller == case.seller_key), ("link", link is not None and link == case.link_key)]
-            found.append((other_id, code, [name for name, hit in same if hit]))
-        return found
+        def found(kind: str, *where: Any, join: Any = None, detail: Any = None, distinct: bool = False):
+            source = table.join(*join) if join is not None else table
+            columns = [
+                literal(kind).label("kind"),
+                table.c.id,
+                table.c.code,
+                (detail if detail is not None else null()).label("detail"),
+            ]
+            query = select(*columns).select_from(source).where(*others, *where)
+            return (query.distinct() if distinct else query).limit(50)
 
-    async def same_photos(self, case: Case, hashes: Iterable[str]) -> list[tuple[int, str]]:
+        parts = [
+            found(name, getattr(table.c, f"{name}_key") == key)
+            for name, key in (("seller", case.seller_key), ("link", case.link_key))
+            if key
+        ]
         wanted = list(hashes)
-        if not wanted:
-            return []
-        query = (
-            self._open_others(case.id)
-            .join(ComplaintPhoto, ComplaintPhoto.complaint_id == Case.complaint_id)
-            .where(ComplaintPhoto.sha256.in_(wanted))
-            .distinct()
+        if wanted:
+            on_photo = (photos, photos.c.complaint_id == table.c.complaint_id)
+            parts.append(found("photo", photos.c.sha256.in_(wanted), join=on_photo, distinct=True))
+        on_complaint = (complaints, complaints.c.id == table.c.complaint_id)
+        channel, user_id = reporter
+        parts.append(
+            found("reporter", complaints.c.channel == channel, complaints.c.user_id == user_id, join=on_complaint)
         )
-        return [(i, c) for i, c in (await self.session.execute(query.limit(50))).all()]
-
-    async def same_reporter(self, case: Case, channel: str, user_id: str) -> list[tuple[int, str]]:
-        query = (
-            self._open_others(case.id)
-            .join(Complaint, Complaint.id == Case.complaint_id)
-            .where(Complaint.channel == channel, Complaint.user_id == user_id)
-        )
-        return [(i, c) for i, c in (await self.session.execute(query.limit(50))).all()]
-
-    async def descriptions(self, case: Case, limit: int) -> list[tuple[int, str, str]]:
-        """The newest open cases with a description to compare: (id, code, folded description). Core columns,
-        not ORM entities: a thousand rows cost a third as much."""
-        table = Case.__table__
-        query = (
-            select(table.c.id, table.c.code, table.c.description_key)
-            # coalesce(): walk the primary key backwards and stop at ``limit`` rather than sort every open case
-            # found through the status index (SQLite's choice otherwise: 4× the CPU at 10,000 open cases)
-            .where(func.coalesce(table.c.status, "").in_(OPEN_STATUSES), table.c.id != case.id)
-            .where(table.c.description_key.is_not(None))
-            .order_by(table.c.id.desc())
-            .limit(limit)
-        )
-        return [(i, c, d) for i, c, d in (await self.session.execute(query)).all()]
+        if case.description_key:
+            # SQLite: coalesce() makes it walk the primary key backwards and stop at ``pool`` rather than sort
+            # every open case found through the status index (4× the CPU at 10,000 open cases). PostgreSQL: the
+            # plain condition, which is the predicate of the partial index ix_cases_open_described (migration
+            # 0016), walked backwards (with coalesce() it read all 10,000 rows and sorted them: 7 ms a search).
+            status = func.coalesce(table.c.status, "") if self.is_sqlite else table.c.status
+            texts = (
+                select(literal("text").label("kind"), table.c.id, table.c.code, table.c.description_key.label("detail"))
+                .where(status.in_(OPEN_STATUSES), table.c.id != case.id)
+                .where(table.c.description_key.is_not(None))
+                .order_by(table.c.id.desc())
+                .limit(pool)
+            )
+            parts.append(texts)
+        statement = union_all(*(select(part.subquery()) for part in parts))
+        return [(k, i, c, d) for k, i, c, d in (await self.session.execute(statement)).all()]
 
     async def suggest(self, case_id: int, other_id: int, other_code: str, reasons: list[str], now: datetime) -> None:
         self.session.add(

@@ -312,3 +312,28 @@ class OutboxRepository:
             .distinct()
         )
         return [(channel, chat_id) for channel, chat_id in result.all()]
+
+    # -- forum topics: created once as far as the platform allows (bot/sender.py, handlers/cases/topics.py) ----
+
+    async def note_creating(self, row_id: int, now: datetime) -> bool:
+        """Record, before the call, that the topic of this row is being created; False if it is recorded already."""
+        row = await self.row(row_id, lock=True)
+        if row is None or row.status != OutboxStatus.PENDING.value:
+            return False
+        self.set_payload(row, {**(row.payload or {}), "creating": now.isoformat()})
+        await self.session.flush()
+        return True
+
+    async def record_topic(self, row_id: int, topic_id: str | None, now: datetime) -> tuple[bool, str | None]:
+        """Record the topic's id unless one is recorded already (the first topic recorded stays the case's).
+
+        Returns whether it was recorded now, and the id the row holds after this (read after the write, so
+        current on SQLite too, where reads before a transaction's first write are not)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING.value)
+            .values(status=OutboxStatus.SENT.value, sent_at=now, claimed_until=None, platform_message_id=topic_id)
+            .execution_options(synchronize_session=False)
+        )
+        held = await self.session.scalar(select(OutboxMessage.platform_message_id).where(OutboxMessage.id == row_id))
+        return bool(result.rowcount), held

@@ -19,11 +19,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputMediaPhoto,
-    Message,
-    ReplyKeyboardRemove,
     ReplyParameters,
     Update,
 )
@@ -32,7 +28,8 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 
 from bot.channels.albums import AlbumCollector, gather_following
-from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors
+from bot.channels.telegram_http import AiohttpRequest, SharedRateLimiter, delivery_errors, drop_topic
+from bot.channels.telegram_updates import CHANNEL, chat_ref, keyboard, pressed_label, to_incoming
 from bot.channels.texts import split_text
 from bot.inbox import Inbox
 from bot.locks import LeaderLock, while_held
@@ -45,95 +42,9 @@ from storage.media import CHUNK, MediaTooLarge, MediaUnavailable, copy_limited
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
-
+TOPIC_NAME_LIMIT = 128  # Telegram: a forum topic's name is 1-128 characters
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
-
-
-def to_incoming(update: Update) -> IncomingMessage | None:
-    """Translate a Telegram update into a neutral message; None for updates we do not handle."""
-    if update.callback_query is not None:
-        query = update.callback_query
-        message = query.message
-        chat = message.chat if message is not None else None
-        return IncomingMessage(
-            channel=CHANNEL,
-            chat_id=str(chat.id if chat else query.from_user.id),
-            user_id=str(query.from_user.id),
-            display_name=query.from_user.full_name,
-            kind=MessageKind.BUTTON,
-            chat_kind=ChatKind.PRIVATE if chat is None or chat.type == "private" else ChatKind.GROUP,
-            button=query.data or "",
-            message_id=str(message.message_id) if message is not None else None,
-            thread_id=topic_of(message),
-        )
-    message = update.message
-    if message is None or message.from_user is None:
-        return None
-    base = {
-        "channel": CHANNEL,
-        "chat_id": str(message.chat.id),
-        "user_id": str(message.from_user.id),
-        "display_name": message.from_user.full_name,
-        "chat_kind": ChatKind.PRIVATE if message.chat.type == "private" else ChatKind.GROUP,
-        "album_id": message.media_group_id,
-        "message_id": str(message.message_id),
-        "timestamp": message.date,
-        "reply_to_message_id": str(message.reply_to_message.message_id) if message.reply_to_message else None,
-        "thread_id": topic_of(message),
-    }
-    if message.photo:
-        largest = message.photo[-1]
-        ref = MediaRef(largest.file_id, size=largest.file_size, width=largest.width, height=largest.height)
-        return IncomingMessage(**base, kind=MessageKind.PHOTO, text=message.caption or "", photos=[ref])
-    if message.document is not None:
-        doc = message.document
-        ref = MediaRef(doc.file_id, size=doc.file_size, mime=doc.mime_type, file_name=doc.file_name)
-        if (doc.mime_type or "").startswith("image/"):
-            # A photo sent "as a file" keeps its original quality: treat it as a photo.
-            return IncomingMessage(
-                **base, kind=MessageKind.PHOTO, text=message.caption or "", photos=[ref], document=ref
-            )
-        return IncomingMessage(**base, kind=MessageKind.DOCUMENT, text=message.caption or "", document=ref)
-    if message.sticker is not None:
-        return IncomingMessage(**base, kind=MessageKind.STICKER)
-    if message.text is not None:
-        return IncomingMessage(**base, kind=MessageKind.TEXT, text=message.text)
-    return IncomingMessage(**base, kind=MessageKind.OTHER)
-
-
-TOPIC_NAME_LIMIT = 128  # Telegram: a forum topic's name is 1-128 characters
-
-
-def topic_of(message: Any) -> str | None:
-    """The forum topic a message is in (a supergroup with topics), if any."""
-    if message is None or not getattr(message, "is_topic_message", False) or not message.message_thread_id:
-        return None
-    return str(message.message_thread_id)
-
-
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardRemove | None:
-    if reply.buttons:
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in reply.buttons]
-        )
-    return ReplyKeyboardRemove() if reply.remove_keyboard else None
-
-
-def pressed_label(message: Message | None, data: str) -> str | None:
-    if message is None or message.reply_markup is None:
-        return None
-    for row in message.reply_markup.inline_keyboard:
-        for button in row:
-            if button.callback_data == data:
-                return button.text
-    return None
-
-
-def chat_ref(chat_id: str) -> int | str:
-    """A chat id as the Bot API takes it: a number, or a public channel's ``@username``."""
-    return chat_id if chat_id.startswith("@") else int(chat_id)
 
 
 class TelegramChannel:
@@ -270,9 +181,13 @@ class TelegramChannel:
             return await self._send_one(chat_ref(chat_id), reply, bulk=True)
 
     async def _topic(self, chat_id: int | str, reply: Reply) -> str:
-        """Create a forum topic (its id is returned as the message id) or rename one (``reply.thread_id``)."""
+        """Create a forum topic (its id is returned as the message id), rename one (``reply.thread_id``) or drop
+        one (``reply.drop_topic``: deleted, or closed where the bot may not delete it)."""
         bot = await self.bulk_bot()
         name = (reply.topic or "")[:TOPIC_NAME_LIMIT]
+        if reply.drop_topic and reply.thread_id:
+            await drop_topic(bot, chat_id, int(reply.thread_id))
+            return reply.thread_id
         if reply.thread_id:
             try:
                 await bot.edit_forum_topic(chat_id, int(reply.thread_id), name=name, rate_limit_args={"bulk": True})

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
@@ -173,3 +174,19 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+
+async def drop_topic(bot: Bot, chat_id: int | str, thread_id: int) -> None:
+    """Delete a forum topic; without the right to delete messages, close it (its creator always may)."""
+    limits = {"bulk": True}
+    try:
+        await bot.delete_forum_topic(chat_id, thread_id, rate_limit_args=limits)
+        return
+    except BadRequest as exc:
+        if "topic_id_invalid" in str(exc).lower():
+            return  # gone already
+    try:
+        await bot.close_forum_topic(chat_id, thread_id, rate_limit_args=limits)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower().replace("_", " "):
+            raise

@@ -17,11 +17,13 @@ from handlers.cases.chat import CaseInputFlow, group_message, my_cases_command
 from handlers.cases.chat import on_button as case_button
 from handlers.cases.reports import open_cases_command, period_stats_command
 from handlers.cases.switch import backfill
+from handlers.cases.topics import on_topic_created
 from handlers.cases.unreachable import reporter_unreachable as on_undelivered
 from handlers.cases.verdict import on_verdict
 from handlers.cases.worker import jobs
 from handlers.config import AppConfig
 from handlers.core import Context, Router
+from handlers.types import MessageKind
 from storage.db import UnitOfWork
 
 __all__ = ["jobs", "on_start", "on_undelivered", "register"]  # the leader's jobs, the sender's hook, at start
@@ -48,3 +50,4 @@ def register(router: Router) -> None:
     router.command(["/thongke"], period_stats_command, keeps_flow=True)
     # In a staff group, a "reply to" a case message goes to its reporter; other chatter is left alone.
     router.listen(group_message)
+    router.event(MessageKind.TOPIC_CREATED, on_topic_created)  # a case's forum topic adopted, or a second dropped

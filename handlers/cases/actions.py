@@ -74,6 +74,12 @@ class Action:
     public_status: ComplaintStatus | None = None  # the public status it sets
     notice: str = ""  # to the reporter
     done: str = ""  # to the staff member
+    moves: bool = False  # changes who handles the case or where it stands, without a ``status`` of its own
+
+    @property
+    def changes_state(self) -> bool:
+        """Of two presses at once only one may do it: the other is told (``chat.perform``)."""
+        return self.moves or self.status is not None
 
 
 Handler = Callable[["Act"], Awaitable[str | None]]
@@ -162,7 +168,9 @@ class Act:
 
 
 def case_payload(code: str, case: Case, arg: str = "") -> str:
-    return f"case:{code}:{case.id}" + (f":{arg}" if arg else "")
+    """``case:CODE:ID.VERSION[:ARG]``: the version the button was shown at (a change of the case makes the buttons
+    of the card it replaced stale for the actions that change it; ``chat.perform``)."""
+    return f"case:{code}:{case.id}.{case.version}" + (f":{arg}" if arg else "")
 
 
 def action_button(code: str, case: Case) -> Button:
@@ -400,19 +408,19 @@ _ACTIONS = (
         done="📥 Đã tiếp nhận {code}.",
     ),
     Action(
-        "take", take, button="🙋 Nhận xử lý", row=0, audit="take", audit_label="Nhận xử lý", history=True,
+        "take", take, button="🙋 Nhận xử lý", row=0, audit="take", audit_label="Nhận xử lý", history=True, moves=True,
         public="{agency} đang xác minh, xử lý", public_status=ComplaintStatus.IN_PROGRESS,
         notice="🔎 Phản ánh {code} của bạn {taken}đang được {agency} xác minh, xử lý.",
         done="🙋 {member} nhận xử lý {code}.",
     ),
     Action("assign", offer_assignees, Who.SUPERVISOR, button="👥 Phân công", row=1),
     Action(
-        "asg", assign, Who.SUPERVISOR, audit="assign", audit_label="Phân công", history=True,
+        "asg", assign, Who.SUPERVISOR, audit="assign", audit_label="Phân công", history=True, moves=True,
         history_detail="assignee", done="👥 Đã phân công {code} cho {assignee}.",
     ),
     Action("xfer", offer_agencies, Who.TRANSFER, button="🔁 Chuyển cơ quan", row=1),
     Action(
-        "to", transfer, Who.TRANSFER, check=transfer_target, skippable=True,
+        "to", transfer, Who.TRANSFER, check=transfer_target, skippable=True, moves=True,
         prompt="🔁 {name}, chuyển {code} cho {target}: bạn nhập lý do chuyển (ghi vào nhật ký), hoặc bấm «Bỏ qua».",
         audit="transfer", audit_label="Chuyển cơ quan", history=True, history_detail="lead",
         public="Được chuyển tới {target} để xử lý theo thẩm quyền", public_status=ComplaintStatus.SUBMITTED,
@@ -467,7 +475,7 @@ _ACTIONS = (
     ),
     Action("open", open_card, Who.LEAD_OR_COPY),  # a digest's button: the full card in this chat
     Action(
-        "merge", merge, audit="merge", audit_label="Gộp vào phản ánh trùng", history=True,
+        "merge", merge, audit="merge", audit_label="Gộp vào phản ánh trùng", history=True, moves=True,
         public="Được gộp với phản ánh {target} cùng nội dung để {agency} xử lý chung",
         public_status=ComplaintStatus.IN_PROGRESS,
         notice="🔗 Phản ánh {code} của bạn được gộp với phản ánh {target} cùng nội dung để {agency} xử lý chung. "
@@ -475,7 +483,7 @@ _ACTIONS = (
         done="🔗 Đã gộp {code} vào {target}.",
     ),  # the buttons are the card's suggestions (cards.py)
     Action(
-        "notdup", not_duplicate, audit="not_duplicate", audit_label="Không trùng", history=True,
+        "notdup", not_duplicate, audit="not_duplicate", audit_label="Không trùng", history=True, moves=True,
         done="Đã ghi nhận {code} không trùng với phản ánh nào.",
     ),
 )  # fmt: skip
@@ -487,4 +495,9 @@ BY_AUDIT: dict[str, Action] = {a.audit: a for a in _ACTIONS if a.audit}
 CARD_HISTORY = frozenset(
     {a.audit for a in _ACTIONS if a.history}
     | {Audit.REPORTER_ADDED, Audit.REOPENED, Audit.MERGED_IN, Audit.CONFIG_MOVE}
+)
+
+# The audit rows of the changes that give a case a new version (``chat.own_change``).
+STATE_AUDITS = frozenset(
+    {a.audit for a in ACTIONS.values() if a.changes_state and a.audit} | {Audit.REOPENED, Audit.CONFIG_MOVE}
 )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.cases.actions import ACTIONS, Act, Action, Who
+from handlers.cases.actions import ACTIONS, STATE_AUDITS, Act, Action, Who
 from handlers.cases.canned import MAX_OFFERED, choices, fill
 from handlers.cases.posting import post_card, post_cards, refresh_cards
 from handlers.cases.routing import agency_name, coordinator, is_staff_chat
@@ -121,7 +121,7 @@ async def authorize(ctx: Context, case: Case, code: str) -> StaffMember | None:
 
 async def load(ctx: Context, raw_id: str) -> Case | None:
     case_id = ascii_int(raw_id)
-    case = await ctx.uow.cases.get(case_id, for_update=True) if case_id is not None else None
+    case = await ctx.uow.cases.get(case_id) if case_id is not None else None  # claimed by perform
     if case is None:
         refuse(ctx, STALE)
     return case
@@ -136,6 +136,7 @@ async def on_button(ctx: Context, flow: CaseInputFlow) -> None:
     """``case:ACTION:ID[:ARG]`` from a card, a copy, a digest or a list of choices."""
     code, _, rest = ctx.arg.partition(":")
     raw_id, _, arg = rest.partition(":")
+    raw_id, _, shown = raw_id.partition(".")  # the case's version the button was shown at (none on old cards)
     case = await load(ctx, raw_id)
     if case is None:
         return
@@ -146,14 +147,16 @@ async def on_button(ctx: Context, flow: CaseInputFlow) -> None:
     if action is None:
         refuse(ctx, STALE)
     elif action.prompt:
-        await ask(ctx, flow, case, member, action, arg)
+        await ask(ctx, flow, case, member, action, arg, shown)
     else:
-        said = await perform(ctx, action, case, member, arg=arg)
+        said = await perform(ctx, action, case, member, arg=arg, seen=ascii_int(shown) if shown else None)
         if said:
             alert(ctx, said)
 
 
-async def ask(ctx: Context, flow: CaseInputFlow, case: Case, member: StaffMember, action: Action, arg: str) -> None:
+async def ask(
+    ctx: Context, flow: CaseInputFlow, case: Case, member: StaffMember, action: Action, arg: str, shown: str = ""
+) -> None:
     """An action that needs a text: check its choice and the case, then ask the staff member for the text."""
     problem = action.check(ctx.config, case, arg) if action.check is not None else None
     if problem is not None:
@@ -161,7 +164,7 @@ async def ask(ctx: Context, flow: CaseInputFlow, case: Case, member: StaffMember
     elif case.state not in action.statuses:
         alert(ctx, f"Phản ánh {case.code} đã đóng.")
     else:
-        await flow.start(ctx, case, action.code, member, target=arg or None)
+        await flow.start(ctx, case, action.code, member, target=arg or None, seen=ascii_int(shown) if shown else None)
 
 
 async def perform(
@@ -174,9 +177,25 @@ async def perform(
     arg: str = "",
     reason: str = "",
     photos: list[str] | None = None,
+    seen: int | None = None,
 ) -> str | None:
-    """Do the action (the case locked, the member allowed), then show the new state on every card. Returns
-    what the staff member is told (None: the action answered itself)."""
+    """Do the action (the member allowed), then show the new state on every card. Returns
+    what the staff member is told (None: the action answered itself).
+
+    The change is claimed first on the version the case was read at: of two presses at once (in one process
+    or two, on SQLite or PostgreSQL) of actions that change the case, one does it and the other is told how the
+    case stands; an action that only adds (an answer to the reporter, a contact viewed) goes on with the case
+    read again. ``seen``: the version the pressed button (or the prompt answered) was shown at; an action that
+    changes the case is not done on a case changed since (a press after the other one was done, on a card not
+    yet redrawn, or a prompt answered after someone else acted).
+    """
+    moves = action.changes_state
+    stale = moves and seen is not None and seen != case.version and not await own_change(ctx, case, member)
+    if stale or not await ctx.uow.cases.claim(case, bump=moves):
+        await ctx.uow.cases.reread(case)
+        if moves or not await ctx.uow.cases.claim(case, bump=False):
+            typed = f"\nNội dung bạn đã nhập: «{text}»" if text else ""
+            return RACED.format(code=case.code, status=CASE_STATUS_LABELS[case.state]) + typed
     try:
         view = await load_view(ctx.uow, case)
         lead = case.lead
@@ -194,6 +213,20 @@ async def perform(
     except CaseError as exc:
         return str(exc)
     return said
+
+
+RACED = (
+    "⏳ Phản ánh {code} vừa được cán bộ khác cập nhật cùng lúc (hiện: {status}); thao tác của bạn chưa được "
+    "thực hiện. Bạn xem lại thẻ rồi bấm lại nếu vẫn cần nhé."
+)
+
+
+async def own_change(ctx: Context, case: Case, member: StaffMember) -> bool:
+    """Whether the newest change of the case is the member's own (a second button pressed on their card before
+    it was redrawn is not a race)."""
+    assert case.id is not None
+    last = await ctx.uow.cases.last_change(case.id, STATE_AUDITS)
+    return last is not None and (last.actor_channel, last.actor_user_id) == (member.channel, member.user_id)
 
 
 async def after(ctx: Context, view: CaseView, lead: str) -> None:
@@ -218,9 +251,16 @@ class CaseInputFlow(Flow):
     accepts = frozenset({MessageKind.TEXT, MessageKind.BUTTON, MessageKind.PHOTO, MessageKind.DOCUMENT})
 
     async def start(
-        self, ctx: Context, case: Case, action: str, member: StaffMember, *, target: str | None = None
+        self,
+        ctx: Context,
+        case: Case,
+        action: str,
+        member: StaffMember,
+        *,
+        target: str | None = None,
+        seen: int | None = None,
     ) -> None:
-        data = {"case": case.id, "action": action, "code": case.code}
+        data = {"case": case.id, "action": action, "code": case.code, "version": case.version if seen is None else seen}
         if target:
             data["target"] = target
         self.goto(ctx, "reason" if ACTIONS[action].reasons else "text", data)
@@ -270,7 +310,7 @@ class CaseInputFlow(Flow):
             ctx.finish()
             ctx.reply(f"Đã thôi thao tác trên {data['code']}.")
             return
-        case = await ctx.uow.cases.get(int(data["case"]), for_update=True)
+        case = await ctx.uow.cases.get(int(data["case"]))  # claimed by perform
         if case is None:
             ctx.finish()
             ctx.reply(STALE)
@@ -305,6 +345,7 @@ class CaseInputFlow(Flow):
             arg=data.get("target", ""),
             reason=data.get("reason", ""),
             photos=photos,
+            seen=data.get("version"),
         )
         if said:
             ctx.reply(said)
@@ -413,7 +454,7 @@ async def reply_in_thread(ctx: Context, rows: list) -> None:
     if len(case_ids) != 1:
         ctx.reply("Tin nhắn này gộp nhiều phản ánh. Bạn bấm mã để mở thẻ, rồi trả lời (reply) vào thẻ đó nhé.")
         return
-    case = await ctx.uow.cases.get(case_ids.pop(), for_update=True)
+    case = await ctx.uow.cases.get(case_ids.pop())  # claimed by perform
     if case is None:
         ctx.reply(STALE)
         return

@@ -74,15 +74,14 @@ async def find_duplicates(uow: UnitOfWork, case: Case, complaint: Complaint, has
         if reason not in entry["reasons"]:
             entry["reasons"].append(reason)
 
-    for other_id, code, reasons in await uow.duplicates.same_keys(case):
-        for reason in reasons:
-            add(other_id, code, reason)
-    for other_id, code in await uow.duplicates.same_photos(case, hashes):
-        add(other_id, code, "photo")
-    for other_id, code in await uow.duplicates.same_reporter(case, complaint.channel, complaint.user_id):
-        add(other_id, code, "reporter")
-    if case.description_key:
-        pool = await uow.duplicates.descriptions(case, DESCRIPTION_POOL)
+    pool: list[tuple[int, str, str]] = []
+    reporter = (complaint.channel, complaint.user_id)
+    for kind, other_id, code, detail in await uow.duplicates.candidates(case, hashes, reporter, DESCRIPTION_POOL):
+        if kind == "text":
+            pool.append((other_id, code, detail or ""))
+        else:
+            add(other_id, code, kind)
+    if case.description_key and pool:
         choices = {i: text for i, (_, _, text) in enumerate(pool) if text}
         close = process.extract(
             case.description_key, choices, scorer=fuzz.ratio, processor=None,

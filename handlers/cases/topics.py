@@ -10,22 +10,31 @@
 * **Renamed with the status.** :func:`rename_topics` (called whenever the cards are redrawn) queues one
   ``case_topic_rename`` row when the name changes; a rename still waiting is updated, never duplicated, so a
   burst of status changes costs one ``editForumTopic``, sent at the group's rate like any message.
+* **Exactly once as far as Telegram allows.** The sender records its attempt before ``createForumTopic`` and
+  records the topic's id only where none is (``bot/sender.py``). Telegram posts a note of each topic created
+  (``forum_topic_created``, with its name and ``message_thread_id``): :func:`on_topic_created` adopts the topic
+  for a case whose row has none recorded (the sender died between the call and the record; a retry waits for
+  this note first) and drops any other topic of the case (``deleteForumTopic``, else ``closeForumTopic``).
 * **Writing in the topic answers the case**: the topic's id is mapped like a card's message id, so a message
   in the topic (``chat.group_message``) is relayed to the reporter like a reply to the card.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from handlers.cases.view import CaseView
 from handlers.cases.vocabulary import CASE_STATUS_LABELS, OutboxKind
 from handlers.complaints.vocabulary import category_name
 from handlers.config import AppConfig
+from handlers.core import Context
 from handlers.types import Reply
 from storage.cases import Case, CaseMessageKind
 from storage.db import UnitOfWork
 from storage.models import OutboxStatus
+
+logger = logging.getLogger(__name__)
 
 TOPIC_CHANNEL = "telegram"  # the only platform with forum topics
 NAME_LIMIT = 128  # Telegram: 1-128 characters
@@ -110,3 +119,42 @@ async def rename_topics(uow: UnitOfWork, config: AppConfig, view: CaseView, now:
         )
         queued += 1
     return queued
+
+
+async def on_topic_created(ctx: Context) -> None:
+    """The platform's note of a forum topic the bot created: the case's topic when none is recorded (adopted:
+    the sender died, or has not yet recorded it), else an orphan (a retry's second topic), dropped once."""
+    msg, uow = ctx.msg, ctx.uow
+    if msg.channel != TOPIC_CHANNEL or not msg.thread_id:
+        return
+    case = await uow.cases.by_code(msg.text.split(" · ", 1)[0].strip())
+    row_id = await topic_row(uow, case, msg.channel, msg.chat_id) if case is not None else None
+    row = await uow.outbox.row(row_id, lock=True) if row_id is not None else None
+    if case is None or row is None:
+        return  # not a case's topic (or not in a chat where its cases have topics)
+    adopted, recorded = await uow.outbox.record_topic(row.id, msg.thread_id, ctx.now)
+    if adopted:
+        logger.info("cases: forum topic %s of %s adopted from its note", msg.thread_id, case.code)
+        wanted = (row.payload or {}).get("topic")
+        if wanted and wanted != msg.text:  # renamed while the creation was in doubt
+            await uow.outbox.enqueue(
+                channel=msg.channel,
+                chat_id=msg.chat_id,
+                kind=OutboxKind.TOPIC_RENAME,
+                payload=Reply(wanted, topic=wanted).to_dict() | {"thread_row": row.id, "case_id": case.id},
+                now=ctx.now,
+                ref=case.code,
+            )
+        return
+    if recorded == msg.thread_id:
+        return  # the note of the topic recorded
+    logger.warning("cases: a second forum topic %s of %s is dropped", msg.thread_id, case.code)
+    await uow.outbox.enqueue(
+        channel=msg.channel,
+        chat_id=msg.chat_id,
+        kind=OutboxKind.TOPIC_DROP,
+        payload=Reply(msg.text, topic=msg.text, thread_id=msg.thread_id, drop_topic=True).to_dict(),
+        now=ctx.now,
+        dedupe_key=f"topic-drop:{msg.channel}:{msg.chat_id}:{msg.thread_id}",
+        ref=case.code,
+    )

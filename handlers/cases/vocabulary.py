@@ -28,6 +28,7 @@ class OutboxKind(enum.StrEnum):
     REOPENED = "case_reopened"  # to the lead agency: the reporter says it was not solved, the case is open again
     TOPIC = "case_topic"  # a forum topic for the case in a staff group (agencies with ``topics: true``)
     TOPIC_RENAME = "case_topic_rename"  # the topic's name follows the case's status
+    TOPIC_DROP = "case_topic_drop"  # a second topic of the case (a retry after a crash) deleted or closed
 
 
 # What waits in a staff chat's queue (a long one turns new cards into digests; a chat lost shows there).

@@ -101,3 +101,66 @@ async def test_two_processes_routing_together_create_each_topic_once(db_url: str
         # A restart routes nothing again: still one topic per case.
         assert await route_together(db_url, harness.clock.now().isoformat(), tmp_path) == [[], []]
         assert len(await outbox_rows(harness, "case_topic")) == len(codes)
+
+
+RACED = "vừa được cán bộ khác cập nhật cùng lúc"
+
+
+async def at_once(db_url: str, at: str, tmp_path: Path, *presses: list[str]) -> list[str]:
+    """Two processes, each with its own press (or typed text), released together; each change waits a second
+    between reading the case and claiming it, so both have read it before either changes it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "BOT_CONFIG"))}
+    own = [[json.dumps([press]), "1.0"] for press in presses]
+    answers = await race(["tests.support.case_press_worker", db_url, at], env, tmp_path, own=own)
+    return [" ".join(said) for said in answers]
+
+
+async def test_two_presses_at_once_change_the_case_once_for_every_kind_of_action(
+    shared: ChatHarness, db_url: str, tmp_path: Path
+) -> None:
+    inbox = Inbox()
+    code = await file_report(shared.person("r0", name="Người A"))
+    await deliver(shared, inbox)
+    at = shared.clock.now().isoformat()
+    # Named as the worker names them, and seen once already: a press writes nothing before it reads the case.
+    son, cuc = member(shared, "qltt-1", QLTT), member(shared, "qltt-2", QLTT)
+    for someone in (son, cuc):
+        await someone.say("/viec")
+
+    def card() -> str:
+        return next(s for s in inbox.to(QLTT) if f"PHẢN ÁNH {code}" in s.text)
+
+    for label in ("Tiếp nhận", "Nhận xử lý"):  # buttons that change the case at once
+        payload = card().button(label).payload
+        said = await at_once(
+            db_url, at, tmp_path, ["qltt-1", QLTT, "group", payload], ["qltt-2", QLTT, "group", payload]
+        )
+        assert sum(RACED in s for s in said) == 1, said  # the other press is told, kindly, and changes nothing
+        await deliver(shared, inbox)
+
+    # Actions asked for a text: both in their prompt, both send at once.
+    await son.press_on(card(), "Yêu cầu bổ sung")
+    await cuc.press_on(card(), "Yêu cầu bổ sung")
+    more = (["qltt-1", QLTT, "text", "Bạn gửi thêm ảnh hóa đơn."], ["qltt-2", QLTT, "text", "Bạn gửi thêm ảnh vỏ hộp."])
+    said = await at_once(db_url, at, tmp_path, *more)
+    assert sum(RACED in s for s in said) == 1, said
+    await deliver(shared, inbox)
+
+    # One resolves while the other rejects.
+    await son.press_on(card(), "Hoàn tất")
+    await son.press("Đã xử lý vi phạm người bán")
+    await cuc.press_on(card(), "Từ chối")
+    await cuc.press("Không có dấu hiệu vi phạm")
+    closing = (["qltt-1", QLTT, "text", "Cửa hàng đã bị xử phạt."], ["qltt-2", QLTT, "text", "Hàng đúng nguồn gốc."])
+    said = await at_once(db_url, at, tmp_path, *closing)
+    assert sum(RACED in s for s in said) == 1, said
+    await deliver(shared, inbox)
+
+    actions = [a.action for a in await audit(shared, code)]
+    for once in ("ack", "take", "more"):
+        assert actions.count(once) == 1, actions
+    assert actions.count("resolve") + actions.count("reject") == 1, actions
+    assert not (await the_case(shared, code)).open
+    to_reporter = [r.payload["text"] for r in await outbox_rows(shared, "case_notice") if r.chat_id == "r0"]
+    assert len(to_reporter) == 4, to_reporter  # acknowledged, in progress, asked for more, closed: each once
+    assert len(await outbox_rows(shared, "case_verdict")) == 1  # asked once whether it was solved

@@ -12,15 +12,20 @@ from typing import Any
 from tests.support.processes import checkout_env
 
 
-async def race(module_args: list[str], env: Mapping[str, str], cwd: Path, *, workers: int = 2) -> list[Any]:
-    """``python -m MODULE ARGS…`` of this checkout ``workers`` times; each prints "ready", waits for a line on
-    stdin, does its work and prints one JSON line last. Returns the parsed lines, one per worker, in start order."""
+async def race(
+    module_args: list[str], env: Mapping[str, str], cwd: Path, *, workers: int = 2, own: list[list[str]] | None = None
+) -> list[Any]:
+    """``python -m MODULE ARGS…`` of this checkout ``workers`` times (``own``: arguments added for each worker);
+    each prints "ready", waits for a line on stdin, does its work and prints one JSON line last. Returns the
+    parsed lines, one per worker, in start order."""
     pipe = asyncio.subprocess.PIPE
-    command = (sys.executable, "-m", *module_args)
     child_env = checkout_env(env)
+    own = own or [[] for _ in range(workers)]
     processes = [
-        await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe, stderr=pipe, cwd=cwd, env=child_env)
-        for _ in range(workers)
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", *module_args, *own[i], stdin=pipe, stdout=pipe, stderr=pipe, cwd=cwd, env=child_env
+        )
+        for i in range(workers)
     ]
     async with asyncio.timeout(120):
         for process in processes:

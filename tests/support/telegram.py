@@ -26,9 +26,11 @@ from tests.support.fakes.telegram_api import Call, FakeTelegramAPI, callback_upd
 
 
 def make_settings(fake: FakeTelegramAPI, tmp_path: Path, **extra) -> Settings:
+    """Settings for the fake Bot API; a migrated SQLite file in ``tmp_path`` unless ``database_url`` is given."""
+    if "database_url" not in extra:
+        extra["database_url"] = migrated_sqlite(tmp_path / "tg.db")
     return Settings(
         _env_file=None,
-        database_url=migrated_sqlite(tmp_path / "tg.db"),
         telegram_bot_token=fake.token,
         telegram_api_base_url=fake.api_base_url,
         telegram_file_base_url=fake.file_base_url,
@@ -55,6 +57,15 @@ def telegram_config() -> AppConfig:
         if agency["id"] == "qltm":
             agency["chats"] = {"telegram": [str(COORDINATOR)]}
     base["staff"] = [{"channel": "telegram", "user_id": str(STAFF), "name": "Trần Văn Sơn", "agency": "qltt"}]
+    return AppConfig.model_validate(base)
+
+
+def tg_topics_config() -> AppConfig:
+    """:func:`telegram_config` with Cục QLTT's group a forum that has a topic per case (``topics: true``)."""
+    base = telegram_config().model_dump(mode="python")
+    for agency in base["agencies"]:
+        if agency["id"] == "qltt":
+            agency["topics"] = True
     return AppConfig.model_validate(base)
 
 
@@ -151,12 +162,15 @@ class CaseRig:
 
 
 @asynccontextmanager
-async def case_rig(tmp_path: Path, config: AppConfig, **limits: float) -> AsyncIterator[CaseRig]:
+async def case_rig(
+    tmp_path: Path, config: AppConfig, *, database_url: str | None = None, **limits: float
+) -> AsyncIterator[CaseRig]:
     """The app under ``config`` with its Telegram channel on the fake Bot API (``limits``: the fake's, e.g.
-    ``group_per_minute``), and the leader's delivery."""
+    ``group_per_minute``), and the leader's delivery; on ``database_url`` if given (else SQLite in ``tmp_path``)."""
     async with FakeTelegramAPI(**limits) as fake:
+        url = {"database_url": database_url} if database_url else {}
         settings = make_settings(
-            fake, tmp_path, media_dir=tmp_path / "media", album_quiet_seconds=QUIET, album_max_wait_seconds=3
+            fake, tmp_path, media_dir=tmp_path / "media", album_quiet_seconds=QUIET, album_max_wait_seconds=3, **url
         )
         clock = FixedClock(DEFAULT_NOW)
         app = create_app(settings, clock=clock, config=config, knowledge=shared_knowledge())

@@ -25,21 +25,24 @@ def shown(status: CaseStatus, view: CardView = CardView.LEAD, **reporter) -> lis
 
 def test_a_new_case_card_offers_every_action_in_its_rows() -> None:
     assert shown(CaseStatus.NEW) == [
-        [("📥 Tiếp nhận", "case:ack:7"), ("🙋 Nhận xử lý", "case:take:7")],
-        [("👥 Phân công", "case:assign:7"), ("🔁 Chuyển cơ quan", "case:xfer:7")],
-        [("📝 Yêu cầu bổ sung", "case:more:7"), ("💬 Trả lời người phản ánh", "case:reply:7")],
-        [("✅ Hoàn tất", "case:done:7"), ("⛔ Từ chối", "case:rej:7")],
-        [("📞 Xem liên hệ", "case:contact:7")],
+        [("📥 Tiếp nhận", "case:ack:7.0"), ("🙋 Nhận xử lý", "case:take:7.0")],
+        [("👥 Phân công", "case:assign:7.0"), ("🔁 Chuyển cơ quan", "case:xfer:7.0")],
+        [("📝 Yêu cầu bổ sung", "case:more:7.0"), ("💬 Trả lời người phản ánh", "case:reply:7.0")],
+        [("✅ Hoàn tất", "case:done:7.0"), ("⛔ Từ chối", "case:rej:7.0")],
+        [("📞 Xem liên hệ", "case:contact:7.0")],
     ]
 
 
 def test_the_buttons_follow_the_state_and_the_card() -> None:
     assert [label for label, _ in shown(CaseStatus.IN_PROGRESS)[0]] == ["🙋 Nhận xử lý"]
     assert [label for label, _ in shown(CaseStatus.TRANSFERRED)[0]] == ["📥 Tiếp nhận", "🙋 Nhận xử lý"]
-    assert shown(CaseStatus.RESOLVED) == [[("📞 Xem liên hệ", "case:contact:7")]]
+    assert shown(CaseStatus.RESOLVED) == [[("📞 Xem liên hệ", "case:contact:7.0")]]
     assert shown(CaseStatus.REJECTED, phone=None) == []
-    assert shown(CaseStatus.NEW, anonymous=True)[-1] == [("✅ Hoàn tất", "case:done:7"), ("⛔ Từ chối", "case:rej:7")]
-    assert shown(CaseStatus.WAITING, CardView.COPY) == [[("👀 Đã nắm thông tin", "case:seen:7")]]
+    assert shown(CaseStatus.NEW, anonymous=True)[-1] == [
+        ("✅ Hoàn tất", "case:done:7.0"),
+        ("⛔ Từ chối", "case:rej:7.0"),
+    ]
+    assert shown(CaseStatus.WAITING, CardView.COPY) == [[("👀 Đã nắm thông tin", "case:seen:7.0")]]
     assert shown(CaseStatus.RESOLVED, CardView.COPY) == []
     assert shown(CaseStatus.NEW, CardView.FORMER) == []
 

@@ -331,3 +331,23 @@ async def test_a_staff_photo_reaches_a_zalo_oa_reporter(chat: ChatHarness) -> No
         media = [m["attachment"]["payload"] for m in sent if "attachment" in m]
         assert media[0]["elements"] == [{"media_type": "image", "attachment_id": attachment_id}]
         assert any("mặt sau hộp" in text for text in fake.texts("oa-user-1"))
+
+
+async def test_a_press_on_a_card_not_yet_redrawn_after_someone_else_acted_does_nothing(chat: ChatHarness) -> None:
+    """The buttons carry the case's version they were shown at: «Nhận xử lý» pressed after a colleague took the
+    case, on the card as it was, is not a take-over; a member's own second press on their card is not refused."""
+    inbox = Inbox()
+    code = await file_report(chat.person("r1", name="Người A"))
+    await deliver(chat, inbox)
+    card = next(s for s in inbox.to(QLTT) if f"PHẢN ÁNH {code}" in s.text)
+    son, cuc = member(chat, "qltt-1", QLTT, "Sơn"), member(chat, "qltt-2", QLTT, "Cúc")
+    await son.press_on(card, "Tiếp nhận")
+    await son.press_on(card, "Nhận xử lý")  # his own change came first: done
+    assert (await the_case(chat, code)).assignee_user_id == "qltt-1"
+    said = " ".join(r.text for r in await cuc.press_on(card, "Nhận xử lý"))  # the card not redrawn yet
+    assert "vừa được cán bộ khác cập nhật" in said and "Đang xử lý" in said
+    assert (await the_case(chat, code)).assignee_user_id == "qltt-1"
+    assert [a.action for a in await audit(chat, code)].count("take") == 1
+    await deliver(chat, inbox)  # the card redrawn: her press now takes the case over, as she asked
+    await cuc.press_on(card, "Nhận xử lý")
+    assert (await the_case(chat, code)).assignee_user_id == "qltt-2"

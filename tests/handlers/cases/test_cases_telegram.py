@@ -18,7 +18,6 @@ from sqlalchemy import select
 from bot.channels.base import RateLimited
 from bot.channels.telegram import TelegramChannel
 from handlers.cases.intake import route_pending
-from handlers.config import AppConfig
 from handlers.types import Button, Reply
 from storage.models import OutboxMessage
 from tests.support.databases import migrated_sqlite
@@ -43,6 +42,7 @@ from tests.support.telegram import (
     case_rig,
     make_settings,
     telegram_config,
+    tg_topics_config,
 )
 from tests.support.telegram import (
     file_with_album as file_album_report,
@@ -265,14 +265,6 @@ async def test_a_staff_photo_reaches_the_reporter_on_telegram(rig: CaseRig) -> N
 # -- a forum topic per case (topics: true) ---------------------------------------------------------------------
 
 
-def tg_topics_config() -> AppConfig:
-    base = telegram_config().model_dump(mode="python")
-    for agency in base["agencies"]:
-        if agency["id"] == "qltt":
-            agency["topics"] = True
-    return AppConfig.model_validate(base)
-
-
 @pytest.fixture
 async def forum(tmp_path: Path) -> AsyncIterator[CaseRig]:
     async with case_rig(tmp_path, tg_topics_config()) as made:
@@ -333,3 +325,53 @@ async def test_routing_again_after_a_restart_never_makes_a_second_topic(forum: C
         rows = (await uow.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "case_topic"))).all()
     assert len(rows) == 1 and len(rig.fake.forum.all(GROUP)) == 1
     assert len(rig.fake.calls_of("createForumTopic")) == 1
+
+
+async def press_in_topic(rig: CaseRig, message: Call, label: str, message_id: int, thread: int) -> Call:
+    """A staff member presses a button of a bot message inside a forum topic; returns the callback answer."""
+    before = len(rig.fake.calls_of("answerCallbackQuery"))
+    text = message.params.get("text") or message.params.get("caption") or ""
+    rig.fake.push_update(
+        callback_update(
+            data_for(message, label), user_id=STAFF, chat_id=GROUP, chat_type="supergroup", first_name="Sơn",
+            message_id=message_id, message_text=text, reply_markup=message.params["reply_markup"], thread_id=thread,
+        )
+    )  # fmt: skip
+    return (await rig.fake.wait_for("answerCallbackQuery", count=before + 1))[-1]
+
+
+async def test_buttons_pressed_inside_the_topic_act_on_the_case_and_its_prompts_stay_there(forum: CaseRig) -> None:
+    rig = forum
+    code, _ = await file_with_album(rig)
+    await rig.deliver()
+    [topic] = rig.fake.forum.all(GROUP)
+    [card] = rig.to(GROUP)
+    card_id = await card_message_id(rig, GROUP)
+    await press_in_topic(rig, card, "Tiếp nhận", card_id, topic.thread_id)
+    await rig.deliver()
+    assert "Đã tiếp nhận" in topic.name  # the press moved the case (and its topic's name)
+
+    in_group = len(rig.to(GROUP))
+    await press_in_topic(rig, card, "Hoàn tất", card_id, topic.thread_id)
+    [ask_reason] = (
+        await rig.fake.wait_for("sendMessage", count=in_group + 1, predicate=lambda c: c.params["chat_id"] == GROUP)
+    )[in_group:]
+    assert ask_reason.params["message_thread_id"] == topic.thread_id  # the prompt is in the topic, not General
+    await press_in_topic(rig, ask_reason, "Đã xử lý vi phạm", ask_reason.result["message_id"], topic.thread_id)
+    [ask_text] = (
+        await rig.fake.wait_for("sendMessage", count=in_group + 2, predicate=lambda c: c.params["chat_id"] == GROUP)
+    )[in_group + 1 :]
+    assert ask_text.params["message_thread_id"] == topic.thread_id and code in ask_text.params["text"]
+
+    said = text_update("Cửa hàng đã bị xử phạt và gỡ sản phẩm.", user_id=STAFF, chat_id=GROUP)
+    said["message"]["chat"] = chat_dict(GROUP, "supergroup")
+    rig.fake.push_update(in_topic(said, topic.thread_id, reply_to=ask_text.result["message_id"]))
+    [done] = (
+        await rig.fake.wait_for("sendMessage", count=in_group + 3, predicate=lambda c: c.params["chat_id"] == GROUP)
+    )[in_group + 2 :]
+    assert done.params["message_thread_id"] == topic.thread_id and code in done.params["text"]
+    await rig.deliver()
+    assert topic.name.endswith("Đã hoàn tất")
+    assert "xử phạt" in " ".join(c.params["text"] for c in rig.to(USER))  # the reporter got the result
+    general = [c for c in rig.to(GROUP)[in_group:] if "message_thread_id" not in c.params]
+    assert not general  # nothing about the case fell into the group's General topic

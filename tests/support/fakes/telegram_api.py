@@ -248,9 +248,12 @@ def callback_update(
     first_name: str = "An",
     chat_type: str = "private",
     username: str | None = None,
+    thread_id: int | None = None,
 ) -> dict[str, Any]:
     """A press on an inline button of the bot's message ``message_id``. ``reply_markup`` may be a dict or
-    a python-telegram-bot ``InlineKeyboardMarkup``."""
+    a python-telegram-bot ``InlineKeyboardMarkup``. ``thread_id``: the message is in that forum topic (as
+    Telegram sends it: ``message_thread_id``, ``is_topic_message`` and the topic's creation as the message it
+    answers, unless it is that message itself)."""
     user = user_dict(user_id, first_name, username)
     if chat_id is None:
         chat_id = _default_chat_id(user_id, chat_type)
@@ -263,6 +266,11 @@ def callback_update(
     }
     if reply_markup is not None:
         message["reply_markup"] = reply_markup.to_dict() if hasattr(reply_markup, "to_dict") else reply_markup
+    if thread_id is not None:
+        message["message_thread_id"] = thread_id
+        message["is_topic_message"] = True
+        if message_id != thread_id:
+            message["reply_to_message"] = {"message_id": thread_id, "chat": message["chat"], "date": message["date"]}
     n = next(_seq)
     return {
         "callback_query": {
