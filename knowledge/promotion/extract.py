@@ -243,7 +243,7 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
         "voucher": (n("voucher_value") is not None and bool(n("order_value") or n("price")))
         or n("voucher_percent") is not None,
     }
-    if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan):
+    if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan) and not banned_outright(plan):
         missing.append("amount")
     missing += [key for key in ("start", "end") if not plan.get(key)]
     if "lucky_draw" in forms and not (plan.get("provinces") or plan.get("online") or plan.get("platform_only")):
@@ -251,6 +251,15 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
     if "beer" in (plan.get("goods") or []) and plan.get("alcohol_degrees") is None:
         missing.append("degrees")
     return missing
+
+
+#: Goods that may never be promoted nor given (Đ.5 Nghị định 81/2018), whatever their amount or strength.
+BANNED_OUTRIGHT = frozenset({"spirits", "tobacco", "lottery", "breast_milk_substitute"})
+
+
+def banned_outright(plan: dict[str, Any]) -> bool:
+    """The plan promotes or gives goods banned outright: the verdict is "banned" without asking the amount."""
+    return bool(BANNED_OUTRIGHT & set(plan.get("goods") or []))
 
 
 def _no_cap(plan: dict[str, Any]) -> bool:
@@ -312,6 +321,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         plan["to_drug_traders"] = True
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
+    if banned_outright(plan):  # the programme cannot run as told: what the gift is worth changes nothing
+        problems = [p for p in problems if p != OTHER_GIFT]
     problems += _places(f, text, dates.start, now.date(), plan)
     problems += _unconfirmed(f, dates.start, windows)
     problems += validate(plan)

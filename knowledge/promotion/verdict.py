@@ -445,13 +445,14 @@ def check_promotion(
     now = today or datetime.now(TZ).date()
     ctx = _Context(plan, rules, day, now, fit, edges)
     caps = _cap_points(ctx)
-    unknown = {p.data["form"] for p in caps if p.status == "unknown"}
+    goods, asked_goods = _goods_points(ctx)
+    banned = any(p.status == "banned" for p in goods)  # the programme cannot run: its amount is not asked
+    unknown = set() if banned else {p.data["form"] for p in caps if p.status == "unknown"}
     questions += [texts.Q_DISCOUNT_AMOUNT] if "discount" in unknown else []
     questions += [texts.Q_GIFT_AMOUNT] if unknown - {"discount"} else []
     questions += [texts.Q_EXACT_DATES] if plan.approximate and edges else []  # "cuối tháng 11" across 29/11
     points = [_regime_point(ctx, regime), *caps, *_notify_point(ctx)]
     register, asked = _register_points(ctx)
-    goods, asked_goods = _goods_points(ctx)
     points += [*register, *goods, *_budget_point(ctx, found), *_duty_points(ctx), *_warnings(ctx)]
     points += _open_window(ctx, caps, [w for w in every if w.kind == "open"])
     if any(p.data.get("duty") == "unknown" for p in points):  # sold only through platforms? asked
