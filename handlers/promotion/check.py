@@ -15,7 +15,7 @@ from typing import Any
 from handlers.config import AppConfig
 from handlers.promotion import texts
 from knowledge.promotion import Verdict, check_promotion
-from knowledge.promotion.calendar import local
+from knowledge.promotion.calendar import OpenWindow, local
 from knowledge.promotion.extract import Reading, missing_of, read_plan
 from knowledge.promotion.texts import Q_PLATFORM_ONLY
 
@@ -35,8 +35,15 @@ _STEP_OF = {
 
 
 def campaign_windows(config: AppConfig) -> list[Window]:
-    """(name, start, end) of each configured campaign's main event: what the verdict treats as concentrated."""
-    return [(c.main_event.name, c.main_event.start, c.main_event.end) for c in config.campaigns]
+    """(name, start, end) of each configured campaign's main event: what the verdict treats as concentrated; then,
+    as :class:`OpenWindow`, the campaign's other events that enclose it (the e-commerce week around its 60 hours),
+    where the 100 % is not confirmed."""
+    out: list = [(c.main_event.name, c.main_event.start, c.main_event.end) for c in config.campaigns]
+    for c in config.campaigns:
+        main = c.main_event
+        wider = [e for e in c.events if e is not main and e.start <= main.start and main.end <= e.end]
+        out += [OpenWindow((e.name, e.start, e.end)) for e in wider]
+    return out
 
 
 @dataclass

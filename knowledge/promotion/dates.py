@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from knowledge.promotion import texts
-from knowledge.promotion.calendar import local, tet_day
+from knowledge.promotion.calendar import confirmed, local, tet_day
 
 __all__ = ["CampaignWindow", "Dates", "read_dates"]
 
@@ -292,7 +292,9 @@ def _occasion(text: str, now: datetime, windows: Sequence[CampaignWindow], out: 
     if not m:
         return None
     year = int(m.group(1)) if m.group(1) else None
-    spans = sorted((local(s), local(e, end=isinstance(e, date) and not isinstance(e, datetime))) for _, s, e in windows)
+    spans = sorted(
+        (local(s), local(e, end=isinstance(e, date) and not isinstance(e, datetime))) for _, s, e in confirmed(windows)
+    )
     if year is not None:
         chosen = next(((s, e) for s, e in spans if s.year == year), None)
     else:

@@ -19,9 +19,10 @@ from typing import Any
 from knowledge.normalize import fold
 from knowledge.promotion import texts
 from knowledge.promotion.amounts import MEASURED, OTHER_GIFT, read_amounts
+from knowledge.promotion.calendar import confirmed
 from knowledge.promotion.dates import CampaignWindow, Dates, read_dates
 from knowledge.promotion.places import PROVINCES, find_places
-from knowledge.promotion.plan import parse_plan
+from knowledge.promotion.plan import FRESH_FOOD, parse_plan
 
 __all__ = ["MAX_CHARS", "Reading", "looks_like_plan", "read_amounts", "read_forms", "read_goods", "read_plan"]
 
@@ -36,7 +37,7 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
      r"cao (?:the|phieu)"),
     ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b"),
     ("loyalty", r"khach hang than thiet|khach hang thuong xuyen|tich diem|the thanh vien|doi diem|hang thanh vien"),
-    ("sample", r"hang mau|dich vu mau|san pham mau|dung thu|\bsample\b|\btester\b"),
+    ("sample", r"(?:(?:phat|tang|gui) )?(?:hang mau|san pham mau|mau thu)|dich vu mau|dung thu|\bsample\b|\btester\b"),
     ("gift_no_purchase", r"(?:khong|ko|k) (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
      r"phat (?:[a-z]+ ){1,3}(?:\d+\s*k )?mien phi|"
      r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
@@ -94,7 +95,7 @@ _GOODS: tuple[tuple[str, str], ...] = (
      r"sua (?:cho )?(?:tre|be) (?:duoi|so sinh)"),
     ("medicine", r"thuoc chua benh|thuoc tay|duoc pham|thuoc khang sinh|thuoc bo|\bthuoc\b"),
     ("price_stabilisation", r"binh on gia"),
-    ("fresh_food", r"tuoi song|thuc pham tuoi|rau cu|thit tuoi|hai san tuoi|ca tuoi|trai cay tuoi"),
+    ("fresh_food", FRESH_FOOD),
     ("bankruptcy", r"pha san"),
     ("dissolution", r"giai the"),
     ("relocation", r"chuyen dia diem"),
@@ -226,7 +227,7 @@ def _unconfirmed(text: str, start: str | None, windows: Sequence[CampaignWindow]
     if not windows or not start or not re.search(_CAMPAIGN_WORDS, text):
         return []
     year = int(start[:4])
-    return [] if any(s.year == year for _, s, _ in windows) else [UNCONFIRMED.format(year=year)]
+    return [] if any(s.year == year for _, s, _ in confirmed(windows)) else [UNCONFIRMED.format(year=year)]
 
 
 def missing_of(plan: dict[str, Any]) -> list[str]:
@@ -242,7 +243,7 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
         "voucher": (n("voucher_value") is not None and bool(n("order_value") or n("price")))
         or n("voucher_percent") is not None,
     }
-    if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan):
+    if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan) and not banned_outright(plan):
         missing.append("amount")
     missing += [key for key in ("start", "end") if not plan.get(key)]
     if "lucky_draw" in forms and not (plan.get("provinces") or plan.get("online") or plan.get("platform_only")):
@@ -250,6 +251,15 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
     if "beer" in (plan.get("goods") or []) and plan.get("alcohol_degrees") is None:
         missing.append("degrees")
     return missing
+
+
+#: Goods that may never be promoted nor given (Đ.5 Nghị định 81/2018), whatever their amount or strength.
+BANNED_OUTRIGHT = frozenset({"spirits", "tobacco", "lottery", "breast_milk_substitute"})
+
+
+def banned_outright(plan: dict[str, Any]) -> bool:
+    """The plan promotes or gives goods banned outright: the verdict is "banned" without asking the amount."""
+    return bool(BANNED_OUTRIGHT & set(plan.get("goods") or []))
 
 
 def _no_cap(plan: dict[str, Any]) -> bool:
@@ -311,6 +321,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         plan["to_drug_traders"] = True
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
+    if banned_outright(plan):  # the programme cannot run as told: what the gift is worth changes nothing
+        problems = [p for p in problems if p != OTHER_GIFT]
     problems += _places(f, text, dates.start, now.date(), plan)
     problems += _unconfirmed(f, dates.start, windows)
     problems += validate(plan)

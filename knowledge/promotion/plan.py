@@ -23,6 +23,14 @@ FORMS = tuple(texts.FORM_NAMES)
 GOODS = tuple(texts.GOODS_NAMES)
 NUMBER_FIELDS = tuple(texts.FIELD_NAMES)
 
+#: Fresh food (thực phẩm tươi sống: meat, eggs, fish, seafood, vegetables, tubers, fresh fruit — Luật An toàn thực
+#: phẩm 2010 Đ.2 k.21), folded: the words themselves, or a food named with "tươi" after it ("thịt heo tươi",
+#: "sầu riêng, chôm chôm tươi"); "tươi" folds like "tuổi", so a number before it is an age, not freshness.
+FRESH_FOOD = (
+    r"tuoi song|thuc pham tuoi|rau cu|rau qua|\b(?:thit|ca|tom|cua|muc|oc|ngheu|so|hai san|thuy san|rau|cu|qua|"
+    r"trai cay|hoa qua|trung|sau rieng|chom chom|xoai|buoi|mit|nhan|chuoi|thanh long|dua hau)(?:[ ,]+[a-z]+){0,2}[ ,]+"
+    r"(?<!cao )(?<!nguoi trung )tuoi\b"
+)
 #: Folded keywords → goods category; checked in order, the first match of a span wins.
 _KEYWORDS: tuple[tuple[str, str], ...] = (
     (r"thuoc la|xi ga|thuoc lao", "tobacco"),
@@ -32,7 +40,7 @@ _KEYWORDS: tuple[tuple[str, str], ...] = (
     (r"thay the sua me|sua cong thuc", "breast_milk_substitute"),
     (r"thuoc chua benh|thuoc tay|duoc pham|\bthuoc\b", "medicine"),
     (r"binh on gia", "price_stabilisation"),
-    (r"tuoi song", "fresh_food"),
+    (FRESH_FOOD, "fresh_food"),
     (r"pha san", "bankruptcy"),
     (r"giai the", "dissolution"),
     (r"chuyen dia diem", "relocation"),

@@ -50,7 +50,7 @@ class Verdict:
 
     @property
     def complete(self) -> bool:
-        return self.plan is not None and self.regime is not None and not self.questions
+        return self.plan is not None and self.regime is not None and not self.questions and not self.topic("open")
 
     @property
     def verify(self) -> bool:
@@ -238,9 +238,11 @@ def _notify_point(ctx: _Context) -> list[Point]:
             return []
         text = texts.T_NOTIFY_NONE.format(forms=_forms_text(others))
         return [ctx.point("filing", "ok", text, forms_rule, duty="none")]
-    total = plan.number("total_value")
-    if lead.verified and total is not None and total < lead.params["exempt_total_below"]:
-        text = texts.T_NOTIFY_EXEMPT_TOTAL.format(limit=texts.money(lead.params["exempt_total_below"]))
+    total, limit = plan.number("total_value"), lead.params["exempt_total_below"]
+    under = lead.verified and total is not None and total < limit
+    unsure = [f for f in due if f in lead.params.get("exempt_total_open_forms", ())] if under else []
+    if under and not unsure:
+        text = texts.T_NOTIFY_EXEMPT_TOTAL.format(limit=texts.money(limit))
         return [ctx.point("filing", "ok", text, lead, duty="exempt")]
     if lead.verified and plan.platform_only and lead.params["exempt_platform_only"]:
         return [ctx.point("filing", "ok", texts.T_NOTIFY_EXEMPT_PLATFORM, lead, duty="exempt")]
@@ -255,7 +257,11 @@ def _notify_point(ctx: _Context) -> list[Point]:
         text += texts.T_NOTIFY_LATE.format(today=texts.vn_date(ctx.today))
         status = "over"
     point = ctx.point("filing", status, text, forms_rule, duty="notify", authority="so", file_by=file_by.isoformat())
-    return [replace(point, verified=forms_rule.verified and lead.verified)]
+    out = [replace(point, verified=forms_rule.verified and lead.verified)]
+    if unsure:  # the under-100-million exemption is written for prizes and gifts: open for discounts
+        text = texts.T_OPEN_TOTAL.format(limit=texts.money(limit), forms=_forms_text(unsure))
+        out.append(Point("open", "warning", text, ctx.basis(lead), data={"code": "open:exempt-total"}))
+    return out
 
 
 def _register_points(ctx: _Context) -> tuple[list[Point], list[str]]:
@@ -277,6 +283,8 @@ def _register_points(ctx: _Context) -> tuple[list[Point], list[str]]:
     status = "over" if file_by < ctx.today else "ok"
     data = {"duty": "register", "authority": authority, "file_by": file_by.isoformat()}
     points = [ctx.point("filing", status, text, rule, **data)]
+    if why == texts.T_BO_WHY_PLACES and rule.params.get("bo_open"):  # FACTS says the Bộ; checked with the Sở
+        points.append(Point("caution", "warning", texts.T_OPEN_BO, ctx.basis(rule), data={"code": "open:bo"}))
     asked = [] if authority else [texts.Q_PLACE]
     if "lucky_draw" in plan.forms:
         report = ctx.rule("lucky-draw-report")
@@ -382,6 +390,24 @@ def _warnings(ctx: _Context) -> list[Point]:
     return out
 
 
+def _open_window(ctx: _Context, caps: list[Point], periods: list[Window]) -> list[Point]:
+    """A plan over 50 % inside a campaign period around a confirmed window only (FACTS: the 100 % is stated for the
+    campaign, the plan states it on the 60 hours): open, said with ⚠️."""
+    plan = ctx.plan
+    period = None if ctx.fit else next((w for w in periods if w.contains(plan.start, plan.end)), None)
+    if period is None or not any(p.status == "over" and p.data.get("percent", 101) <= 100 for p in caps):
+        return []
+    text = texts.T_OPEN_WINDOW.format(
+        name=period.name,
+        start=texts.vn_datetime(period.start),
+        end=texts.vn_end(period.end),
+        plan_start=texts.vn_datetime(plan.start),
+        plan_end=texts.vn_end(plan.end),
+    )
+    basis = ctx.basis(ctx.rule("cap-concentrated"))
+    return [Point("open", "warning", text, basis, data={"code": f"open:{period.name}"})]
+
+
 def _regime_point(ctx: _Context, regime: Regime) -> Point:
     text = texts.T_REGIME.format(day=texts.vn_date(ctx.day), name=regime.name)
     if not regime.verified:
@@ -410,7 +436,8 @@ def check_promotion(
         return Verdict(plan, None, (), (texts.T_NO_REGIME,))
     concentrated = rules.rule("cap-concentrated", day)
     tet_days = concentrated.params["tet_days"] if concentrated else 30
-    found = concentrated_windows(windows, day, plan.end.date(), tet_days)
+    every = concentrated_windows(windows, day, plan.end.date(), tet_days)
+    found = [w for w in every if w.kind != "open"]
     fit = next((w for w in found if w.contains(plan.start, plan.end)), None)
     touched = [w for w in found if w.overlaps(plan.start, plan.end)]
     # A window inside a wider one (New Year's Day inside the Tết window) adds no edge of its own.
@@ -418,14 +445,16 @@ def check_promotion(
     now = today or datetime.now(TZ).date()
     ctx = _Context(plan, rules, day, now, fit, edges)
     caps = _cap_points(ctx)
-    unknown = {p.data["form"] for p in caps if p.status == "unknown"}
+    goods, asked_goods = _goods_points(ctx)
+    banned = any(p.status == "banned" for p in goods)  # the programme cannot run: its amount is not asked
+    unknown = set() if banned else {p.data["form"] for p in caps if p.status == "unknown"}
     questions += [texts.Q_DISCOUNT_AMOUNT] if "discount" in unknown else []
     questions += [texts.Q_GIFT_AMOUNT] if unknown - {"discount"} else []
     questions += [texts.Q_EXACT_DATES] if plan.approximate and edges else []  # "cuối tháng 11" across 29/11
     points = [_regime_point(ctx, regime), *caps, *_notify_point(ctx)]
     register, asked = _register_points(ctx)
-    goods, asked_goods = _goods_points(ctx)
     points += [*register, *goods, *_budget_point(ctx, found), *_duty_points(ctx), *_warnings(ctx)]
+    points += _open_window(ctx, caps, [w for w in every if w.kind == "open"])
     if any(p.data.get("duty") == "unknown" for p in points):  # sold only through platforms? asked
         questions.append(texts.Q_PLATFORM_ONLY)
         points = [p for p in points if p.data.get("duty") != "unknown"]
