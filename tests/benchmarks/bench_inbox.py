@@ -1,7 +1,7 @@
 """Benchmark: 2,500 messages at once on one channel (Telegram webhook, Zalo OA webhook) into the durable inbox on
 PostgreSQL: how many were acknowledged, stored, answered; how long it took; pool time-outs in the log.
 
-    TEST_DATABASE_URL=postgresql+psycopg://… python -m tests.benchmarks.bench_inbox [--users 2500]
+    TEST_DATABASE_URL=postgresql+psycopg://… python -m tests.benchmarks.bench_inbox [--users 2500] [--shared]
 
 Not a test: it prints a table. The database is emptied first (use a scratch one).
 """
@@ -74,7 +74,7 @@ async def stored(app) -> dict[str, int]:
         return dict(result.all())
 
 
-async def telegram(url: str, users: int, tmp: Path) -> dict:
+async def telegram(url: str, users: int, tmp: Path, shared: bool) -> dict:
     import json
 
     port = free_port()
@@ -86,7 +86,7 @@ async def telegram(url: str, users: int, tmp: Path) -> dict:
             telegram_webhook_path="/tg", webhook_listen="127.0.0.1", webhook_port=port, media_dir=tmp / "media",
         )  # fmt: skip
         async with create_app(settings) as app:
-            channel = TelegramChannel(settings, app.dispatcher.handle, inbox=Inbox(app.db))
+            channel = TelegramChannel(settings, app.dispatcher.handle, inbox=Inbox(app.db, shared=shared))
             await channel.start()
             try:
                 bodies = []
@@ -109,7 +109,7 @@ async def telegram(url: str, users: int, tmp: Path) -> dict:
                 await channel.stop()
 
 
-async def zalo_oa(url: str, users: int, tmp: Path) -> dict:
+async def zalo_oa(url: str, users: int, tmp: Path, shared: bool) -> dict:
     async with FakeZaloOA() as fake:
         settings = Settings(
             _env_file=None, database_url=url, media_dir=tmp / "media", zalo_oa_app_id=fake.app_id,
@@ -118,7 +118,7 @@ async def zalo_oa(url: str, users: int, tmp: Path) -> dict:
             zalo_oa_api_base_url=fake.base_url, zalo_oa_oauth_base_url=fake.base_url,
         )  # fmt: skip
         async with create_app(settings) as app:
-            channel = ZaloOAChannel(settings, app.dispatcher.handle, app.db, inbox=Inbox(app.db))
+            channel = ZaloOAChannel(settings, app.dispatcher.handle, app.db, inbox=Inbox(app.db, shared=shared))
             server = WebhookServer("127.0.0.1", 0)
             channel.attach(server)
             await server.start()
@@ -143,6 +143,7 @@ async def zalo_oa(url: str, users: int, tmp: Path) -> dict:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=2500)
+    parser.add_argument("--shared", action="store_true", help="claims on the table, as `run` on PostgreSQL does")
     args = parser.parse_args()
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
@@ -150,13 +151,14 @@ async def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     timeouts = PoolTimeouts()
     logging.getLogger().addHandler(timeouts)
-    print(f"{args.users} messages at once, one per user, PostgreSQL")
+    mode = "shared claims" if args.shared else "one process"
+    print(f"{args.users} messages at once, one per user, PostgreSQL, {mode}")
     print("| channel | HTTP answers | acknowledged in | all answered in | users answered | inbox rows |")
     print("|---|---|---|---|---|---|")
     for name, run in (("Telegram webhook", telegram), ("Zalo OA webhook", zalo_oa)):
         reset_postgres(url)
         with tempfile.TemporaryDirectory() as tmp:
-            r = await run(url, args.users, Path(tmp))
+            r = await run(url, args.users, Path(tmp), args.shared)
         handled = r["inbox"].get(InboxStatus.HANDLED.value, 0)
         print(
             f"| {name} | {r['statuses']} | {r['acked_s']:.1f} s | {r['answered_s']:.1f} s | "
