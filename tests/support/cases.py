@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -205,3 +206,8 @@ async def deliver_as_leader(chat: ChatHarness, inbox: Inbox, options: SenderOpti
     await sender.run(until_empty=True)
     await link_sent(app.db)
     return sender
+
+
+def later(chat: ChatHarness, **delta) -> None:
+    """Move the harness clock on by ``delta`` (timedelta keywords)."""
+    chat.clock.advance(timedelta(**delta))
