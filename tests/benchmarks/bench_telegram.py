@@ -251,6 +251,7 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=600, help="updates per throughput run")
     parser.add_argument("--latency", type=int, default=300, help="sequential samples for latency")
     args = parser.parse_args()
+    os.umask(0o077)  # the throwaway databases are made owner-only, as `run` would leave them
     rows = asyncio.run(main_async(args))
     rss = rss_idle_mb()
     base = rows[0]["rate"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -102,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=12)
     args = parser.parse_args()
+    os.umask(0o077)  # the throwaway database is made owner-only, as `run` would leave it
     asyncio.run(run(args.cases))
 
 
