@@ -356,24 +356,28 @@ class Dispatcher:
 
     async def _handle_stored(self, msg: IncomingMessage) -> list[Reply]:
         """Try a stored update until it succeeds or has failed :data:`MAX_ATTEMPTS` times (then it is parked
-        and the user told once, in the transaction that parks it)."""
+        and the user told once, in the transaction that parks it). A worker process that died on it counts as a
+        failed attempt (``msg.inbox_attempts``, counted by the claim after its lease ran out): not tried again."""
         while True:
-            try:
-                return await self._handle(msg)
-            except Exception as exc:
-                logger.exception(
-                    "handler failed on stored update %s from %s/%s", msg.inbox_ids, msg.channel, msg.user_id
-                )
-                now = self.services.clock.now()
-                async with self.db.unit_of_work() as uow:
-                    parked = await uow.inbox.failed(
-                        msg.inbox_ids, f"{type(exc).__name__}: {exc}", park_after=MAX_ATTEMPTS, now=now
+            if (died := msg.inbox_attempts) >= MAX_ATTEMPTS:  # counted already: parked now
+                error, count, park_after = f"the worker stopped while handling it {died} times", 0, 0
+                logger.error("stored update %s from %s/%s parked: %s", msg.inbox_ids, msg.channel, msg.user_id, error)
+            else:
+                try:
+                    return await self._handle(msg)
+                except Exception as exc:
+                    logger.exception(
+                        "handler failed on stored update %s from %s/%s", msg.inbox_ids, msg.channel, msg.user_id
                     )
-                    apology = [Reply(texts.APOLOGY, texts.menu_buttons())] if parked else []
-                    await self._to_outbox(uow, msg, apology, now)
-                    await uow.commit()
-                if parked or not await self._pending(msg):
-                    return apology
+                    error, count, park_after = f"{type(exc).__name__}: {exc}", 1, MAX_ATTEMPTS
+            now = self.services.clock.now()
+            async with self.db.unit_of_work() as uow:
+                parked = await uow.inbox.failed(msg.inbox_ids, error, park_after=park_after, now=now, count=count)
+                apology = [Reply(texts.APOLOGY, texts.menu_buttons())] if parked else []
+                await self._to_outbox(uow, msg, apology, now)
+                await uow.commit()
+            if parked or not await self._pending(msg):
+                return apology
 
     async def _pending(self, msg: IncomingMessage) -> bool:
         async with self.db.unit_of_work() as uow:

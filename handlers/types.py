@@ -71,6 +71,7 @@ class IncomingMessage:
     reply_to_message_id: str | None = None  # the platform message this one answers ("reply to"), if any
     thread_id: str | None = None  # the forum topic it was written in (Telegram ``message_thread_id``), if any
     inbox_ids: list[int] = field(default_factory=list)  # the stored updates it stands for (storage/inbox.py)
+    inbox_attempts: int = 0  # failed attempts at them so far (a worker that died on them counts: see core.py)
 
     @property
     def key(self) -> ConversationKey:

@@ -10,7 +10,8 @@ Several worker processes on one PostgreSQL database share the table through clai
 a process takes the oldest pending update of a conversation that holds no live lease, with ``SKIP LOCKED``, and
 leases it (``lease_until``); the conversation's next update becomes claimable only once that one is handled, so
 each conversation is handled in arrival order, by one process at a time. A process that dies mid-update leaves
-its lease to run out; then another takes the update over.
+its lease to run out; then another takes the update over, and that claim counts as a failed attempt (``attempts``
+comes with the claimed row): an update that kills its worker every time is parked like one that fails.
 """
 
 from __future__ import annotations
@@ -80,20 +81,26 @@ _HEADS = """
             AND (o.status = 'pending' OR o.lease_until >= now())
       )
 """
+# A claim of an update whose lease ran out (its worker died on it: a stopping process hands its claims back with
+# ``lease_until = NULL``) counts as a failed attempt; the dispatcher parks an update claimed MAX_ATTEMPTS times so.
+_CLAIMED = """
+    lease_until = now() + make_interval(secs => :lease),
+    attempts = attempts + CASE WHEN lease_until < now() THEN 1 ELSE 0 END
+"""
 CLAIM = text(f"""
-    UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
+    UPDATE inbox SET {_CLAIMED}
     WHERE id IN (SELECT i.id {_HEADS} ORDER BY i.id LIMIT :limit FOR UPDATE SKIP LOCKED)
-    RETURNING id, channel, conversation, payload
+    RETURNING id, channel, conversation, payload, attempts
 """)  # fmt: skip
 CLAIMABLE = text(f"SELECT count(*) {_HEADS}")
 # The next update of a conversation whose claim this process holds: its claim passes on (one index probe).
-NEXT = text("""
-    UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
+NEXT = text(f"""
+    UPDATE inbox SET {_CLAIMED}
     WHERE id = (
         SELECT id FROM inbox WHERE channel = :channel AND conversation = :conversation AND status = 'pending'
         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, channel, conversation, payload
+    RETURNING id, channel, conversation, payload, attempts
 """)  # fmt: skip
 RENEW = text("""
     UPDATE inbox SET lease_until = now() + make_interval(secs => :lease)
@@ -131,6 +138,7 @@ class Stored:
     channel: str
     conversation: str
     payload: dict[str, Any]
+    attempts: int = 0  # failed attempts counted so far (a claim after a lease ran out is one)
 
 
 class InboxRepository:
@@ -180,8 +188,7 @@ class InboxRepository:
         """Lease up to ``limit`` conversation heads of ``channels`` for ``lease`` seconds (PostgreSQL); the
         oldest first. Rows locked by another claim in progress are skipped, never waited for."""
         result = await self.session.execute(CLAIM, {"channels": channels, "limit": limit, "lease": lease})
-        rows = sorted(result.all())
-        return [Stored(row_id, channel, conversation, payload) for row_id, channel, conversation, payload in rows]
+        return [Stored(*row) for row in sorted(result.all())]
 
     async def claim_next(self, row: Stored, lease: float) -> Stored | None:
         """End the claim on ``row`` (handled, replies sent) and claim its conversation's next update, if any
@@ -215,7 +222,9 @@ class InboxRepository:
     async def after(self, channel: str, conversation: str, after_id: int, limit: int = 20) -> list[Stored]:
         """The pending updates of one conversation that came after ``after_id``, in arrival order."""
         result = await self.session.execute(
-            select(InboxUpdate.id, InboxUpdate.channel, InboxUpdate.conversation, InboxUpdate.payload)
+            select(
+                InboxUpdate.id, InboxUpdate.channel, InboxUpdate.conversation, InboxUpdate.payload, InboxUpdate.attempts
+            )
             .where(
                 InboxUpdate.channel == channel,
                 InboxUpdate.conversation == conversation,
@@ -233,8 +242,9 @@ class InboxRepository:
         )
         return list(result.scalars())
 
-    async def failed(self, ids: list[int], error: str, *, park_after: int, now: datetime) -> bool:
-        """Count a failed attempt at the pending rows of ``ids``; park them at ``park_after`` attempts.
+    async def failed(self, ids: list[int], error: str, *, park_after: int, now: datetime, count: int = 1) -> bool:
+        """Count a failed attempt at the pending rows of ``ids`` (``count=0``: counted already, by the claim that
+        found its worker had died); park them at ``park_after`` attempts.
 
         Returns True when they were parked now (the caller tells the user, once)."""
         rows = list(
@@ -244,14 +254,13 @@ class InboxRepository:
                 )
             ).scalars()
         )
-        parked = False
         for row in rows:
-            row.attempts += 1
+            row.attempts += count
             row.error = error[:500]
-            if row.attempts >= park_after:
-                row.status = InboxStatus.PARKED.value
-                row.handled_at = now
-                parked = True
+        parked = any(row.attempts >= park_after for row in rows)  # all of them: an album is one message
+        for row in rows if parked else []:
+            row.status = InboxStatus.PARKED.value
+            row.handled_at = now
         await self.session.flush()
         return parked
 
@@ -263,7 +272,9 @@ class InboxRepository:
             .order_by(InboxUpdate.id)
             .limit(limit)
         )
-        return [Stored(r.id, r.channel, r.conversation, r.payload) for r in result.scalars() if r.id is not None]
+        return [
+            Stored(r.id, r.channel, r.conversation, r.payload, r.attempts) for r in result.scalars() if r.id is not None
+        ]
 
     async def parked(self, limit: int = 100) -> list[InboxUpdate]:
         result = await self.session.execute(

@@ -51,7 +51,11 @@ def merge(items: list[IncomingMessage]) -> IncomingMessage:
         refs += item.photos or ([item.document] if item.document is not None else [])
     caption = next((item.text for item in ordered if item.text.strip()), "")
     ids = [i for item in ordered for i in item.inbox_ids]
-    return replace(ordered[0], kind=MessageKind.PHOTO, photos=refs, document=None, text=caption, inbox_ids=ids)
+    attempts = max(item.inbox_attempts for item in ordered)
+    return replace(
+        ordered[0], kind=MessageKind.PHOTO, photos=refs, document=None, text=caption, inbox_ids=ids,
+        inbox_attempts=attempts,
+    )  # fmt: skip
 
 
 async def gather_following(
@@ -71,7 +75,7 @@ async def gather_following(
     def belongs(later: Stored) -> bool:
         item = read(later)
         if item is not None:
-            item.inbox_ids = [later.id]
+            item.inbox_ids, item.inbox_attempts = [later.id], later.attempts
             items.append(item)
         return item is not None
 

@@ -153,6 +153,7 @@ class ConsoleChannel:
             photos=photos,
             message_id=str(row.id),
             inbox_ids=[row.id],
+            inbox_attempts=row.attempts,
         )
         replies = await self._answer(msg)
         assert self.inbox is not None

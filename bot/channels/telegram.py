@@ -125,7 +125,7 @@ class TelegramChannel:
         parsed = self._parsed.pop(row.id, None)
         update, incoming = parsed if parsed is not None else self._parse(row.payload)
         if incoming is not None:
-            incoming.inbox_ids = [row.id]
+            incoming.inbox_ids, incoming.inbox_attempts = [row.id], row.attempts
             if (album := incoming.album_id) is not None and not self.merge:  # shared: the rest follows in the table
                 incoming = await gather_following(
                     self.inbox, row, incoming,

@@ -474,7 +474,7 @@ class ZaloChannelBase:
         incoming = self.translate(row.payload)
         if incoming is None:
             return
-        incoming.inbox_ids = [row.id]
+        incoming.inbox_ids, incoming.inbox_attempts = [row.id], row.attempts
         if incoming.kind is MessageKind.PHOTO and self.inbox is not None and self.inbox.shared:
             photo = MessageKind.PHOTO  # the burst's other photos follow in the table
             incoming = await gather_following(

@@ -4,7 +4,8 @@ Both serve the webhook and both handle the inbox: 200 users send 20 messages eac
 at random, each message once its predecessor was acknowledged (that is its arrival order). Every message is
 handled exactly once, by one of the two, each user's replies come in the order of the messages, and no pool
 timed out. A process SIGKILLed while it holds the claim on an update leaves it to the other once the lease has
-run out: handled once, answered once.
+run out: handled once, answered once. An update that kills every process handling it is parked at the third
+death, the user told once, and the conversation goes on.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from handlers import texts
 from storage.db import Database
-from storage.inbox import InboxStatus
+from storage.inbox import InboxStatus, InboxUpdate
 from tests.support.databases import PG_URL, reset_postgres
 from tests.support.fakes.loopback import free_port
 from tests.support.fakes.telegram_api import FakeTelegramAPI, callback_update, text_update
+from tests.support.poison_worker import POISON
 from tests.support.processes import PLAN_2024, checkout_env, read_until
 
 pytestmark = [
@@ -50,7 +53,10 @@ def pg_url() -> str:
 class Worker:
     """One ``python -m bot run`` serving the Telegram webhook on a port of its own."""
 
-    def __init__(self, fake: FakeTelegramAPI, db_url: str, tmp_path: Path, name: str, **extra: str) -> None:
+    def __init__(
+        self, fake: FakeTelegramAPI, db_url: str, tmp_path: Path, name: str, module: str = "bot", **extra: str
+    ) -> None:
+        self.module = module  # ``python -m <module> run``: the bot, or a support module wrapping it
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/tg"
         self.log = tmp_path / f"{name}.log"
@@ -80,13 +86,14 @@ class Worker:
         )
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> None:
+    async def start(self, *, wait: bool = True) -> None:
+        """Start the process; ``wait``: until it serves (else it may die before, on an update it claims)."""
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=self.folder, env=self.env,
+            sys.executable, "-m", self.module, "run", cwd=self.folder, env=self.env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert self.process.stderr is not None
-        self._seen = await read_until(self.process.stderr, "running (telegram)", timeout=90)
+        self._seen = await read_until(self.process.stderr, "running (telegram)", timeout=90) if wait else ""
         self._reader = asyncio.create_task(self._read_rest())
 
     async def _read_rest(self) -> None:
@@ -225,3 +232,45 @@ async def test_a_worker_killed_holding_a_claim_leaves_the_update_to_the_other_af
     assert sum("(Bước 2/10)" in t for t in texts) == 1, texts  # the press answered once
     assert [int(n) for n in HANDLED.findall(log)] == [1]  # ... by the second worker
     assert await inbox_counts(pg_url) == {InboxStatus.HANDLED.value: 2}
+
+
+async def parked_rows(db_url: str) -> list[InboxUpdate]:
+    db = Database(db_url)
+    try:
+        async with db.unit_of_work() as uow:
+            return await uow.inbox.parked()
+    finally:
+        await db.dispose()
+
+
+async def test_an_update_that_kills_its_worker_every_time_is_parked_at_the_third_death(
+    pg_url: str, tmp_path: Path
+) -> None:
+    uid = 4712
+    lease = {"INBOX_CLAIM_LEASE_SECONDS": "2", "INBOX_POLL_SECONDS": "0.2"}
+    async with FakeTelegramAPI() as fake:
+        started = [
+            Worker(fake, pg_url, tmp_path, name, module="tests.support.poison_worker", **lease)
+            for name in ("first", "second", "third", "fourth")
+        ]
+        async with workers(*started), aiohttp.ClientSession() as http:
+            await started[0].start()
+            await post(http, started[0].url, {**text_update(POISON, user_id=uid), "update_id": 1})
+            for worker in started[:3]:  # each claims it (the first at once, the others after the lease) and dies
+                if worker is not started[0]:
+                    await worker.start(wait=False)
+                assert worker.process is not None
+                assert await asyncio.wait_for(worker.process.wait(), 120) == -signal.SIGKILL
+            await started[3].start(wait=False)  # claims it a fourth time: parked untried, the user told
+            await fake.wait_for("sendMessage", count=1, timeout=120)
+            await post(http, started[3].url, {**text_update("/x1", user_id=uid, message_id=2), "update_id": 2})
+            await fake.wait_for("sendMessage", count=2, timeout=60)
+            await asyncio.sleep(1)  # a second apology, if there were one, would arrive now
+            sent = replies_to(fake, uid)
+            log = await started[3].stop()
+    assert sent[0] == texts.APOLOGY and len(sent) == 2 and "/x1" in sent[1], sent  # told once; then answered
+    assert await inbox_counts(pg_url) == {InboxStatus.PARKED.value: 1, InboxStatus.HANDLED.value: 1}
+    [parked] = await parked_rows(pg_url)
+    assert (parked.update_id, parked.attempts) == ("1", 3)
+    assert parked.error == "the worker stopped while handling it 3 times"
+    assert "the worker stopped while handling it 3 times" in log and "Traceback" not in log
