@@ -359,8 +359,8 @@ class Dispatcher:
         and the user told once, in the transaction that parks it). A worker process that died on it counts as a
         failed attempt (``msg.inbox_attempts``, counted by the claim after its lease ran out): not tried again."""
         while True:
-            if (died := msg.inbox_attempts) >= MAX_ATTEMPTS:  # counted already: parked now
-                error, count, park_after = f"the worker stopped while handling it {died} times", 0, 0
+            if (died := msg.inbox_attempts) >= MAX_ATTEMPTS:  # counted by the claims already: parked, untried
+                error, count = f"the worker stopped while handling it {died} times", 0
                 logger.error("stored update %s from %s/%s parked: %s", msg.inbox_ids, msg.channel, msg.user_id, error)
             else:
                 try:
@@ -369,10 +369,10 @@ class Dispatcher:
                     logger.exception(
                         "handler failed on stored update %s from %s/%s", msg.inbox_ids, msg.channel, msg.user_id
                     )
-                    error, count, park_after = f"{type(exc).__name__}: {exc}", 1, MAX_ATTEMPTS
+                    error, count = f"{type(exc).__name__}: {exc}", 1
             now = self.services.clock.now()
             async with self.db.unit_of_work() as uow:
-                parked = await uow.inbox.failed(msg.inbox_ids, error, park_after=park_after, now=now, count=count)
+                parked = await uow.inbox.failed(msg.inbox_ids, error, park_after=MAX_ATTEMPTS, now=now, count=count)
                 apology = [Reply(texts.APOLOGY, texts.menu_buttons())] if parked else []
                 await self._to_outbox(uow, msg, apology, now)
                 await uow.commit()
