@@ -1,9 +1,9 @@
 """The promotion check shared by every way in (the guided flow, free text in the Q&A, ``python -m bot check`` and
 ``python -m bot ask``): the configured campaign windows, a message read into a plan, and the one verdict.
 
-Windows: each configured campaign's main event (the 60 hours of Online Friday where the calendar has them, the
-e-commerce week otherwise) is the concentrated-programme window the verdict allows 100 % in. Tết and the statutory
-holidays the library computes itself.
+Windows: each configured campaign's events (the 60 hours of Online Friday and the e-commerce week around them; the
+2024 plan states its 100 % caps for the whole programme) are the concentrated-programme windows the verdict allows
+100 % in. Tết and the statutory holidays the library computes itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from handlers.config import AppConfig
 from handlers.promotion import texts
 from knowledge.promotion import Verdict, check_promotion
-from knowledge.promotion.calendar import OpenWindow, local
+from knowledge.promotion.calendar import SideWindow, local
 from knowledge.promotion.extract import Reading, missing_of, read_plan
 from knowledge.promotion.texts import Q_PLATFORM_ONLY
 
@@ -35,14 +35,13 @@ _STEP_OF = {
 
 
 def campaign_windows(config: AppConfig) -> list[Window]:
-    """(name, start, end) of each configured campaign's main event: what the verdict treats as concentrated; then,
-    as :class:`OpenWindow`, the campaign's other events that enclose it (the e-commerce week around its 60 hours),
-    where the 100 % is not confirmed."""
+    """(name, start, end) of each configured campaign's main event, then, as :class:`SideWindow`, the campaign's
+    other events that enclose it (the e-commerce week around its 60 hours): all concentrated programmes."""
     out: list = [(c.main_event.name, c.main_event.start, c.main_event.end) for c in config.campaigns]
     for c in config.campaigns:
         main = c.main_event
         wider = [e for e in c.events if e is not main and e.start <= main.start and main.end <= e.end]
-        out += [OpenWindow((e.name, e.start, e.end)) for e in wider]
+        out += [SideWindow((e.name, e.start, e.end)) for e in wider]
     return out
 
 

@@ -17,7 +17,7 @@ from handlers.matching import fold_text, pick_option
 from handlers.promotion import texts
 from handlers.promotion.check import STEPS, campaign_windows, outcome_of, question, step_of
 from handlers.types import Button
-from knowledge.promotion.calendar import confirmed, local, tet_window
+from knowledge.promotion.calendar import local, main_events, tet_window
 from knowledge.promotion.dates import read_dates
 from knowledge.promotion.extract import folded, missing_of, read_amounts, read_forms, read_goods, validate
 from knowledge.promotion.places import PROVINCES, find_places
@@ -76,7 +76,7 @@ class CheckFlow(Flow):
     def _occasions(self, ctx: Context) -> list[tuple[str, str]]:
         """Upcoming configured campaign windows and the next Tết window, as (label, code)."""
         now = local(ctx.now)
-        found = [(name, s, e) for name, s, e in confirmed(campaign_windows(ctx.config)) if local(e) > now][:2]
+        found = [(name, s, e) for name, s, e in main_events(campaign_windows(ctx.config)) if local(e) > now][:2]
         tet = tet_window(now.year) if tet_window(now.year).end > now else tet_window(now.year + 1)
         found.append((f"Dịp {tet.name} (30 ngày trước mùng 1)", tet.start, tet.end))
         out = []

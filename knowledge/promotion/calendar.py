@@ -19,13 +19,14 @@ import holidays
 
 __all__ = [
     "TZ",
-    "OpenWindow",
+    "SideWindow",
     "Window",
     "concentrated_windows",
-    "confirmed",
     "holiday_windows",
     "is_working_day",
     "local",
+    "main_events",
+    "side_events",
     "tet_day",
     "tet_window",
     "working_days_before",
@@ -35,20 +36,25 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: The name ``holidays`` gives mùng 1 Tết (``language="en_US"``); every day of Tết's own leave contains it.
 TET_NAME = "Lunar New Year"
 
-WindowKind = Literal["campaign", "tet", "holiday", "open"]
+WindowKind = Literal["campaign", "tet", "holiday"]
 
 
-class OpenWindow(tuple):
-    """A campaign period ``(name, start, end)`` around a confirmed window whose own 100 % is not confirmed (the
-    e-commerce week around its 60 hours): a plan inside it only gets an open point of law, never a confident
-    50 % or 100 %. It unpacks like any campaign window; :func:`confirmed` drops it where dates are read."""
+class SideWindow(tuple):
+    """A campaign's other event ``(name, start, end)`` around its main one (the e-commerce week around the 60 hours
+    of Online Friday). It is as concentrated as the main event (the 2024 plan's caps of 100 % are stated for the
+    programme, the week included); a date reading of "Online Friday" means the main event, "tuần lễ TMĐT" this."""
 
     __slots__ = ()
 
 
-def confirmed(windows: Iterable[tuple[str, date | datetime, date | datetime]]) -> list:
-    """The campaign windows whose caps are confirmed (without the :class:`OpenWindow` periods)."""
-    return [w for w in windows if not isinstance(w, OpenWindow)]
+def main_events(windows: Iterable[tuple[str, date | datetime, date | datetime]]) -> list:
+    """The campaigns' main events (without the :class:`SideWindow` periods)."""
+    return [w for w in windows if not isinstance(w, SideWindow)]
+
+
+def side_events(windows: Iterable[tuple[str, date | datetime, date | datetime]]) -> list:
+    """The campaigns' other events (:class:`SideWindow`)."""
+    return [w for w in windows if isinstance(w, SideWindow)]
 
 
 def local(value: date | datetime, *, end: bool = False) -> datetime:
@@ -180,7 +186,7 @@ def concentrated_windows(
     tet_days: int = 30,
 ) -> list[Window]:
     """Campaign windows (as given by the caller's calendar), Tết and holiday windows around *start*–*end*."""
-    out = [Window.of(w[0], w[1], w[2], "open" if isinstance(w, OpenWindow) else "campaign") for w in campaigns]
+    out = [Window.of(w[0], w[1], w[2], "campaign") for w in campaigns]
     for year in range(start.year - 1, end.year + 2):
         out.append(tet_window(year, tet_days))
         out.extend(holiday_windows(year))

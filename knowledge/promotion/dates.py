@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from knowledge.promotion import texts
-from knowledge.promotion.calendar import confirmed, local, tet_day
+from knowledge.promotion.calendar import local, main_events, side_events, tet_day
 
 __all__ = ["CampaignWindow", "Dates", "read_dates"]
 
@@ -292,9 +292,14 @@ def _occasion(text: str, now: datetime, windows: Sequence[CampaignWindow], out: 
     if not m:
         return None
     year = int(m.group(1)) if m.group(1) else None
-    spans = sorted(
-        (local(s), local(e, end=isinstance(e, date) and not isinstance(e, datetime))) for _, s, e in confirmed(windows)
-    )
+    # "tuần lễ TMĐT" is the week (a side event, or the main one where a year has no 60 hours); else the main event.
+    week = "tuan le" in m.group(0)
+    def span(s: date | datetime, e: date | datetime) -> tuple[datetime, datetime]:
+        return local(s), local(e, end=isinstance(e, date) and not isinstance(e, datetime))
+
+    sides = [span(s, e) for _, s, e in side_events(windows)] if week else []
+    mains = [span(s, e) for _, s, e in main_events(windows)]
+    spans = sorted(sides + [m for m in mains if not any(s <= m[0] and m[1] <= e for s, e in sides)])
     if year is not None:
         chosen = next(((s, e) for s, e in spans if s.year == year), None)
     else:

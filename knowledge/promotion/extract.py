@@ -19,7 +19,7 @@ from typing import Any
 from knowledge.normalize import fold
 from knowledge.promotion import texts
 from knowledge.promotion.amounts import MEASURED, OTHER_GIFT, read_amounts
-from knowledge.promotion.calendar import confirmed
+from knowledge.promotion.calendar import main_events
 from knowledge.promotion.dates import CampaignWindow, Dates, read_dates
 from knowledge.promotion.places import PROVINCES, find_places
 from knowledge.promotion.plan import FRESH_FOOD, parse_plan
@@ -222,12 +222,12 @@ UNCONFIRMED = (
 )
 
 
-def _unconfirmed(text: str, start: str | None, windows: Sequence[CampaignWindow]) -> list[str]:
+def _unmain_events(text: str, start: str | None, windows: Sequence[CampaignWindow]) -> list[str]:
     """A campaign named for a year the calendar does not confirm: its 100 % is asked, never assumed either way."""
     if not windows or not start or not re.search(_CAMPAIGN_WORDS, text):
         return []
     year = int(start[:4])
-    return [] if any(s.year == year for _, s, _ in confirmed(windows)) else [UNCONFIRMED.format(year=year)]
+    return [] if any(s.year == year for _, s, _ in main_events(windows)) else [UNCONFIRMED.format(year=year)]
 
 
 def missing_of(plan: dict[str, Any]) -> list[str]:
@@ -324,7 +324,7 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     if banned_outright(plan):  # the programme cannot run as told: what the gift is worth changes nothing
         problems = [p for p in problems if p != OTHER_GIFT]
     problems += _places(f, text, dates.start, now.date(), plan)
-    problems += _unconfirmed(f, dates.start, windows)
+    problems += _unmain_events(f, dates.start, windows)
     problems += validate(plan)
     return Reading(plan, missing_of(plan), problems, dates.notes)
 

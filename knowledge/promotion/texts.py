@@ -213,12 +213,6 @@ T_CITE = "Căn cứ: {cite}; {span}"
 VERIFY_SUFFIX = " ⚠️ Có thể đã thay đổi, hãy kiểm tra với Sở Công Thương."
 #: Points of the law left open (../shared/domain/FACTS.md): said plainly (the ⚠️ comes with the warning status) with
 #: what to ask the Sở; a verdict with an open point is not complete (never answered with confidence).
-T_OPEN_WINDOW = (
-    "Chưa chắc: chương trình nằm trong {name} ({start} – {end}) nhưng ngoài khung đã xác nhận mức tối đa 100 %. "
-    "Văn bản mình có chưa nói rõ mức 100 % áp dụng cho cả đợt hay chỉ khung đó; bạn hỏi Sở Công Thương: «Chương "
-    "trình từ {plan_start} đến {plan_end} có được giảm, tặng đến 100 % không?» trước khi thực hiện. Nếu không, "
-    "mức tối đa là 50 %."
-)
 T_OPEN_TOTAL = (
     "Chưa chắc: trước 01/12/2024, chương trình có tổng giá trị giải thưởng, quà tặng dưới {limit} không phải "
     "thông báo, nhưng văn bản không nói rõ hình thức {forms} có được miễn như vậy không. Bạn hỏi Sở Công "

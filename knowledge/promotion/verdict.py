@@ -390,24 +390,6 @@ def _warnings(ctx: _Context) -> list[Point]:
     return out
 
 
-def _open_window(ctx: _Context, caps: list[Point], periods: list[Window]) -> list[Point]:
-    """A plan over 50 % inside a campaign period around a confirmed window only (FACTS: the 100 % is stated for the
-    campaign, the plan states it on the 60 hours): open, said with ⚠️."""
-    plan = ctx.plan
-    period = None if ctx.fit else next((w for w in periods if w.contains(plan.start, plan.end)), None)
-    if period is None or not any(p.status == "over" and p.data.get("percent", 101) <= 100 for p in caps):
-        return []
-    text = texts.T_OPEN_WINDOW.format(
-        name=period.name,
-        start=texts.vn_datetime(period.start),
-        end=texts.vn_end(period.end),
-        plan_start=texts.vn_datetime(plan.start),
-        plan_end=texts.vn_end(plan.end),
-    )
-    basis = ctx.basis(ctx.rule("cap-concentrated"))
-    return [Point("open", "warning", text, basis, data={"code": f"open:{period.name}"})]
-
-
 def _regime_point(ctx: _Context, regime: Regime) -> Point:
     text = texts.T_REGIME.format(day=texts.vn_date(ctx.day), name=regime.name)
     if not regime.verified:
@@ -436,9 +418,9 @@ def check_promotion(
         return Verdict(plan, None, (), (texts.T_NO_REGIME,))
     concentrated = rules.rule("cap-concentrated", day)
     tet_days = concentrated.params["tet_days"] if concentrated else 30
-    every = concentrated_windows(windows, day, plan.end.date(), tet_days)
-    found = [w for w in every if w.kind != "open"]
-    fit = next((w for w in found if w.contains(plan.start, plan.end)), None)
+    found = concentrated_windows(windows, day, plan.end.date(), tet_days)
+    # The narrowest window holding the whole programme names it (the 60 hours inside the e-commerce week).
+    fit = min((w for w in found if w.contains(plan.start, plan.end)), key=lambda w: w.end - w.start, default=None)
     touched = [w for w in found if w.overlaps(plan.start, plan.end)]
     # A window inside a wider one (New Year's Day inside the Tết window) adds no edge of its own.
     edges = () if fit else tuple(w for w in touched if not any(o.encloses(w) and not w.encloses(o) for o in touched))
@@ -454,7 +436,6 @@ def check_promotion(
     points = [_regime_point(ctx, regime), *caps, *_notify_point(ctx)]
     register, asked = _register_points(ctx)
     points += [*register, *goods, *_budget_point(ctx, found), *_duty_points(ctx), *_warnings(ctx)]
-    points += _open_window(ctx, caps, [w for w in every if w.kind == "open"])
     if any(p.data.get("duty") == "unknown" for p in points):  # sold only through platforms? asked
         questions.append(texts.Q_PLATFORM_ONLY)
         points = [p for p in points if p.data.get("duty") != "unknown"]

@@ -13,7 +13,7 @@ from bot.cli.qa import run_ask
 from bot.settings import Settings
 from handlers.promotion import campaign_windows
 from handlers.promotion.check import check_text
-from knowledge.promotion.calendar import OpenWindow, confirmed
+from knowledge.promotion.calendar import SideWindow, main_events
 from tests.support.chat import DEFAULT_NOW, ChatHarness
 from tests.support.configs import plan_2024
 
@@ -143,11 +143,11 @@ def test_a_long_description_is_refused_with_a_question() -> None:
     assert reading.problems and "dài quá" in outcome.text and not outcome.complete
 
 
-def test_campaign_windows_are_the_main_events_then_the_open_periods_around_them() -> None:
+def test_campaign_windows_are_the_main_events_then_the_weeks_around_them() -> None:
     config = plan_2024()
     windows = campaign_windows(config)
-    assert len(confirmed(windows)) == len(config.campaigns)
-    weeks = [w for w in windows if isinstance(w, OpenWindow)]  # 2023 and 2024: the week around the 60 hours
+    assert len(main_events(windows)) == len(config.campaigns)
+    weeks = [w for w in windows if isinstance(w, SideWindow)]  # 2023 and 2024: the week around the 60 hours
     assert [w[0] for w in weeks] == [
         "Tuần lễ Thương mại điện tử quốc gia 2023",
         "Tuần lễ Thương mại điện tử quốc gia 2024",

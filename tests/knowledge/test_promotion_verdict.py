@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from knowledge.promotion import check_promotion
-from knowledge.promotion.calendar import OpenWindow
+from knowledge.promotion.calendar import SideWindow
 from knowledge.promotion.texts import VERIFY_SUFFIX
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "data" / "verdict_cases.yaml"
@@ -26,11 +26,11 @@ def _moment(text: str) -> date | datetime:
 
 
 def windows(name: str | None) -> list[tuple[str, date | datetime, date | datetime]]:
-    """The named windows; a fourth element ``open`` marks a campaign period whose 100 % is not confirmed."""
+    """The named windows; a fourth element ``side`` marks a campaign's other event (the week around the 60 hours)."""
     out = []
     for row in DATA["windows"].get(name, []) if name else []:
         window = (row[0], _moment(row[1]), _moment(row[2]))
-        out.append(OpenWindow(window) if row[3:] == ["open"] else window)
+        out.append(SideWindow(window) if row[3:] == ["side"] else window)
     return out
 
 
