@@ -21,12 +21,18 @@ _BARE_PERCENT = (
 )
 _MONEY = (
     r"(?<![\d/])(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|nghin|ngan|tr|trieu|cu|ty|ti|d|dong|vnd)?"
-    r"(?:\s*(\d)(?!\d))?(?![a-z0-9])"
+    r"(?:((?<=[a-z])\d{1,3}(?!\d)|\s*\d(?!\d)))?(?![a-z0-9%])"
 )
 _UNITS = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "tr": 1e6, "trieu": 1e6, "cu": 1e6, "ty": 1e9, "ti": 1e9}
 _QTY = (
     r"mua\s*(\d+)\s*((?:[a-z]+\s*){0,4}?)(?:thi\s*)?(?:tang|duoc tang|free|km|khuyen mai)\s*(?:them\s*)?(\d+)"
     r"(?:\s*([a-z]+))?|\b(\d+)\s*tang\s*(\d+)\b|buy\s*(\d+)\s*get\s*(\d+)"
+)
+#: "mua 1 thùng 24 lon tặng 2 lon", "mua 2 thùng (48 lon) tặng thêm 6 lon": packs bought, the units given.
+_PACK = (
+    r"mua\s*(\d+)\s*(?:thung|loc|ket|hop|bich|block|cay|bao|hu|goi|vi|day)\b(?:\s*[a-z]+){0,3}?\s*(\(|gom|=)?\s*"
+    r"(\d+)\s*(lon|chai|goi|hop|cai|bich|ly|chiec|vien|tui|cuon|banh|qua|hu)\b\)?[^.;]{0,30}?"
+    r"\btang\s*(?:them\s*|kem\s*)?(\d+)\s*(lon|chai|goi|hop|cai|bich|ly|chiec|vien|tui|cuon|banh|qua|hu)\b"
 )
 #: Words that count a thing rather than name it ("2 ly cà phê": the goods follow the counter).
 _COUNTERS = r"ly|cai|chiec|phan|hop|goi|chai|lon|thung|bo|doi|cuon|tui|hu|to|dia|suat|ve|sp|san|mon|cay|qua|con"
@@ -56,8 +62,9 @@ def _money(number: str, unit: str | None, tail: str | None) -> float | None:
     else:
         value = float(number.replace(",", "."))
     scale = _UNITS.get(unit or "", 1.0)
-    if tail and scale >= 1e6:  # "1tr5" = 1,5 triệu
-        value += int(tail) / 10
+    if tail and scale >= 1e6:  # "1tr5" = 1,5 triệu, "2tr490" = 2,49 triệu
+        tail = tail.strip()
+        value += int(tail) / 10 ** len(tail)
     return value * scale
 
 
@@ -86,7 +93,12 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
         else:
             numbers["discount_percent"] = value
     qty = re.search(_QTY, text)
-    if qty and not _other_goods(qty):
+    pack = re.search(_PACK, text)
+    if pack and pack.group(4) == pack.group(6):  # the units of the pack are the units given
+        packs, inner, free = int(pack.group(1)), int(pack.group(3)), int(pack.group(5))
+        numbers["buy_quantity"] = float(inner if pack.group(2) else packs * inner)
+        numbers["free_quantity"] = float(free)
+    elif qty and not _other_goods(qty):
         buy, free = (g for g in qty.groups() if g is not None and g.isdigit())
         numbers["buy_quantity"], numbers["free_quantity"] = float(buy), float(free)
     elif qty:

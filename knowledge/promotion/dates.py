@@ -413,6 +413,12 @@ def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
         return
     second = marks[1]
     between = text[first.pos + len(first.raw) : second.pos]
+    listed = re.fullmatch(r"\s*(?:va|voi|,|&)\s*(?:ngay\s+)?", between)
+    if listed and len(marks) == 2 and first.raw.count("/") == 1 and second.raw.count("/") == 2:
+        first.day = _make(first.day.day, first.day.month, second.day.year) or first.day  # "30/4 và 1/5/2025"
+    if listed and len(marks) == 2 and second.day - first.day == timedelta(days=1) and not re.search(r"\bdot\b", text):
+        out.start, out.end = _iso(first.day, first.time, end=False), _iso(second.day, second.time, end=True)
+        return  # "2 ngày 30/4 và 1/5": two days in a row are one programme
     if re.fullmatch(r"\s*(?:va|voi|hoac|,|;|&)\s*(?:ngay\s+|dip\s+)?", between) or re.search(r"moi dot|\d dot", text):
         out.problems.append(MANY_DATES.format(dates=", ".join(k.raw for k in marks[:4])))  # "11/11 với 12/12"
         return

@@ -169,6 +169,8 @@ def read_forms(text: str) -> list[str]:
 def read_goods(text: str) -> tuple[list[str], float | None]:
     """Goods categories in folded *text* (see :func:`folded`) and the alcohol degrees named."""
     clean = re.sub(_NOT_GOODS, " ", text)
+    if re.search(r"\bbia\b", clean):  # "bia có bị cấm như rượu không": rượu named to compare, not sold
+        clean = re.sub(r"\b(?:nhu|giong(?: nhu)?|khac|so voi|cung nhu|khong phai(?: la)?) ruou\b", " ", clean)
     found: list[str] = []
     for category, pattern in _GOODS:
         if re.search(pattern, clean):
