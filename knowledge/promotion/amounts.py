@@ -30,7 +30,7 @@ _QTY = (
 )
 #: "mua 1 thùng 24 lon tặng 2 lon", "mua 2 thùng (48 lon) tặng thêm 6 lon": packs bought, the units given.
 _PACK = (
-    r"mua\s*(\d+)\s*(?:thung|loc|ket|hop|bich|block|cay|bao|hu|goi|vi|day)\b(?:\s*[a-z]+){0,3}?\s*(\(|gom|=)?\s*"
+    r"mua\s*(\d+)\s*(?:thung|loc|ket|hop|bich|block|cay|bao|hu|goi|vi|day)\b[^.;()]{0,40}?\s*(\(|gom|=)?\s*"
     r"(\d+)\s*(lon|chai|goi|hop|cai|bich|ly|chiec|vien|tui|cuon|banh|qua|hu)\b\)?[^.;]{0,30}?"
     r"\btang\s*(?:them\s*|kem\s*)?(\d+)\s*(lon|chai|goi|hop|cai|bich|ly|chiec|vien|tui|cuon|banh|qua|hu)\b"
 )
@@ -41,7 +41,7 @@ ROLE_WORDS: tuple[tuple[str, str], ...] = (
     ("voucher_value", r"voucher|phieu(?: mua hang| giam gia| qua tang)?|ma giam(?: gia)?|coupon|\bma\b"),
     ("order_value", r"don hang|don tu|hoa don|don toi thieu|\bdon\b|\bbill\b|mua hang tu|mua tu"),
     ("sale_price", r"\bcon\b|xuong con|chi con|xuong|gia ban|gia khuyen mai|gia sale|dong gia"),
-    ("price", r"gia goc|gia niem yet|\bgia\b|san pham|\bmon\b|\bmua\b|niem yet|\bmau\b"),
+    ("price", r"gia goc|gia niem yet|\bgia\b|san pham|\bmon\b|\bmua\b|niem yet|\bmau\b|dang ban|hien ban"),
     ("gift_value", r"qua tang|\btang\b|tri gia|\bqua (?:tri gia|co gia|gia tri)|\bqua\s*$"),
     ("total_value", r"tong (?:gia tri )?(?:giai|giai thuong|qua|khuyen mai)|ngan sach|tong tri gia giai|co cau giai"),
     ("goods_value", r"tong (?:gia tri )?hang|doanh thu"),

@@ -51,14 +51,15 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
      r"\bxa\s*(?:\d|het|lo|tet|toan bo|sach)|\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|"
      r"thanh ly|\bsale\s*\d|"
-     r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d"),
+     r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d|\bban (?:chi |xuong )?con\s*\d"),
 )  # fmt: skip
 _PROMO = r"khuyen ma[iy]|\bkm\b|\bctkm\b|uu dai"
 _INTENT = (
     r"\b(?:dinh|du dinh|du kien|muon|se|sap|ke hoach|chuan bi|len chuong trinh|chay chuong trinh|to chuc)\b|"
     r"\btinh (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km)\b|"
     r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua) (?:em|e|minh|mik|mk|toi|tui|chung toi|chung em|t)\b|"
-    r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)"
+    r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)|"
+    r"^(?:shop|cua hang|tiem|sap|dai ly|quan|nha hang)\b"  # a message that starts with one's business
 )
 _GENERAL = r"toi da (?:bao nhieu|la bao nhieu|may)|\bmax\b|bao nhieu (?:phan tram|%)|la gi\b|nhu the nao|o dau\b|"
 _GENERAL += r"thu tuc|ho so|mau (?:so|don)|bi phat|muc phat|xu phat|(?:tren|qua|vuot|hon) \d+ ?%|thap nhat|"
@@ -66,16 +67,27 @@ _GENERAL += r"bao nhieu tien|han muc|tinh tren|dung khong|phai khong|bao lau|bao
 _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
-    r"\bnam ngoai\b|\bda (?:chay|lam|giam|to chuc)\b|\bhom truoc\b|\btruoc day\b|\blap bien ban\b|"
+    r"\bda (?:chay|lam|giam|to chuc)\b|\blap bien ban\b|"
     r"(?<!co )(?<!so )(?<!se )(?<!sai )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
     r"(?:kiem tra|phat|xu phat|lap)\b|"
     r"\bxong\b[^.?]{0,15}\broi\b|"
-    r"\b(?:em|toi|minh|me em|con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|\bphan anh\b|"
+    r"\b(?:em|toi|minh|me em|(?<!ba )con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|"
+    r"\bphan anh\b|"
     r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
     r"\bthuc te\b|\bmuon (?:tra lai|doi tra|doi hang)\b|\bkhong (?:cho|chiu) (?:doi|tra|bao hanh)\b|\bhang loi\b|"
     r"\b(?:bi|da|gio) hong\b|\bxong roi\b|"
     r"\bket thuc roi\b|\bda ket thuc\b|\b(?:em|toi|minh) (?:duoc|da duoc|vua duoc) tang\b|\bmua qua\b|"
     r"\b(?:cho|tang) (?:ban gai|ban trai|nguoi yeu|vo|chong|bo me|ba me|ong ba|sep|co giao)\b"
+)
+#: A programme that ran or is running, an inspection, a prize won: not a plan, unless a new one starts ahead.
+_PAST_OR_RUNNING = (
+    r"\bnam ngoai\b|\bhom truoc\b|\btruoc day\b|\bthang (?:roi|truoc\b(?! tet))|"
+    r"\bdang (?:chay|lam|ap dung|trien khai|co) (?:chuong trinh|ct|ctkm|khuyen mai|km|giam|tang|sale)|"
+    r"\b(?:doan|ben|co quan|to) kiem tra\b|\bkiem tra (?:noi|bao|yeu cau|ket luan)\b|"
+    r"\bhet (?:sach )?(?:qua|hang tang|ly tang|giai|phan qua|suat)\b|"
+    r"\bdung (?:som|luon|lai|chuong trinh|ct|ctkm|km|khuyen mai)\b|\bket thuc som\b|"
+    r"\b(?:toi|em|e|minh|me|bo|ba|ong) (?:da |vua |moi )?trung (?:giai|thuong|xe|tivi|ti vi)\b|"
+    r"\btu thang \d{1,2} (?:toi|den) (?:gio|nay)\b"
 )
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
 _PLANNING = (
@@ -88,10 +100,10 @@ _ASKING = r"\?|\b(?:duoc|dc|sao|gi|nao|khong|ko|chua|may)\s*(?:a|ah|vay|nhi|nhe|
 _DUTY = r"(?:can|phai) (?:thong bao|dang ky|bao (?:cao )?so|xin phep)"
 _GOODS: tuple[tuple[str, str], ...] = (
     ("tobacco", r"thuoc la|xi ga|thuoc lao|\bvape\b|pod dien tu"),
-    ("spirits", r"\bruou\b"),
+    ("spirits", r"\bruou\b|whisk(?:e)?y|vodka|cognac|brandy|\bsoju\b|\bsake\b|champagne"),
     ("beer", r"\bbia\b"),
     ("lottery", r"xo so|ve so"),
-    ("breast_milk_substitute", r"thay the sua me|sua cong thuc|sua bot (?:cho )?(?:tre|be|em be|so sinh)|"
+    ("breast_milk_substitute", r"thay the sua me|sua (?:bot )?cong thuc|sua bot (?:cho )?(?:tre|be|em be|so sinh)|"
      r"sua (?:cho )?(?:tre|be) (?:duoi|so sinh)"),
     ("medicine", r"thuoc chua benh|thuoc tay|duoc pham|thuoc khang sinh|thuoc bo|\bthuoc\b"),
     ("price_stabilisation", r"binh on gia"),
@@ -163,7 +175,14 @@ def read_forms(text: str) -> list[str]:
             rest = re.sub(pattern, " # ", rest)
     if not found and re.search(r"\btang\b", rest):  # "tặng" alone: a gift, unless another form explains it
         found.append("gift")
-    return found
+    return [] if len(found) >= 2 and re.search(_UNDECIDED, text) else found  # "chưa biết nên giảm hay tặng"
+
+
+#: The merchant has not chosen between the forms named.
+_UNDECIDED = (
+    r"\b(?:chua biet|chua quyet|chua chon|khong biet|ko biet|k biet|phan van|nen chon)\b[^.?]{0,30}\b(?:nen|hinh thuc|"
+    r"lam|chon|giam|tang|boc|quay)[^.?]{0,60}\b(?:hay|hoac)\b"
+)
 
 
 def read_goods(text: str) -> tuple[list[str], float | None]:
@@ -224,7 +243,7 @@ UNCONFIRMED = (
 )
 
 
-def _unmain_events(text: str, start: str | None, windows: Sequence[CampaignWindow]) -> list[str]:
+def _unconfirmed(text: str, start: str | None, windows: Sequence[CampaignWindow]) -> list[str]:
     """A campaign named for a year the calendar does not confirm: its 100 % is asked, never assumed either way."""
     if not windows or not start or not re.search(_CAMPAIGN_WORDS, text):
         return []
@@ -298,7 +317,7 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     voucher_percent = "voucher" in plan["forms"] and bool(re.search(_VOUCHER_PERCENT, f))
     if percent_only and voucher_percent:  # "voucher giảm 30 %": the voucher's own percentage
         numbers["voucher_percent"] = numbers.pop("discount_percent")
-    elif percent_only and ("voucher" in plan["forms"] or not plan["forms"]):
+    elif percent_only and ("voucher" in plan["forms"] or not plan["forms"]) and not re.search(_UNDECIDED, f):
         plan["forms"] = [*plan["forms"], "discount"]
     problems += _game(f, plan)
     if re.search(_STATE_PROGRAMME, f) and not re.search(r"online\s*friday|\bof\b|tuan le|\btet\b", f):
@@ -326,7 +345,7 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     if banned_outright(plan):  # the programme cannot run as told: what the gift is worth changes nothing
         problems = [p for p in problems if p != OTHER_GIFT]
     problems += _places(f, text, dates.start, now.date(), plan)
-    problems += _unmain_events(f, dates.start, windows)
+    problems += _unconfirmed(f, dates.start, windows)
     problems += validate(plan)
     return Reading(plan, missing_of(plan), problems, dates.notes)
 
@@ -391,7 +410,8 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     intent = bool(re.search(_INTENT, f))
     if len(text) > MAX_CHARS:
         return number or explicit
-    if re.search(_NOT_A_PLAN, f) or not (forms or intent):
+    ahead = dates.kind == "explicit" and dates.start is not None and dates.start[:10] >= (now or _NOON).date().isoformat()
+    if re.search(_NOT_A_PLAN, f) or (re.search(_PAST_OR_RUNNING, f) and not ahead) or not (forms or intent):
         return False
     planning = bool(re.search(_PLANNING, f)) or bool(re.search(r"\bcung (?:muon|se|dinh)\b", f))
     if re.match(_THIRD_PARTY, f) and not planning and not re.search(_OWNER, f):  # "lazada sale 12.12 giảm 90%…"
@@ -403,7 +423,8 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     if re.search(_GENERAL, f):  # a general question, unless a plan with its dates is told around it
         ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
         told = bool(forms) and ranged and ((number and intent) or planning)
-        return told or (planning and explicit and (number or bool(forms)) and len(f) > 120)
+        unnamed = not forms and ranged and intent and bool(re.search(_PROMO, f))  # "muốn chạy khuyến mại từ 1/12 …"
+        return told or unnamed or (planning and bool(forms) and (number or (explicit and len(f) > 120)))
     if number:
         return explicit or intent or (dates.seen and bool(re.search(_DUTY, f)))
     if planning and not re.search(_DUTY, f) and not re.search(_ASKING, f):  # "em định tặng quà dịp Trung thu"

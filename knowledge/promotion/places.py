@@ -92,7 +92,9 @@ ALIASES: dict[str, str] = {
     "Hạ Long": "Quảng Ninh",
 }
 
-_SHORT = {"HCM", "TPHCM"}  # written without diacritics anyway: matched on the folded text only
+_SHORT = {"HCM", "TPHCM"}
+#: A place name right after these words names a brand of goods, not where the programme runs.
+_BRAND_BEFORE = r"\b(?:bia|ruou|nuoc mam|nuoc suoi|banh|keo|tra|ca phe|sua|thuoc la|xi mang|thep|hieu|nhan hieu)"  # written without diacritics anyway: matched on the folded text only
 
 
 def _successor() -> dict[str, str]:
@@ -133,6 +135,8 @@ def find_places(text: str, day: date | None) -> list[str]:
     successor = _successor()
     found: list[str] = []
     for match in pattern.finditer(folded):
+        if re.search(_BRAND_BEFORE + r"\s*$", folded[: match.start()]):  # "bia Sài Gòn", "cà phê Trung Nguyên"
+            continue
         written, province = names[re.sub(r"\s+", " ", match.group(0))]
         span = text[match.start() : match.end()]
         if fold(span) != span and written not in _SHORT and _tone_free(span) != _tone_free(written):
