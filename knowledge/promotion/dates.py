@@ -294,6 +294,7 @@ def _occasion(text: str, now: datetime, windows: Sequence[CampaignWindow], out: 
     year = int(m.group(1)) if m.group(1) else None
     # "tuần lễ TMĐT" is the week (a side event, or the main one where a year has no 60 hours); else the main event.
     week = "tuan le" in m.group(0)
+
     def span(s: date | datetime, e: date | datetime) -> tuple[datetime, datetime]:
         return local(s), local(e, end=isinstance(e, date) and not isinstance(e, datetime))
 

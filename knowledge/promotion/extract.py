@@ -410,7 +410,8 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     intent = bool(re.search(_INTENT, f))
     if len(text) > MAX_CHARS:
         return number or explicit
-    ahead = dates.kind == "explicit" and dates.start is not None and dates.start[:10] >= (now or _NOON).date().isoformat()
+    day = (now or _NOON).date().isoformat()
+    ahead = dates.kind == "explicit" and dates.start is not None and dates.start[:10] >= day
     if re.search(_NOT_A_PLAN, f) or (re.search(_PAST_OR_RUNNING, f) and not ahead) or not (forms or intent):
         return False
     planning = bool(re.search(_PLANNING, f)) or bool(re.search(r"\bcung (?:muon|se|dinh)\b", f))

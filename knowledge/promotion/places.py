@@ -92,9 +92,9 @@ ALIASES: dict[str, str] = {
     "Hạ Long": "Quảng Ninh",
 }
 
-_SHORT = {"HCM", "TPHCM"}
+_SHORT = {"HCM", "TPHCM"}  # written without diacritics anyway: matched on the folded text only
 #: A place name right after these words names a brand of goods, not where the programme runs.
-_BRAND_BEFORE = r"\b(?:bia|ruou|nuoc mam|nuoc suoi|banh|keo|tra|ca phe|sua|thuoc la|xi mang|thep|hieu|nhan hieu)"  # written without diacritics anyway: matched on the folded text only
+_BRAND_BEFORE = r"\b(?:bia|ruou|nuoc mam|nuoc suoi|banh|keo|tra|ca phe|sua|thuoc la|xi mang|thep|hieu|nhan hieu)"
 
 
 def _successor() -> dict[str, str]:
