@@ -68,6 +68,33 @@ def _money(number: str, unit: str | None, tail: str | None) -> float | None:
     return value * scale
 
 
+def _goods_nouns(text: str) -> dict[str, str]:
+    """«mua tủ lạnh tặng quạt đứng»: the goods bought and the gift, named, so that «tủ lạnh … 8tr5, quạt … 650k»
+    gives each amount to its goods whatever other words stand before it."""
+    m = re.search(
+        r"\bmua (?:1 |mot )?([a-z]{2,}(?: [a-z]{2,})?) (?:thi |se )?(?:duoc )?tang (?:kem |them )?(?:1 |mot )?"
+        r"([a-z]{2,}(?: [a-z]{2,})?)\b",
+        text,
+    )
+    if not m or m.group(1) == m.group(2):
+        return {}
+    out: dict[str, str] = {}
+    for noun, role in ((m.group(1), "price"), (m.group(2), "gift_value")):
+        words = noun.split()
+        out[noun] = role
+        if len(words[0]) >= 4:  # "quạt đứng" is also "quạt"
+            out.setdefault(words[0], role)
+    return out
+
+
+def _noun_role(before: str, nouns: dict[str, str]) -> str | None:
+    """The role of the goods named nearest before an amount (see :func:`_goods_nouns`)."""
+    best = max(
+        ((m.end(), role) for noun, role in nouns.items() for m in re.finditer(rf"\b{noun}\b", before)), default=None
+    )
+    return best[1] if best else None
+
+
 def _role(before: str) -> str | None:
     best: tuple[int, int, str] | None = None
     for role, pattern in ROLE_WORDS:
@@ -122,11 +149,13 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
             text = text[: instead.start()] + " # " + text[instead.end() :]
     loose: list[float] = []
     clash = False
+    nouns = _goods_nouns(text) if "gift" in forms else {}
     for m in re.finditer(_MONEY, text):
         value = _money(m.group(1), m.group(2), m.group(3))
         if value is None:
             continue
-        role = _role(text[max(0, m.start() - 28) : m.start()])
+        before = text[max(0, m.start() - 28) : m.start()]
+        role = _noun_role(before, nouns) or _role(before)
         if role in numbers and numbers[role] != value and role != "total_value":  # "giá gốc từ 100k đến 200k"
             clash = True
         if role is None or role in numbers:

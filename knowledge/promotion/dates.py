@@ -388,6 +388,8 @@ def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
         out.end = _iso(first.day, first.time, end=True)  # "đến 30/11": the end; the start only if "từ nay"
         if re.search(r"\btu (?:nay|hom nay|bay gio|ngay hom nay)\b", text) and first.day >= today:
             out.start = today.isoformat()
+        elif re.search(r"\b\d{1,2}\s*(?:tuan|ngay)\s*truoc\s*tet\b", text) and (tet := _tet(text, today, Dates())):
+            out.start = tet[0].isoformat() if tet[0] <= first.day else None  # "từ 3 tuần trước Tết đến hết 16/2"
         return
     if len(marks) == 1:
         out.start = _iso(first.day, first.time, end=False)

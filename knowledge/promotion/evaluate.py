@@ -50,6 +50,7 @@ _MISSING_ALIASES = {
     "place": "place",
     "places": "place",
     "provinces": "place",
+    "provinces_count": "place",
     "province": "place",
     "degrees": "degrees",
     "alcohol_degrees": "degrees",

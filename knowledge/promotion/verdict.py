@@ -432,7 +432,9 @@ def check_promotion(
     unknown = set() if banned else {p.data["form"] for p in caps if p.status == "unknown"}
     questions += [texts.Q_DISCOUNT_AMOUNT] if "discount" in unknown else []
     questions += [texts.Q_GIFT_AMOUNT] if unknown - {"discount"} else []
-    questions += [texts.Q_EXACT_DATES] if plan.approximate and edges else []  # "cuối tháng 11" across 29/11
+    # "cuối tháng 11" across 29/11: the exact days asked only when a window's 100 % would change the answer
+    straddled = plan.approximate and edges and any(p.status == "over" for p in caps)
+    questions += [texts.Q_EXACT_DATES] if straddled else []
     points = [_regime_point(ctx, regime), *caps, *_notify_point(ctx)]
     register, asked = _register_points(ctx)
     points += [*register, *goods, *_budget_point(ctx, found), *_duty_points(ctx), *_warnings(ctx)]
