@@ -24,7 +24,18 @@ from knowledge.promotion.dates import CampaignWindow, Dates, read_dates
 from knowledge.promotion.places import PROVINCES, find_places
 from knowledge.promotion.plan import FRESH_FOOD, parse_plan
 
-__all__ = ["MAX_CHARS", "Reading", "looks_like_plan", "read_amounts", "read_forms", "read_goods", "read_plan"]
+__all__ = [
+    "MAX_CHARS",
+    "Reading",
+    "banned_outright",
+    "looks_like_plan",
+    "missing_of",
+    "no_cap",
+    "read_amounts",
+    "read_forms",
+    "read_goods",
+    "read_plan",
+]
 
 MAX_CHARS = 2000
 
@@ -49,7 +60,7 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("event", r"to chuc su kien|su kien (?:van hoa|van nghe|giai tri|nghe thuat|ca nhac|am nhac)|dem nhac|ca nhac|"
      r"bieu dien|van nghe"),
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
-     r"\bxa\s*(?:\d|het|lo|tet|toan bo|sach)|\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|"
+     r"\bxa\s*(?:\d|(?:het|lo|tet|toan bo|sach)\b)|\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|"
      r"thanh ly|\bsale\s*\d|"
      r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d|\bban (?:chi |xuong )?con\s*\d"),
 )  # fmt: skip
@@ -59,7 +70,8 @@ _INTENT = (
     r"\btinh (?:giam|sale|lam|chay|to chuc|tang|khuyen mai|km)\b|"
     r"\b(?:shop|cua hang|ben|cty|cong ty|tiem|quan|nha|cua) (?:em|e|minh|mik|mk|toi|tui|chung toi|chung em|t)\b|"
     r"\b(?:em|e|minh|mik|mk|tui|chung toi|chung em)\b|(?<!giam )(?<!den )(?<!len )\btoi\b(?! ?\d)|"
-    r"^(?:shop|cua hang|tiem|sap|dai ly|quan|nha hang)\b"  # a message that starts with one's business
+    r"^(?:shop|cua hang|tiem|sap|dai ly|quan|nha hang)\b|"  # a message that starts with one's business
+    r"[,.:] (?:shop|cua hang|tiem|sap|dai ly|quay)(?: [a-z]+){0,3} (?:o|tai)\b"  # "…, đại lý ở xã Phú Riềng"
 )
 _GENERAL = r"toi da (?:bao nhieu|la bao nhieu|may)|\bmax\b|bao nhieu (?:phan tram|%)|la gi\b|nhu the nao|o dau\b|"
 _GENERAL += r"thu tuc|ho so|mau (?:so|don)|bi phat|muc phat|xu phat|(?:tren|qua|vuot|hon) \d+ ?%|thap nhat|"
@@ -67,7 +79,8 @@ _GENERAL += r"bao nhieu tien|han muc|tinh tren|dung khong|phai khong|bao lau|bao
 _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
-    r"\bda (?:chay|lam|giam|to chuc)\b|\blap bien ban\b|"
+    r"\bda (?:chay|lam|giam|to chuc)\b|\blap bien ban\b|\bhoi (?:thang|tuan|nam|dau|cuoi|tet)\b|"
+    r"\b(?:toi|em|e|minh|me|bo|ba|ong) (?:da |vua |moi )?trung (?:giai|thuong|xe|tivi|ti vi)\b|"
     r"(?<!co )(?<!so )(?<!se )(?<!sai )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
     r"(?:kiem tra|phat|xu phat|lap)\b|"
     r"\bxong\b[^.?]{0,15}\broi\b|"
@@ -86,7 +99,6 @@ _PAST_OR_RUNNING = (
     r"\b(?:doan|ben|co quan|to) kiem tra\b|\bkiem tra (?:noi|bao|yeu cau|ket luan)\b|"
     r"\bhet (?:sach )?(?:qua|hang tang|ly tang|giai|phan qua|suat)\b|"
     r"\bdung (?:som|luon|lai|chuong trinh|ct|ctkm|km|khuyen mai)\b|\bket thuc som\b|"
-    r"\b(?:toi|em|e|minh|me|bo|ba|ong) (?:da |vua |moi )?trung (?:giai|thuong|xe|tivi|ti vi)\b|"
     r"\btu thang \d{1,2} (?:toi|den) (?:gio|nay)\b"
 )
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
@@ -264,7 +276,7 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
         "voucher": (n("voucher_value") is not None and bool(n("order_value") or n("price")))
         or n("voucher_percent") is not None,
     }
-    if any(not measurable[f] for f in forms if f in MEASURED) and not _no_cap(plan) and not banned_outright(plan):
+    if any(not measurable[f] for f in forms if f in MEASURED) and not no_cap(plan) and not banned_outright(plan):
         missing.append("amount")
     missing += [key for key in ("start", "end") if not plan.get(key)]
     if "lucky_draw" in forms and not (plan.get("provinces") or plan.get("online") or plan.get("platform_only")):
@@ -283,7 +295,7 @@ def banned_outright(plan: dict[str, Any]) -> bool:
     return bool(BANNED_OUTRIGHT & set(plan.get("goods") or []))
 
 
-def _no_cap(plan: dict[str, Any]) -> bool:
+def no_cap(plan: dict[str, Any]) -> bool:
     """Discounts on goods without a cap (fresh food…) need no amount."""
     forms = set(plan.get("forms") or []) & set(MEASURED)
     free = {"price_stabilisation", "fresh_food", "bankruptcy", "dissolution", "relocation", "change_of_line"}

@@ -65,6 +65,7 @@ class Plan:
     prize_deadline: date | None = None
     platform_maybe: bool = False  # a platform named and nothing else: "only through platforms" is not said
     approximate: bool = False  # the dates were told loosely ("cuối tháng 11"): a window edge inside is asked
+    undated: bool = False  # no dates told, none could change the verdict (knowledge.promotion.undated)
 
     def number(self, name: str) -> float | None:
         return self.numbers.get(name)
@@ -198,5 +199,6 @@ def parse_plan(raw: Mapping[str, Any]) -> tuple[Plan | None, list[str]]:
         prize_deadline=deadline.date() if deadline else None,
         approximate=bool(raw.get("approximate", False)),
         platform_maybe=bool(raw.get("platform_maybe", False)),
+        undated=bool(raw.get("undated", False)),
     )
     return plan, []

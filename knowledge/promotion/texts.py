@@ -121,6 +121,9 @@ FIELD_NAMES = {
 
 # Point texts of the verdict (formatted by knowledge.promotion.verdict).
 T_TITLE = "Kiểm tra chương trình khuyến mại {start} – {end}:"
+T_TITLE_UNDATED = (
+    "Kiểm tra chương trình khuyến mại (bạn chưa cho biết ngày chạy; các kết luận dưới đây không đổi theo ngày):"
+)
 T_REGIME = "Quy định áp dụng cho chương trình bắt đầu ngày {day}: {name}."
 T_NO_REGIME = "Chương trình bắt đầu trước 15/07/2018: ngoài phạm vi các quy định mình có. Bạn kiểm tra lại ngày nhé."
 T_ARITH_DISCOUNT = "giảm từ {price} còn {sale} = {pct}"

@@ -92,6 +92,8 @@ class Verdict:
         if self.plan is None:
             return texts.render_lines("", [], self.questions).lstrip("\n")
         title = texts.T_TITLE.format(start=texts.vn_datetime(self.plan.start), end=texts.vn_end(self.plan.end))
+        if self.plan.undated:
+            title = texts.T_TITLE_UNDATED
         return texts.render_lines(title, [p.line() for p in self.points], self.questions)
 
     def to_dict(self) -> dict[str, Any]:
@@ -340,7 +342,7 @@ def _counted_days(ctx: _Context, windows: list[Window]) -> Counter[int]:
 
 
 def _budget_point(ctx: _Context, windows: list[Window]) -> list[Point]:
-    if "discount" not in ctx.plan.forms:
+    if "discount" not in ctx.plan.forms or ctx.plan.undated:
         return []
     rule = ctx.rule("discount-days")
     limit = rule.params["max_days"]

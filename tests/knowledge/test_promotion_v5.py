@@ -1,0 +1,142 @@
+"""Issue 14, stop 23 (after the spent held-out v4 and the blind dev v5): the readings and verdicts fixed stay right."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from handlers.promotion.check import campaign_windows, check_text
+from knowledge import KnowledgeBase
+from knowledge.promotion.calendar import TZ
+from knowledge.promotion.evaluate import evaluate, load_situations, reply
+from knowledge.promotion.extract import looks_like_plan, read_plan
+from knowledge.promotion.texts import T_TITLE_UNDATED
+from tests.support.configs import plan_2024
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+WINDOWS = campaign_windows(plan_2024())
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=TZ).replace(hour=9)
+
+
+def _summary(text: str, day: date) -> dict:
+    reading, verdict, _ = reply(text, _at(day), WINDOWS, None)
+    assert reading is not None and verdict is not None, read_plan(text, _at(day), WINDOWS)
+    return verdict.summary()
+
+
+def test_the_e_commerce_week_around_the_60_hours_is_concentrated() -> None:
+    """The 2024 plan states its 100 % caps for the programme: the week 25/11–01/12/2024, not only the 60 hours."""
+    got = _summary("cửa hàng vi tính của em ở Phước Long giảm 65% phụ kiện từ 25/11 đến 27/11/2024", date(2024, 11, 18))
+    assert (got["cap"], got["limit"], got["complete"]) == ("ok", 100, True)
+    assert got["concentrated"] == "Tuần lễ Thương mại điện tử quốc gia 2024"
+    inside = _summary("shop em giảm 90% từ 0h 29/11 đến 12h 1/12/2024 ở Đồng Xoài", date(2024, 11, 18))
+    assert inside["concentrated"] == "60 giờ Online Friday 2024"  # the narrowest window names it
+    after = _summary("shop em giảm 65% từ 28/11 đến 3/12/2024 ở Đồng Xoài", date(2024, 11, 18))
+    assert (after["cap"], after["limit"]) == ("over", 50)
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "percent"),
+    [
+        ("Đại lý bia: mua 1 thùng bia 24 lon (bia 5 độ) tặng thêm 2 lon, từ 1/9 đến 30/9/2025", date(2025, 8, 25), 8.3),
+        ("bia lon 4,5 độ, mua 2 thùng (48 lon) tặng thêm 6 lon, từ 5/1 đến 25/1/2025", date(2025, 1, 2), 12.5),
+        ("Máy giặt từ 2tr490 giảm còn 1tr290, áp dụng 1/11 đến 15/11", date(2026, 10, 19), 48.2),
+        ("Áo khoác gió đang bán 450k, e muốn bán còn 199k từ mai tới hết tháng", date(2025, 2, 20), 55.8),
+        (
+            "cửa hàng em muốn mua tủ lạnh tặng quạt. Tủ lạnh rẻ nhất bên em 8tr5, quạt giá bán lẻ 650k, từ 20/5 tới "
+            "20/6/2024",
+            date(2024, 5, 15),
+            7.6,
+        ),
+    ],
+)
+def test_the_arithmetic_of_packs_prices_and_named_gifts(text: str, day: date, percent: float) -> None:
+    assert _summary(text, day)["percent"] == percent
+
+
+def test_beer_compared_with_spirits_is_not_spirits_and_a_beer_brand_is_not_a_province() -> None:
+    got = _summary("Đại lý bia ở Chơn Thành: mua 1 thùng 24 lon (bia 5 độ) tặng 2 lon, từ 1/9 đến 30/9/2025. Bia có "
+                   "bị cấm km như rượu ko?", date(2025, 8, 25))  # fmt: skip
+    assert got["banned"] is False
+    reading = read_plan("mua 1 thùng bia Sài Gòn Lager 4,3 độ (24 lon) tặng 2 lon ở Đồng Phú", _at(date(2024, 6, 10)))
+    assert reading.plan["provinces"] == ["Bình Phước"]
+
+
+def test_two_days_in_a_row_listed_are_one_programme_other_lists_are_asked() -> None:
+    got = _summary("Shop em giảm 70% đúng 2 ngày lễ 30/4 và 1/5/2025 thôi ạ", date(2025, 4, 20))
+    assert (got["cap"], got["limit"]) == ("ok", 100)
+    assert read_plan("shop giảm 30% ngày 11/11 và 12/12", _at(date(2025, 10, 1))).problems
+
+
+def test_an_undecided_form_is_asked() -> None:
+    reading = read_plan(
+        "muốn làm khuyến mãi khoảng 30% từ 25/5 tới 1/6, mà chưa biết nên giảm giá, tặng quà hay bốc thăm",
+        _at(date(2025, 5, 5)),
+    )
+    assert reading.plan["forms"] == [] and "forms" in reading.missing
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shop em đang chạy chương trình tặng quà tới 31/12 mà quà phát hết sạch rồi, giờ dừng sớm được ko",
+        "Cửa hàng tôi tháng rồi giảm 60% quần áo, đoàn kiểm tra nói vượt mức giảm giá tối đa, quy định sao vậy?",
+        "toi trung giai boc tham cua sieu thi hoi thang 5 ma gio 2 thang roi ko trao, vay dc ko",
+    ],
+)
+def test_a_programme_that_ran_or_runs_is_not_a_plan(text: str) -> None:
+    assert not looks_like_plan(text, _at(date(2026, 7, 1)))
+
+
+def test_a_new_programme_ahead_is_a_plan_even_when_last_year_is_mentioned() -> None:
+    text = "Chuỗi cửa hàng có chi nhánh ở Đồng Xoài và Biên Hòa, tổ chức bốc thăm trúng thưởng từ 1/9 đến 31/10/2025. "
+    text += "Năm ngoái phải lên Bộ, năm nay sao ạ?"
+    got = _summary(text, date(2025, 8, 5))
+    assert (got["filing"], got["authority"]) == (["register"], ["so"])
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "banned"),
+    [
+        (
+            "Nhà e nấu rượu đế 40 độ bán, giờ muốn làm mua 5 chai tặng 1 chai cho đông khách được ko",
+            date(2025, 8, 5),
+            True,
+        ),
+        (
+            "tiệm tạp hóa em có bán thuốc lá, định giảm 10% cho khách mua nguyên cây, vậy có sao ko",
+            date(2025, 2, 14),
+            True,
+        ),
+        (
+            "Sạp cá của em ở chợ Đồng Xoài, cá tươi cuối ngày em giảm 70% cho khách, có vi phạm ko?",
+            date(2025, 9, 20),
+            False,
+        ),
+    ],
+)
+def test_banned_or_uncapped_goods_are_answered_without_dates(text: str, day: date, banned: bool) -> None:
+    _, outcome = check_text(text, plan_2024(), _at(day))
+    assert outcome.complete and outcome.verdict.summary()["banned"] is banned
+    assert T_TITLE_UNDATED in outcome.text and outcome.verdict.summary()["cap"] in ("ok", "none")
+
+
+def test_undated_answers_wait_for_dates_when_a_cut_over_ahead_would_change_them() -> None:
+    """On 20/11/2024 a fresh-food discount is notified; from 01/12/2024 it is not: the dates are asked."""
+    _, outcome = check_text(
+        "Sạp cá của em ở Đồng Xoài, cá tươi giảm 70% cho khách", plan_2024(), _at(date(2024, 11, 20))
+    )
+    assert not outcome.complete and outcome.step == "dates"
+
+
+def test_the_blind_dev_v5_stays_good() -> None:
+    """Dev set v5 (written blind, tuned on since): the promotion check and the Q&A together."""
+    summary = evaluate(load_situations(DATA / "situations_dev_v5.yaml"), WINDOWS, KnowledgeBase.load())
+    assert summary.answered_right[0] >= 0.9 * summary.answered_right[1]
+    assert summary.confidently_wrong[0] <= 0.02 * summary.confidently_wrong[1]
+    assert summary.refusal[0] >= 0.95 * summary.refusal[1]
