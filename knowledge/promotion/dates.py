@@ -279,8 +279,11 @@ def _tet(text: str, today: date, out: Dates) -> tuple[date, date] | None:
     if before:
         days = int(before.group(1)) * (7 if before.group(2) == "tuan" else 1)
         return first - timedelta(days=days), first - timedelta(days=1)
-    if re.search(r"\bmung\s*1\b", text):
-        return first, first
+    lunar = re.search(r"\bmung\s*(\d{1,2})\b(?:\s*(?:-|den|toi)\s*(?:het\s+)?(?:mung\s*)?(\d{1,2})\b)?", text)
+    if lunar and 1 <= int(lunar.group(1)) <= int(lunar.group(2) or lunar.group(1)) <= 30:  # "mùng 1 đến mùng 5 Tết"
+        return first + timedelta(days=int(lunar.group(1)) - 1), first + timedelta(
+            days=int(lunar.group(2) or lunar.group(1)) - 1
+        )
     if re.search(r"\b(?:sau|ra)\s+tet\b", text):
         out.notes.append("after-tet")
         return None

@@ -46,7 +46,8 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
      r"\bcode giam\b"),
     ("lucky_draw", r"quay so|boc tham|rut tham|may rui|cao trung thuong|vong quay|quay thuong|trung thuong|lucky draw|"
      r"cao (?:the|phieu)"),
-    ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b"),
+    ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b|"
+     r"\b(?:thi|tro choi|game|minigame|mini game|du doan|doan|bat chu|do vui)\b[^.?]{0,30}\bco (?:thuong|giai)\b"),
     ("loyalty", r"khach hang than thiet|khach hang thuong xuyen|tich diem|the thanh vien|doi diem|hang thanh vien"),
     ("sample", r"(?:(?:phat|tang|gui) )?(?:hang mau|san pham mau|mau thu)|dich vu mau|dung thu|\bsample\b|\btester\b"),
     ("gift_no_purchase", r"(?:khong|ko|k) (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
@@ -115,7 +116,8 @@ _GOODS: tuple[tuple[str, str], ...] = (
     ("spirits", r"\bruou\b|whisk(?:e)?y|vodka|cognac|brandy|\bsoju\b|\bsake\b|champagne"),
     ("beer", r"\bbia\b"),
     ("lottery", r"xo so|ve so"),
-    ("breast_milk_substitute", r"thay the sua me|sua (?:bot )?cong thuc|sua bot (?:cho )?(?:tre|be|em be|so sinh)|"
+    ("breast_milk_substitute", r"thay the sua me|sua (?:bot )?cong thuc|sua bot so 1\b|"
+     r"sua (?:bot )?(?:[a-z0-9]+ ){0,3}\(?(?:0|tu 0) ?(?:-|den|toi) ?6 thang|sua bot (?:cho )?(?:tre|be|em be|so sinh)|"
      r"sua (?:cho )?(?:tre|be) (?:duoi|so sinh)"),
     ("medicine", r"thuoc chua benh|thuoc tay|duoc pham|thuoc khang sinh|thuoc bo|\bthuoc\b"),
     ("price_stabilisation", r"binh on gia"),
@@ -125,7 +127,10 @@ _GOODS: tuple[tuple[str, str], ...] = (
     ("relocation", r"chuyen dia diem"),
     ("change_of_line", r"(?:thay doi|chuyen doi|doi) nganh"),
 )  # fmt: skip
-_NOT_GOODS = r"\bthuoc (?:ve|danh muc|loai|nhom|dien|tinh|khu vuc|san|doi tuong|truong hop|chuong trinh|dang)\b"
+_NOT_GOODS = (
+    r"\bthuoc (?:ve|danh muc|loai|nhom|dien|tinh|khu vuc|san|doi tuong|truong hop|chuong trinh|dang)\b|"
+    r"\bthuoc (?:tru sau|diet co|diet chuot|diet con trung|bao ve thuc vat|bvtv|thu y|nhuom|son|xit muoi)\b"
+)
 _ONLINE = r"online|\bonl\b|truc tuyen|tren mang|website|\bweb\b|facebook|\bfb\b|fanpage|zalo|livestream|\blive\b|" \
           r"san (?:tmdt|thuong mai dien tu)|shopee|lazada|tiktok|tiki|sendo"  # fmt: skip
 _PLATFORM = r"san (?:tmdt|thuong mai dien tu)|\bsan\b|shopee|lazada|tiktok|tiki|sendo"

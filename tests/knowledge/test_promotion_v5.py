@@ -140,3 +140,21 @@ def test_the_blind_dev_v5_stays_good() -> None:
     assert summary.answered_right[0] >= 0.9 * summary.answered_right[1]
     assert summary.confidently_wrong[0] <= 0.02 * summary.confidently_wrong[1]
     assert summary.refusal[0] >= 0.95 * summary.refusal[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "want"),
+    [
+        ("thi bắt chữ có thưởng trên fanpage cho khách ở Biên Hòa từ 1/9 đến 30/9, tổng giải 150 triệu",
+         date(2025, 8, 1), {"filing": ["notify"], "banned": False}),
+        ("đại lý em bán thuốc trừ sâu, giảm 20% từ 1/9 đến 30/9", date(2026, 8, 1), {"banned": False}),
+        ("cửa hàng mẹ bé giảm 15% sữa bột số 1 (0-6 tháng) từ 10/3 đến 20/3", date(2025, 3, 1), {"banned": True}),
+        ("mùng 1 đến mùng 5 tết shop em giảm 70%", date(2026, 2, 10), {"cap": "over", "limit": 50}),
+    ],
+)  # fmt: skip
+def test_contests_goods_and_lunar_days(text: str, day: date, want: dict) -> None:
+    got = _summary(text, day)
+    assert {k: got[k] for k in want} == want
+    if "mùng" in text:
+        reading = read_plan(text, _at(day), WINDOWS)
+        assert (reading.plan["start"], reading.plan["end"]) == ("2026-02-17", "2026-02-21")
