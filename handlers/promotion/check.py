@@ -18,7 +18,7 @@ from knowledge.promotion import Verdict, check_promotion
 from knowledge.promotion.calendar import SideWindow, local
 from knowledge.promotion.extract import Reading, missing_of, read_plan
 from knowledge.promotion.texts import Q_PLATFORM_ONLY
-from knowledge.promotion.undated import undated_verdict
+from knowledge.promotion.undated import early_verdict
 
 __all__ = ["STEPS", "Outcome", "campaign_windows", "check_text", "outcome_of", "step_of"]
 
@@ -77,9 +77,9 @@ def step_of(missing: list[str]) -> str | None:
 
 def outcome_of(plan: dict[str, Any], windows: list[Window], today: date, problems: list[str] = (), notes=()) -> Outcome:
     """The verdict on *plan*, or (bad input, something missing) what to ask first."""
-    undated = None if problems else undated_verdict(plan, windows, today)  # banned or uncapped goods
-    if undated is not None:
-        return Outcome(plan, undated, None, undated.render())
+    early = None if problems else early_verdict(plan, windows, today)  # the dates could not change it (yet)
+    if early is not None:
+        return Outcome(plan, early, None if early.complete else "dates", early.render())
     missing = missing_of(plan)
     step = step_of(missing)
     if not problems and step not in ("form", "dates"):  # the verdict so far, its questions at the end

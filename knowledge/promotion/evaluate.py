@@ -33,7 +33,7 @@ from knowledge.promotion import Verdict, check_promotion
 from knowledge.promotion.calendar import TZ, local
 from knowledge.promotion.dates import CampaignWindow
 from knowledge.promotion.extract import Reading, looks_like_plan, read_plan
-from knowledge.promotion.undated import undated_verdict
+from knowledge.promotion.undated import early_verdict
 
 __all__ = ["Result", "SituationItem", "Summary", "evaluate", "format_summary", "load_situations", "reply"]
 
@@ -117,7 +117,7 @@ def reply(
         if not reading.problems and reading.plan.get("forms") and reading.plan.get("start") and reading.plan.get("end"):
             verdict = check_promotion(reading.plan, windows, now.date())
         elif not reading.problems:  # banned or uncapped goods: the dates change nothing
-            verdict = undated_verdict(reading.plan, windows, now.date())
+            verdict = early_verdict(reading.plan, windows, now.date())
         return reading, verdict, None
     return None, None, kb.match(message) if kb is not None else None
 

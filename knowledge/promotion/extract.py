@@ -26,6 +26,7 @@ from knowledge.promotion.plan import FRESH_FOOD, parse_plan
 
 __all__ = [
     "MAX_CHARS",
+    "NO_AMOUNT",
     "Reading",
     "banned_outright",
     "looks_like_plan",
@@ -454,7 +455,7 @@ def _told(f: str, forms: list[str], dates: Dates, owned: bool) -> bool:
     """A programme told with its own dates: a form, its days, and the merchant's number, plan or business."""
     ranged = bool(dates.start and dates.end) and dates.kind == "explicit"
     owner = bool(re.search(_OWNER, f))
-    free = bool(set(forms) & set(_NO_AMOUNT))  # contests, draws, loyalty…: no amount to name
+    free = bool(set(forms) & set(NO_AMOUNT))  # contests, draws, loyalty…: no amount to name
     spelled = dates.start != dates.end and bool(re.search(r"\d{1,2}\s*/\s*\d{1,2}", f))  # "từ 1/12 đến 10/12"
     started = bool(dates.start) and free and owner  # "từ 1/8 … tích điểm … chưa biết khi nào kết thúc"
     if not forms or not (ranged or started) or not (owned or spelled or owner or free):
@@ -484,6 +485,6 @@ _THIRD_PARTY = (
     r"viettel|vinaphone|mobifone|vietjet|vietnam airlines|nha mang)\b"
 )
 #: Forms whose verdict needs no amount (exempt from the per-unit cap).
-_NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")
+NO_AMOUNT = ("sample", "gift_no_purchase", "contest", "lucky_draw", "loyalty", "event")
 #: A question on the limit itself ("được giảm tối đa bao nhiêu?"): the Q&A's, unless the plan names its own %.
 _ASKED_LIMIT = r"toi da (?:bao nhieu|la bao nhieu|may)|bao nhieu (?:phan tram|%)|\bmax\b"

@@ -27,7 +27,10 @@ NUMBER_FIELDS = tuple(texts.FIELD_NAMES)
 #: phẩm 2010 Đ.2 k.21), folded: the words themselves, or a food named with "tươi" after it ("thịt heo tươi",
 #: "sầu riêng, chôm chôm tươi"); "tươi" folds like "tuổi", so a number before it is an age, not freshness.
 FRESH_FOOD = (
-    r"tuoi song|thuc pham tuoi|rau cu|rau qua|\b(?:thit|ca|tom|cua|muc|oc|ngheu|so|hai san|thuy san|rau|cu|qua|"
+    r"tuoi song|thuc pham tuoi|rau cu|rau qua|"
+    r"(?<!keo )(?<!banh )(?<!nuoc )(?<!tra )(?<!vi )(?<!huong )"
+    r"\b(?:trai cay|hoa qua|rau xanh|trung ga|trung vit)\b(?! (?:say|kho|dong hop|ngam|muoi|mut|nhua|gia))|"
+    r"\b(?:thit|ca|tom|cua|muc|oc|ngheu|so|hai san|thuy san|rau|cu|qua|"
     r"trai cay|hoa qua|trung|sau rieng|chom chom|xoai|buoi|mit|nhan|chuoi|thanh long|dua hau)(?:[ ,]+[a-z]+){0,2}[ ,]+"
     r"(?<!cao )(?<!nguoi trung )tuoi\b"
 )
@@ -66,6 +69,7 @@ class Plan:
     platform_maybe: bool = False  # a platform named and nothing else: "only through platforms" is not said
     approximate: bool = False  # the dates were told loosely ("cuối tháng 11"): a window edge inside is asked
     undated: bool = False  # no dates told, none could change the verdict (knowledge.promotion.undated)
+    open_end: bool = False  # a start told and no end: the verdict so far (knowledge.promotion.undated)
 
     def number(self, name: str) -> float | None:
         return self.numbers.get(name)
@@ -200,5 +204,6 @@ def parse_plan(raw: Mapping[str, Any]) -> tuple[Plan | None, list[str]]:
         approximate=bool(raw.get("approximate", False)),
         platform_maybe=bool(raw.get("platform_maybe", False)),
         undated=bool(raw.get("undated", False)),
+        open_end=bool(raw.get("open_end", False)),
     )
     return plan, []

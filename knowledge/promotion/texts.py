@@ -121,6 +121,7 @@ FIELD_NAMES = {
 
 # Point texts of the verdict (formatted by knowledge.promotion.verdict).
 T_TITLE = "Kiểm tra chương trình khuyến mại {start} – {end}:"
+T_TITLE_OPEN_END = "Kiểm tra chương trình khuyến mại từ {start} (chưa có ngày kết thúc):"
 T_TITLE_UNDATED = (
     "Kiểm tra chương trình khuyến mại (bạn chưa cho biết ngày chạy; các kết luận dưới đây không đổi theo ngày):"
 )

@@ -94,6 +94,8 @@ class Verdict:
         title = texts.T_TITLE.format(start=texts.vn_datetime(self.plan.start), end=texts.vn_end(self.plan.end))
         if self.plan.undated:
             title = texts.T_TITLE_UNDATED
+        elif self.plan.open_end:
+            title = texts.T_TITLE_OPEN_END.format(start=texts.vn_datetime(self.plan.start))
         return texts.render_lines(title, [p.line() for p in self.points], self.questions)
 
     def to_dict(self) -> dict[str, Any]:
@@ -342,7 +344,7 @@ def _counted_days(ctx: _Context, windows: list[Window]) -> Counter[int]:
 
 
 def _budget_point(ctx: _Context, windows: list[Window]) -> list[Point]:
-    if "discount" not in ctx.plan.forms or ctx.plan.undated:
+    if "discount" not in ctx.plan.forms or ctx.plan.undated or ctx.plan.open_end:
         return []
     rule = ctx.rule("discount-days")
     limit = rule.params["max_days"]

@@ -158,3 +158,21 @@ def test_contests_goods_and_lunar_days(text: str, day: date, want: dict) -> None
     if "mùng" in text:
         reading = read_plan(text, _at(day), WINDOWS)
         assert (reading.plan["start"], reading.plan["end"]) == ("2026-02-17", "2026-02-21")
+
+
+def test_a_free_form_with_a_start_and_no_end_gets_its_filing_and_the_end_asked() -> None:
+    text = "Từ 1/8 shop em mở chương trình tích điểm đổi quà cho khách quen ở cửa hàng ở Đồng Xoài, chưa biết khi nào "
+    text += "kết thúc. Có phải báo Sở ko?"
+    _, outcome = check_text(text, plan_2024(), _at(date(2025, 7, 15)))
+    summary = outcome.verdict.summary()
+    assert (summary["filing"], summary["authority"], summary["complete"]) == (["notify"], ["so"], False)
+    assert outcome.step == "dates" and outcome.text.rstrip().endswith("Chương trình kết thúc ngày nào?")
+
+
+@pytest.mark.parametrize(
+    ("text", "fresh"),
+    [("giảm 60% trái cây cuối ngày", True), ("kẹo trái cây giảm 60%", False), ("trái cây sấy giảm 60%", False)],
+)
+def test_fresh_fruit_is_fresh_food_but_not_fruit_candy_or_dried_fruit(text: str, fresh: bool) -> None:
+    reading = read_plan(text, _at(date(2025, 9, 1)))
+    assert ("fresh_food" in reading.plan.get("goods", [])) is fresh
