@@ -49,10 +49,17 @@ SITUATIONS_DEV = Path(__file__).resolve().parents[1] / "data" / "situations_dev.
 SITUATIONS_DEV_V2 = SITUATIONS_DEV.with_name("situations_dev_v2.yaml")
 SITUATIONS_DEV_V3 = SITUATIONS_DEV.with_name("situations_dev_v3.yaml")
 SITUATIONS_DEV_V4 = SITUATIONS_DEV.with_name("situations_dev_v4.yaml")
-#: The third held-out set, measured once blind (docs/benchmarks.md) and spent since: a dev set now.
+#: Written blind by a separate engineer (stop 23), tuned on since.
+SITUATIONS_DEV_V5 = SITUATIONS_DEV.with_name("situations_dev_v5.yaml")
+#: The third and fourth held-out sets, measured once blind (docs/benchmarks.md) and spent since: dev sets now.
 SITUATIONS_SPENT_V3 = SITUATIONS_DEV.with_name("situations_heldout_v3.yaml")
+SITUATIONS_SPENT_V4 = SITUATIONS_DEV.with_name("situations_heldout_v4.yaml")
 #: How a situation file is named in the report.
-SITUATION_LABELS = {SITUATIONS_SPENT_V3.name: "held-out v3 (spent, used as dev)"}
+SITUATION_LABELS = {
+    SITUATIONS_SPENT_V3.name: "held-out v3 (spent, used as dev)",
+    SITUATIONS_SPENT_V4.name: "held-out v4 (spent, used as dev)",
+    SITUATIONS_DEV_V5.name: "dev v5 (written blind, tuned on)",
+}
 
 
 def _matchers(kb: KnowledgeBase) -> dict[str, object]:
@@ -365,7 +372,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--situations",
         type=Path,
         nargs="*",
-        default=[SITUATIONS_DEV, SITUATIONS_DEV_V2, SITUATIONS_DEV_V3, SITUATIONS_DEV_V4, SITUATIONS_SPENT_V3],
+        default=[
+            SITUATIONS_DEV,
+            SITUATIONS_DEV_V2,
+            SITUATIONS_DEV_V3,
+            SITUATIONS_DEV_V4,
+            SITUATIONS_DEV_V5,
+            SITUATIONS_SPENT_V3,
+            SITUATIONS_SPENT_V4,
+        ],
         help="situation files (default: the dev sets and the spent held-out v3; a fresh held-out is measured once "
         "by name)",
     )
