@@ -550,6 +550,11 @@ class KnowledgeBase:
     def entries(self) -> dict[str, Entry]:
         return self._state.entries
 
+    @property
+    def kinds(self) -> tuple[SituationKind, ...]:
+        """The told-situation kinds loaded beside the entries (:mod:`knowledge.situations`)."""
+        return self._state.kinds
+
     def __len__(self) -> int:
         return len(self._state.entries)
 

@@ -137,15 +137,18 @@ def kinds_for(text: str, kinds: Iterable[SituationKind]) -> list[SituationKind]:
     return [kind for kind in kinds if kind.told_in(folded)]
 
 
-def check(path: Path, entry_ids: Iterable[str]) -> list[tuple[str | None, str]]:
-    """Problems of the kinds file as (kind id or None, Vietnamese message); an empty list when it is valid."""
+def check(path: Path, entry_ids: Iterable[str] | None) -> list[tuple[str | None, str]]:
+    """Problems of the kinds file as (kind id or None, Vietnamese message); an empty list when it is valid.
+
+    *entry_ids*: the knowledge base's ids, or None when the entries could not be loaded (references unchecked).
+    """
     if not path.is_file():
         return []
     try:
         raws = _raw_kinds(path)
     except (yaml.YAMLError, ValueError) as exc:
         return [(None, f"không đọc được: {exc}")]
-    known, seen = set(entry_ids), set()
+    known, seen = None if entry_ids is None else set(entry_ids), set()
     problems: list[tuple[str | None, str]] = []
     for raw in raws:
         try:
@@ -156,5 +159,6 @@ def check(path: Path, entry_ids: Iterable[str]) -> list[tuple[str | None, str]]:
         if kind.id in seen:
             problems.append((kind.id, f"id '{kind.id}' trùng"))
         seen.add(kind.id)
-        problems += [(kind.id, f"entries trỏ đến id không tồn tại: '{e}'") for e in kind.entries if e not in known]
+        missing = [] if known is None else [e for e in kind.entries if e not in known]
+        problems += [(kind.id, f"entries trỏ đến id không tồn tại: '{e}'") for e in missing]
     return problems
