@@ -474,10 +474,11 @@ def review(
     # A confident search keeps its answer first (a plain question that shares a kind's words).
     lead = ranked[:1] if result.confident else []
     wanted = lead + [by_id.get(i) or ScoredEntry((entries or {})[i], 0.0) for kind in told for i in kind.entries]
+    curated = {i for kind in told if kind.who != "both" for i in kind.entries}  # a "both" kind: by the teller
     close = [s for s in ranked if s.score >= ranked[0].score - SITUATION_BAND] if ranked else []
     picked: list[ScoredEntry] = []
     for s in wanted + close:  # a kind's entries as listed; the search fills up, by the teller's audience
-        fits = not picked or s in wanted or who is None or s.entry.audience in (who, "both")
+        fits = not picked or s.entry.id in curated or who is None or s.entry.audience in (who, "both")
         if len(picked) < MAX_COMBINED and fits and all(p.entry.id != s.entry.id for p in picked):
             picked.append(s)
     rest = [s for s in ranked if all(p.entry.id != s.entry.id for p in picked)]

@@ -57,7 +57,7 @@ _OFF_TOPIC = re.compile(
     r"hoc phi|hoc tieng|hoc them|trung tam (?:ngoai ngu|tieng anh)|giam can|giam \d+ ?kg|an kieng|"
     r"tuyen sinh|chi tieu lop|diem thi|bao hiem xa hoi|luong huu|benh vien|bac si|"
     r"bong da|ket qua xo so|xo so hom nay|lich thi dau|thi dau|v league|vleague|bang xep hang|doi tuyen|"
-    r"world cup|asian cup|aff cup|sea games|cau thu|ti so|"
+    r"world cup|asian cup|aff cup|sea games|cau thu|ti so|ve xem|san van dong|doi bong|"
     r"(?:dong|nop|ke khai|khai|quyet toan|hoan|tinh|muc|bieu) thue|"
     r"thue (?:thu nhap|mon bai|gtgt|vat|khoan|tncn|suat|bao nhieu|the nao|ra sao|nha|dat|mat bang|phong)|"
     r"(?:cho|di) thue|"
@@ -101,7 +101,8 @@ _MERCHANT = re.compile(
     rf"{_PERSON} (?:ban hang|kinh doanh|ban online|ban tren|ban qua)|chu shop|chu tiem|chu cua hang)\b"
 )
 _BUYER = re.compile(
-    r"\b(?:mua|mua phai|dat hang|dat mua|order|nhan hang|nhan duoc|chuyen khoan|ck|nguoi ban|shop ban cho|trung)\b"
+    r"\b(?:mua|mua phai|dat hang|dat mua|order|nhan hang|nhan duoc|duoc tang|chuyen khoan|ck|nguoi ban|shop ban cho|"
+    r"trung)\b"
 )
 
 
