@@ -21,7 +21,6 @@ from knowledge.loader import KnowledgeError
 from knowledge.normalize import fold
 
 __all__ = [
-    "DEFAULT_SITUATIONS_FILE",
     "MAX_ENTRIES",
     "SituationKind",
     "check",
@@ -31,8 +30,6 @@ __all__ = [
     "situations_file",
 ]
 
-#: The kinds of the shipped knowledge base (beside ``entries/``).
-DEFAULT_SITUATIONS_FILE = Path(__file__).resolve().parent / "situations.yaml"
 #: Most entries a kind lists (the combined answer shows at most this many).
 MAX_ENTRIES = 3
 _WHO = ("consumer", "merchant", "both")

@@ -10,7 +10,7 @@ from knowledge import KnowledgeBase, KnowledgeError
 from knowledge.check import check_situations
 from knowledge.check import main as check_main
 from knowledge.scope import is_off_topic, is_situation
-from knowledge.situations import DEFAULT_SITUATIONS_FILE, check, kinds_for, load_kinds, situations_file
+from knowledge.situations import check, kinds_for, load_kinds, situations_file
 
 ONE_KIND = """
 kinds:
@@ -32,7 +32,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_the_shipped_kinds_are_valid_and_checked_by_kb_check(
     real_entries: Path, real_kb: KnowledgeBase, capsys
 ) -> None:
-    assert situations_file(real_entries) == DEFAULT_SITUATIONS_FILE
+    assert situations_file(real_entries) == real_entries.parent / "situations.yaml"
     assert len(real_kb.kinds) >= 15
     assert check_situations(real_entries) == []
     assert check_main([str(real_entries), "--no-overlap"]) == 0
