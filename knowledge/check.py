@@ -45,6 +45,7 @@ from knowledge.loader import (
     Entry,
     KnowledgeError,
     iter_entry_files,
+    load_entries,
     parse_entry,
     read_yaml,
 )
@@ -53,8 +54,18 @@ from knowledge.normalize import fold, normalize
 from knowledge.placeholders import problems as placeholder_problems
 from knowledge.promotion.rules import is_full_url
 from knowledge.promotion.rules import validate as validate_rules
+from knowledge.situations import check as situation_problems
+from knowledge.situations import situations_file
 
-__all__ = ["MAX_ANSWER_CHARS", "MIN_QUESTIONS", "Problem", "check_entries", "check_rules", "main"]
+__all__ = [
+    "MAX_ANSWER_CHARS",
+    "MIN_QUESTIONS",
+    "Problem",
+    "check_entries",
+    "check_rules",
+    "check_situations",
+    "main",
+]
 
 MAX_ANSWER_CHARS = 1200
 MIN_QUESTIONS = 5
@@ -300,6 +311,16 @@ def check_rules(folder: Path) -> list[Problem]:
     return [Problem(p.level, p.code, p.file, p.rule_id, p.message) for p in validate_rules(folder)]
 
 
+def check_situations(folder: Path) -> list[Problem]:
+    """Problems of the told-situation kinds beside the entries *folder* (``situations.yaml``); none if absent."""
+    path = situations_file(folder)
+    try:
+        ids: set[str] | None = set(load_entries(folder))
+    except KnowledgeError:  # the entries' own errors are reported by check_entries
+        ids = None
+    return [Problem("error", "situation", path.name, kind, message) for kind, message in situation_problems(path, ids)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the problems; exit code 1 when there is at least one error."""
     parser = argparse.ArgumentParser(prog="kb check", description="Kiểm tra các tệp tri thức")
@@ -308,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--errors-only", action="store_true", help="chỉ in lỗi")
     args = parser.parse_args(argv)
     problems = check_entries(args.path, overlap=not args.no_overlap) + check_rules(args.path.parent / "rules")
+    problems += check_situations(args.path)
     errors = [p for p in problems if p.level == "error"]
     warnings = [p for p in problems if p.level == "warning"]
     for p in problems:

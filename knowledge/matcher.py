@@ -69,8 +69,9 @@ of the benchmark (:meth:`KnowledgeBase.match_bm25_only`,
 (floor + margin, no decision score), with their own dev-tuned thresholds.
 
 Scope (:func:`review`, :mod:`knowledge.scope`): a question about another domain is never confident
-(:attr:`MatchResult.off_topic`), and a told situation whose leading entries are close gets them combined
-(:attr:`MatchResult.combined`, the first one is :attr:`MatchResult.best`).
+(:attr:`MatchResult.off_topic`); a told situation of a known kind (:mod:`knowledge.situations`, data beside the
+entries) gets that kind's entries combined, and another told situation whose leading entries are close gets them
+combined (:attr:`MatchResult.combined`, the first one is :attr:`MatchResult.best` and leads the ranking).
 
 Everything per query is vectorised (numpy over bm25s's sparse index, one
 ``cdist`` call), so a query costs well under a millisecond on a KB of a few
@@ -96,7 +97,16 @@ from knowledge.bm25 import Channel, bigrams
 from knowledge.loader import DEFAULT_ENTRIES_DIR, Entry, load_entries
 from knowledge.normalize import fold, tokenize
 from knowledge.repair import repair
-from knowledge.scope import MAX_COMBINED, SITUATION_BAND, SITUATION_FLOOR, is_off_topic, is_situation, narrator
+from knowledge.scope import (
+    MAX_COMBINED,
+    SITUATION_BAND,
+    SITUATION_FLOOR,
+    is_off_topic,
+    is_situation,
+    may_tell,
+    narrator,
+)
+from knowledge.situations import SituationKind, kinds_for, load_kinds, situations_file
 
 __all__ = [
     "BASELINE_BM25_PARAMS",
@@ -444,18 +454,35 @@ class _Index:
         return self.decide(self.combine(f, p), p, limit, f.query, f.known_terms)
 
 
-def review(text: str, result: MatchResult, limit: int) -> MatchResult:
-    """An off-topic question is never confident; a told situation combines the close leading entries."""
-    ranked = result.ranked[:limit]
+def review(
+    text: str,
+    result: MatchResult,
+    limit: int,
+    kinds: Sequence[SituationKind] = (),
+    entries: dict[str, Entry] | None = None,
+) -> MatchResult:
+    """An off-topic question is never confident; a told situation combines its kinds' entries (else the close
+    leading entries), which lead the ranking (*result* ranks every entry)."""
+    ranked = result.ranked
     if is_off_topic(text):
-        return MatchResult(ranked, False, result.query, off_topic=True)
-    if result.ranked and is_situation(text):
-        s1, who = result.ranked[0].score, narrator(text)
-        close = [s.entry for s in result.ranked if s.score >= s1 - SITUATION_BAND]
-        close = (close[:1] + [e for e in close[1:] if who is None or e.audience in (who, "both")])[:MAX_COMBINED]
-        if result.confident or s1 >= SITUATION_FLOOR:
-            return MatchResult(ranked, True, result.query, combined=tuple(close))
-    return MatchResult(ranked, result.confident, result.query)
+        return MatchResult(ranked[:limit], False, result.query, off_topic=True)
+    told = kinds_for(text, kinds) if kinds and may_tell(text) else []
+    situation = bool(ranked) and is_situation(text) and (result.confident or ranked[0].score >= SITUATION_FLOOR)
+    if not told and not situation:
+        return MatchResult(ranked[:limit], result.confident, result.query)
+    by_id, who = {s.entry.id: s for s in ranked}, narrator(text)
+    # A confident search keeps its answer first (a plain question that shares a kind's words).
+    lead = ranked[:1] if result.confident else []
+    wanted = lead + [by_id.get(i) or ScoredEntry((entries or {})[i], 0.0) for kind in told for i in kind.entries]
+    curated = {i for kind in told if kind.who != "both" for i in kind.entries}  # a "both" kind: by the teller
+    close = [s for s in ranked if s.score >= ranked[0].score - SITUATION_BAND] if ranked else []
+    picked: list[ScoredEntry] = []
+    for s in wanted + close:  # a kind's entries as listed; the search fills up, by the teller's audience
+        fits = not picked or s.entry.id in curated or who is None or s.entry.audience in (who, "both")
+        if len(picked) < MAX_COMBINED and fits and all(p.entry.id != s.entry.id for p in picked):
+            picked.append(s)
+    rest = [s for s in ranked if all(p.entry.id != s.entry.id for p in picked)]
+    return MatchResult((picked + rest)[:limit], True, result.query, combined=tuple(p.entry for p in picked))
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +492,7 @@ class _State:
     entries: dict[str, Entry]
     index: _Index
     baseline_indexes: dict[tuple[float, float, bool], _Index]
+    kinds: tuple[SituationKind, ...] = ()
 
 
 class KnowledgeBase:
@@ -503,10 +531,11 @@ class KnowledgeBase:
         for bp in (self.bm25_params, self.fuzzy_params):
             if bp.index_key not in baselines:
                 baselines[bp.index_key] = _Index(ordered, bp)
-        return _State(dict(entries), index, baselines)
+        kinds = load_kinds(situations_file(self.path), entries) if self.path is not None else ()
+        return _State(dict(entries), index, baselines, kinds)
 
     def reload(self) -> None:
-        """Re-read the entries folder and swap in a new index.
+        """Re-read the entries folder (and the situation kinds beside it) and swap in a new index.
 
         The new index is built completely before a single reference is
         replaced, so concurrent :meth:`match` calls see the old or the new KB,
@@ -522,6 +551,11 @@ class KnowledgeBase:
     def entries(self) -> dict[str, Entry]:
         return self._state.entries
 
+    @property
+    def kinds(self) -> tuple[SituationKind, ...]:
+        """The told-situation kinds loaded beside the entries (:mod:`knowledge.situations`)."""
+        return self._state.kinds
+
     def __len__(self) -> int:
         return len(self._state.entries)
 
@@ -529,7 +563,9 @@ class KnowledgeBase:
 
     def match(self, text: str, limit: int = 3) -> MatchResult:
         """Hybrid match (BM25 + fuzzy + confidence decision), reviewed for scope (see :func:`review`)."""
-        return review(text, self._state.index.match(text, self.params, max(limit, MAX_COMBINED + 1)), limit)
+        state = self._state
+        result = state.index.match(text, self.params, len(state.entries))
+        return review(text, result, limit, state.kinds, state.entries)
 
     def match_fuzzy_only(self, text: str, limit: int = 3) -> MatchResult:
         """Baseline for the benchmark: rapidfuzz WRatio alone."""
