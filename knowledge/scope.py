@@ -61,7 +61,9 @@ _OFF_TOPIC = re.compile(
     r"(?:dong|nop|ke khai|khai|quyet toan|hoan|tinh|muc|bieu) thue|"
     r"thue (?:thu nhap|mon bai|gtgt|vat|khoan|tncn|suat|bao nhieu|the nao|ra sao|nha|dat|mat bang|phong)|"
     r"(?:cho|di) thue|"
-    r"(?:dang ky|dk) (?:ho )?kinh doanh|giay phep kinh doanh|thanh lap (?:cong ty|doanh nghiep)|cong chuc|tuyen dung"
+    r"(?:dang ky|dk) (?:ho )?kinh doanh|giay phep kinh doanh|thanh lap (?:cong ty|doanh nghiep)|cong chuc|tuyen dung|"
+    r"thuong tet|luong thang 13|"
+    r"(?:qua|thuong|phuc loi|li xi|lixi) (?:\w+ ){0,2}(?:cho|tang) (?:nhan vien|cong nhan|nguoi lao dong)"
     r")\b"
 )
 #: Off topic unless the question also talks about a promotion ("nghỉ Tết mấy ngày" vs "giảm giá dịp nghỉ lễ";

@@ -81,7 +81,9 @@ _GENERAL += r"bao nhieu tien|han muc|tinh tren|dung khong|phai khong|bao lau|bao
 _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
-    r"\bda (?:chay|lam|giam|to chuc)\b|\blap bien ban\b|\bhoi (?:thang|tuan|nam|dau|cuoi|tet)\b|"
+    r"\bda (?:chay|lam|giam|to chuc|dung)\b|\blap bien ban\b|\bhoi (?:thang|tuan|nam|dau|cuoi|tet)\b|"
+    r"\b(?:doan|ben|co quan|to) kiem tra\b|\bkiem tra (?:noi|bao|yeu cau|ket luan)\b|"
+    r"\btu thang \d{1,2} (?:toi|den) (?:gio|nay)\b|"
     r"\b(?:toi|em|e|minh|me|bo|ba|ong) (?:da |vua |moi )?trung (?:giai|thuong|xe|tivi|ti vi)\b|"
     r"(?<!co )(?<!so )(?<!se )(?<!sai )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
     r"(?:kiem tra|phat|xu phat|lap)\b|"
@@ -98,10 +100,8 @@ _NOT_A_PLAN = (
 _PAST_OR_RUNNING = (
     r"\bnam ngoai\b|\bhom truoc\b|\btruoc day\b|\bthang (?:roi|truoc\b(?! tet))|"
     r"\bdang (?:chay|lam|ap dung|trien khai|co) (?:chuong trinh|ct|ctkm|khuyen mai|km|giam|tang|sale)|"
-    r"\b(?:doan|ben|co quan|to) kiem tra\b|\bkiem tra (?:noi|bao|yeu cau|ket luan)\b|"
     r"\bhet (?:sach )?(?:qua|hang tang|ly tang|giai|phan qua|suat)\b|"
-    r"\bdung (?:som|luon|lai|chuong trinh|ct|ctkm|km|khuyen mai)\b|\bket thuc som\b|"
-    r"\btu thang \d{1,2} (?:toi|den) (?:gio|nay)\b"
+    r"\bdung (?:som|luon|lai|chuong trinh|ct|ctkm|km|khuyen mai)\b|\bket thuc som\b"
 )
 #: Words of a merchant's own plan, strong enough to read a message with no number or date as a plan to complete.
 _PLANNING = (
