@@ -62,7 +62,7 @@ _OFF_TOPIC = re.compile(
     r"thue (?:thu nhap|mon bai|gtgt|vat|khoan|tncn|suat|bao nhieu|the nao|ra sao|nha|dat|mat bang|phong)|"
     r"(?:cho|di) thue|"
     r"(?:dang ky|dk) (?:ho )?kinh doanh|giay phep kinh doanh|thanh lap (?:cong ty|doanh nghiep)|cong chuc|tuyen dung|"
-    r"thuong tet|luong thang 13|"
+    r"thuong tet|luong thang 13|gia danh|cuoc goi lua dao|lua dao qua (?:dien thoai|tin nhan)|"
     r"(?:qua|thuong|phuc loi|li xi|lixi) (?:\w+ ){0,2}(?:cho|tang) (?:nhan vien|cong nhan|nguoi lao dong)"
     r")\b"
 )
@@ -108,10 +108,21 @@ _BUYER = re.compile(
 )
 
 
+#: A named bank's own programme (cashback on its cards), unless the campaign is named ("ngân hàng nào giảm giá
+#: khi thanh toán trực tuyến" stays: the campaign's cashless payments).
+_BANK = re.compile(
+    r"\b(?:vietcombank|techcombank|bidv|agribank|vietinbank|vpbank|tpbank|sacombank|mb ?bank|acb|hdbank|"
+    r"shb|the tin dung|the ghi no)\b"
+)
+_CAMPAIGN = re.compile(r"\b(?:online friday|tuan le|thuong mai dien tu|tmdt|so cong thuong|chuong trinh cua tinh)\b")
+
+
 def is_off_topic(text: str) -> bool:
     """True when *text* is about another domain than promotions, e-commerce and consumer protection."""
     folded = flat(text)
     if _OFF_TOPIC_UNLESS_PROMOTION.search(folded) and not _PROMOTION.search(folded):
+        return True
+    if _BANK.search(folded) and not _CAMPAIGN.search(folded):
         return True
     return bool(_OFF_TOPIC.search(folded) or _CODE_HUNT.search(folded) or _ABROAD.search(folded))
 

@@ -146,3 +146,12 @@ def test_prize_stories_are_not_off_topic(message: str) -> None:
 def test_a_planned_promotion_is_not_a_told_situation() -> None:
     assert is_situation("Hôm qua em mua son trên mạng, nhận hàng thì thấy là hàng giả, em báo ở đâu")
     assert not is_situation("cửa hàng của em muốn tổ chức bốc thăm trúng thưởng từ 1/9 đến 31/10, thủ tục ra sao")
+
+
+def test_a_named_bank_scam_calls_and_staff_bonuses_are_other_domains() -> None:
+    from knowledge.scope import is_off_topic
+
+    assert is_off_topic("Ngân hàng Vietcombank hoàn tiền 10% khi thanh toán thẻ có thật không")
+    assert is_off_topic("Tôi bị lừa đảo qua điện thoại giả danh công an thì báo ai")
+    assert is_off_topic("Công ty em thưởng Tết cho nhân viên bằng giỏ quà, có phải báo Sở Công Thương không?")
+    assert not is_off_topic("ngân hàng nào giảm giá khi thanh toán trực tuyến dịp Online Friday")
