@@ -149,8 +149,6 @@ def test_a_planned_promotion_is_not_a_told_situation() -> None:
 
 
 def test_a_named_bank_scam_calls_and_staff_bonuses_are_other_domains() -> None:
-    from knowledge.scope import is_off_topic
-
     assert is_off_topic("Ngân hàng Vietcombank hoàn tiền 10% khi thanh toán thẻ có thật không")
     assert is_off_topic("Tôi bị lừa đảo qua điện thoại giả danh công an thì báo ai")
     assert is_off_topic("Công ty em thưởng Tết cho nhân viên bằng giỏ quà, có phải báo Sở Công Thương không?")
