@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from knowledge.promotion import texts
 
-__all__ = ["MEASURED", "OTHER_GIFT", "SEVERAL_AMOUNTS", "read_amounts"]
+__all__ = ["MEASURED", "OTHER_GIFT", "SEVERAL_AMOUNTS", "read_amounts", "spelled_money"]
 
 MEASURED = ("discount", "gift", "voucher")
 
@@ -42,7 +42,12 @@ ROLE_WORDS: tuple[tuple[str, str], ...] = (
     ("order_value", r"don hang|don tu|hoa don|don toi thieu|\bdon\b|\bbill\b|mua hang tu|mua tu"),
     ("sale_price", r"\bcon\b|xuong con|chi con|xuong|gia ban|gia khuyen mai|gia sale|dong gia"),
     ("price", r"gia goc|gia niem yet|\bgia\b|san pham|\bmon\b|\bmua\b|niem yet|\bmau\b|dang ban|hien ban"),
-    ("gift_value", r"qua tang|\btang\b|tri gia|\bqua (?:tri gia|co gia|gia tri)|\bqua\s*$"),
+    (
+        "gift_value",
+        # "tặng 1 chai nước mắm giá 35k": the gift's price, tried before "tặng" alone
+        r"\btang (?:(?!giam\b|ma\b|phieu\b|voucher\b)\w+ ){1,5}(?:gia|tri gia|gia tri)\b|"
+        r"qua tang|\btang\b|tri gia|\bqua (?:tri gia|co gia|gia tri)|\bqua\s*$",
+    ),
     ("total_value", r"tong (?:gia tri )?(?:giai|giai thuong|qua|khuyen mai)|ngan sach|tong tri gia giai|co cau giai"),
     ("goods_value", r"tong (?:gia tri )?hang|doanh thu"),
     ("discount_amount", r"\bgiam gia\b|\bgiam\b|\bbot\b|\btru\b"),
@@ -52,6 +57,37 @@ _ORDER_OF = {
     "gift": ("gift_value", "price"),
     "voucher": ("voucher_value", "order_value"),
 }
+
+
+_DIGIT_WORDS = {
+    "mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9,
+    "muoi": 10,
+}  # fmt: skip
+_DIGIT = "|".join(_DIGIT_WORDS)
+#: "một triệu hai", "hai triệu rưỡi", "ba trăm nghìn", "năm chục ngàn", "nửa triệu": amounts written in words.
+_SPELLED = (
+    rf"\b(?:(?P<m>{_DIGIT}) trieu(?: (?P<mt>{_DIGIT}|ruoi|ruou))?|nua trieu|"
+    rf"(?P<h>{_DIGIT}) tram(?: (?:nghin|ngan|k))?|(?P<c>{_DIGIT}) chuc (?:nghin|ngan))\b"
+)
+
+
+def spelled_money(text: str) -> str:
+    """Amounts in words rewritten as the figures :data:`_MONEY` reads ("hai triệu rưỡi" → "2tr5")."""
+
+    def figure(m: re.Match[str]) -> str:
+        if m.group("m"):
+            tail = m.group("mt")
+            tenth = 5 if tail in ("ruoi", "ruou") else _DIGIT_WORDS.get(tail or "", 0)
+            return (
+                f"{_DIGIT_WORDS[m.group('m')]}tr{tenth}" if tenth and tenth < 10 else f"{_DIGIT_WORDS[m.group('m')]}tr"
+            )
+        if m.group("h"):
+            return f"{_DIGIT_WORDS[m.group('h')] * 100}k"
+        if m.group("c"):
+            return f"{_DIGIT_WORDS[m.group('c')] * 10}k"
+        return "500k"  # nửa triệu
+
+    return re.sub(_SPELLED, figure, text)
 
 
 def _money(number: str, unit: str | None, tail: str | None) -> float | None:
@@ -107,6 +143,7 @@ def _role(before: str) -> str | None:
 
 def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], list[str]]:
     """Numbers of the plan in folded *text* for *forms*: %, quantities, amounts by the words before them."""
+    text = spelled_money(text)
     numbers: dict[str, float] = {}
     problems: list[str] = []
     percents = [p for m in re.finditer(_PERCENT, text) if (p := _percent(m, text)) is not None]
@@ -150,11 +187,13 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
     loose: list[float] = []
     clash = False
     nouns = _goods_nouns(text) if "gift" in forms else {}
+    previous = 0  # the words that name an amount stand between it and the amount before
     for m in re.finditer(_MONEY, text):
         value = _money(m.group(1), m.group(2), m.group(3))
         if value is None:
             continue
-        before = text[max(0, m.start() - 28) : m.start()]
+        before = text[max(previous, m.start() - 32) : m.start()]
+        previous = m.end()
         role = _noun_role(before, nouns) or _role(before)
         if role in numbers and numbers[role] != value and role != "total_value":  # "giá gốc từ 100k đến 200k"
             clash = True

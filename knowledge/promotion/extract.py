@@ -130,7 +130,8 @@ _GOODS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 _NOT_GOODS = (
     r"\bthuoc (?:ve|danh muc|loai|nhom|dien|tinh|khu vuc|san|doi tuong|truong hop|chuong trinh|dang)\b|"
-    r"\bthuoc (?:tru sau|diet co|diet chuot|diet con trung|bao ve thuc vat|bvtv|thu y|nhuom|son|xit muoi)\b"
+    r"\bthuoc (?:tru sau|diet co|diet chuot|diet con trung|bao ve thuc vat|bvtv|thu y|nhuom|son|xit muoi)\b|"
+    r"\b(?:nha|hieu|quay|tiem) thuoc\b|\bthuoc (?:thi )?(?:khong|ko|k|chua) (?:giam|km|khuyen mai|ap dung)\b"
 )
 _ONLINE = r"online|\bonl\b|truc tuyen|tren mang|website|\bweb\b|facebook|\bfb\b|fanpage|zalo|livestream|\blive\b|" \
           r"san (?:tmdt|thuong mai dien tu)|shopee|lazada|tiktok|tiki|sendo"  # fmt: skip
@@ -333,8 +334,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     numbers, problems = read_amounts(f, plan["forms"])
     percent_only = numbers.get("discount_percent") is not None and not set(plan["forms"]) & {"discount", "gift"}
     voucher_percent = "voucher" in plan["forms"] and bool(re.search(_VOUCHER_PERCENT, f))
-    if percent_only and voucher_percent:  # "voucher giảm 30 %": the voucher's own percentage
-        numbers["voucher_percent"] = numbers.pop("discount_percent")
+    if voucher_percent and "discount" not in plan["forms"] and numbers.get("discount_percent") is not None:
+        numbers["voucher_percent"] = numbers.pop("discount_percent")  # "voucher giảm 30 %": the voucher's own
     elif percent_only and ("voucher" in plan["forms"] or not plan["forms"]) and not re.search(_UNDECIDED, f):
         plan["forms"] = [*plan["forms"], "discount"]
     problems += _game(f, plan)

@@ -176,3 +176,22 @@ def test_a_free_form_with_a_start_and_no_end_gets_its_filing_and_the_end_asked()
 def test_fresh_fruit_is_fresh_food_but_not_fruit_candy_or_dried_fruit(text: str, fresh: bool) -> None:
     reading = read_plan(text, _at(date(2025, 9, 1)))
     assert ("fresh_food" in reading.plan.get("goods", [])) is fresh
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "percent"),
+    [
+        ("cô bán tạp hóa, tính từ 1/11 tới 15/11 ai mua trên 200 ngàn thì tặng 1 chai nước mắm giá 35 ngàn",
+         date(2025, 10, 20), 17.5),
+        ("em tính giảm một triệu hai cho cái xe đạp giá hai triệu rưỡi từ 10/11 tới 20/11", date(2025, 11, 1), 48.0),
+        ("shop em tặng mã giảm giá 50k cho đơn từ 150k, từ 10/3 đến 20/3, bán trên web", date(2026, 3, 4), 33.3),
+    ],
+)  # fmt: skip
+def test_amounts_in_words_and_the_gifts_own_price(text: str, day: date, percent: float) -> None:
+    assert _summary(text, day)["percent"] == percent
+
+
+def test_a_pharmacy_that_does_not_discount_medicine_is_not_promoting_medicine() -> None:
+    got = _summary("Nhà thuốc bọn mình muốn giảm 15% thực phẩm chức năng từ 15/3 đến 31/3, thuốc thì không giảm",
+                   date(2025, 3, 5))  # fmt: skip
+    assert got["banned"] is False
