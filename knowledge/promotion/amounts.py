@@ -9,8 +9,9 @@ import re
 from collections.abc import Sequence
 
 from knowledge.promotion import texts
+from knowledge.promotion.numbers import spelled_numbers
 
-__all__ = ["MEASURED", "OTHER_GIFT", "SEVERAL_AMOUNTS", "read_amounts", "spelled_money"]
+__all__ = ["MEASURED", "OTHER_GIFT", "SEVERAL_AMOUNTS", "read_amounts"]
 
 MEASURED = ("discount", "gift", "voucher")
 
@@ -25,7 +26,9 @@ _MONEY = (
 )
 _UNITS = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "tr": 1e6, "trieu": 1e6, "cu": 1e6, "ty": 1e9, "ti": 1e9}
 _QTY = (
-    r"mua\s*(\d+)\s*((?:[a-z]+\s*){0,4}?)(?:thi\s*)?(?:tang|duoc tang|free|km|khuyen mai)\s*(?:them\s*)?(\d+)"
+    r"\b(?:mua|lay|dat|nhap|uong|an)\s*(\d+)\s*((?:[a-z]+\s*|\([^()]{0,15}\)\s*){0,6}?)(?:thi\s*)?"
+    r"(?:(?:toi|tui|em|minh|shop|ben em|cua hang|se|duoc)\s*)?"
+    r"(?:tang|duoc tang|free|km|khuyen mai)\s*(?:them\s*)?(\d+)"
     r"(?:\s*([a-z]+))?|\b(\d+)\s*tang\s*(\d+)\b|buy\s*(\d+)\s*get\s*(\d+)"
 )
 #: "mua 1 thùng 24 lon tặng 2 lon", "mua 2 thùng (48 lon) tặng thêm 6 lon": packs bought, the units given.
@@ -57,37 +60,6 @@ _ORDER_OF = {
     "gift": ("gift_value", "price"),
     "voucher": ("voucher_value", "order_value"),
 }
-
-
-_DIGIT_WORDS = {
-    "mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9,
-    "muoi": 10,
-}  # fmt: skip
-_DIGIT = "|".join(_DIGIT_WORDS)
-#: "một triệu hai", "hai triệu rưỡi", "ba trăm nghìn", "năm chục ngàn", "nửa triệu": amounts written in words.
-_SPELLED = (
-    rf"\b(?:(?P<m>{_DIGIT}) trieu(?: (?P<mt>{_DIGIT}|ruoi|ruou))?|nua trieu|"
-    rf"(?P<h>{_DIGIT}) tram(?: (?:nghin|ngan|k))?|(?P<c>{_DIGIT}) chuc (?:nghin|ngan))\b"
-)
-
-
-def spelled_money(text: str) -> str:
-    """Amounts in words rewritten as the figures :data:`_MONEY` reads ("hai triệu rưỡi" → "2tr5")."""
-
-    def figure(m: re.Match[str]) -> str:
-        if m.group("m"):
-            tail = m.group("mt")
-            tenth = 5 if tail in ("ruoi", "ruou") else _DIGIT_WORDS.get(tail or "", 0)
-            return (
-                f"{_DIGIT_WORDS[m.group('m')]}tr{tenth}" if tenth and tenth < 10 else f"{_DIGIT_WORDS[m.group('m')]}tr"
-            )
-        if m.group("h"):
-            return f"{_DIGIT_WORDS[m.group('h')] * 100}k"
-        if m.group("c"):
-            return f"{_DIGIT_WORDS[m.group('c')] * 10}k"
-        return "500k"  # nửa triệu
-
-    return re.sub(_SPELLED, figure, text)
 
 
 def _money(number: str, unit: str | None, tail: str | None) -> float | None:
@@ -143,7 +115,7 @@ def _role(before: str) -> str | None:
 
 def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], list[str]]:
     """Numbers of the plan in folded *text* for *forms*: %, quantities, amounts by the words before them."""
-    text = spelled_money(text)
+    text = spelled_numbers(text)
     numbers: dict[str, float] = {}
     problems: list[str] = []
     percents = [p for m in re.finditer(_PERCENT, text) if (p := _percent(m, text)) is not None]
@@ -207,6 +179,8 @@ def read_amounts(text: str, forms: Sequence[str]) -> tuple[dict[str, float], lis
     _place_loose(numbers, loose, forms)
     if "gift" in forms and numbers.get("gift_value") and not numbers.get("price") and numbers.get("order_value"):
         numbers["price"] = numbers["order_value"]  # a gift on an order: its value against the order's
+    if "voucher" in forms and "gift" not in forms and "gift_value" in numbers and "voucher_value" not in numbers:
+        numbers["voucher_value"] = numbers.pop("gift_value")  # "tặng phiếu mua hàng trị giá 300 nghìn"
     amount = numbers.pop("discount_amount", None)
     base = numbers.get("price") or numbers.get("order_value")
     if amount is not None and base and "sale_price" not in numbers and amount <= base:
@@ -251,7 +225,7 @@ def _other_goods(qty: re.Match[str]) -> bool:
     """«mua 2 áo tặng 1 đôi tất»: the free item is not the one bought, so 1/2 is not the gift's share of the price."""
     if qty.group(1) is None:
         return False
-    bought, given = (qty.group(2) or "").split(), qty.group(4)
+    bought, given = re.findall(r"[a-z]+", re.sub(r"\([^()]*\)", " ", qty.group(2) or "")), qty.group(4)
     if not bought or given is None or given in ("va", "cho", "khi", "tu", "den", "trong", "tai", "o", "nhe", "nha"):
         return False
     first = bought[0]

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 
 from knowledge.promotion import texts
 from knowledge.promotion.calendar import local, main_events, side_events, tet_day
+from knowledge.promotion.numbers import spelled_dates
 
 __all__ = ["CampaignWindow", "Dates", "read_dates"]
 
@@ -275,7 +276,7 @@ def _tet(text: str, today: date, out: Dates) -> tuple[date, date] | None:
         first = tet_day(today.year)
         if first <= today:
             first = tet_day(today.year + 1)
-    before = re.search(r"(\d{1,2})\s*(tuan|ngay)\s*(?:truoc|ngay truoc)\s*tet", text)
+    before = re.search(r"(\d{1,2})\s*(tuan|ngay)\s*(?:truoc|ngay truoc)\s*(?:mung\s*1\s*)?tet", text)
     if before:
         days = int(before.group(1)) * (7 if before.group(2) == "tuan" else 1)
         return first - timedelta(days=days), first - timedelta(days=1)
@@ -340,7 +341,7 @@ def read_dates(text: str, now: datetime, windows: Sequence[CampaignWindow] = ())
     out = Dates()
     now = local(now)
     today = now.date()
-    text = _month_words(text, today)
+    text = _month_words(spelled_dates(text), today)
     marks = _explicit(text, today, out)
     if marks:
         out.seen, out.kind = True, "explicit"
@@ -391,7 +392,9 @@ def _from_marks(marks: list[_Mark], text: str, today: date, out: Dates) -> None:
         out.end = _iso(first.day, first.time, end=True)  # "đến 30/11": the end; the start only if "từ nay"
         if re.search(r"\btu (?:nay|hom nay|bay gio|ngay hom nay)\b", text) and first.day >= today:
             out.start = today.isoformat()
-        elif re.search(r"\b\d{1,2}\s*(?:tuan|ngay)\s*truoc\s*tet\b", text) and (tet := _tet(text, today, Dates())):
+        elif re.search(r"\b\d{1,2}\s*(?:tuan|ngay)\s*truoc\s*(?:mung\s*1\s*)?tet\b", text) and (
+            tet := _tet(text, today, Dates())
+        ):
             out.start = tet[0].isoformat() if tet[0] <= first.day else None  # "từ 3 tuần trước Tết đến hết 16/2"
         return
     if len(marks) == 1:
