@@ -137,7 +137,7 @@ def _next_guided(step: str, plan: dict[str, Any], data: dict[str, Any]) -> str |
         "dates": "start" in missing or "end" in missing,
         "place": not any(plan.get(k) for k in _PLACE_KEYS) and not plan.get("place_asked"),
         "goods": not plan.get("goods_asked"),
-        "degrees": "degrees" in missing,
+        "degrees": "beer" in (plan.get("goods") or []) and plan.get("alcohol_degrees") is None,  # asked here only
     }
     return next((s for s in STEPS[STEPS.index(step) + 1 :] if wanted[s]), None)
 

@@ -50,7 +50,8 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("contest", r"phieu du thi|cuoc thi|\bdu thi\b|\bthi (?:anh|video|hat|nau an|ve)\b|"
      r"\b(?:thi|tro choi|game|minigame|mini game|du doan|doan|bat chu|do vui)\b[^.?]{0,30}\bco (?:thuong|giai)\b"),
     ("loyalty", r"khach hang than thiet|khach hang thuong xuyen|tich diem|the thanh vien|doi diem|hang thanh vien"),
-    ("sample", r"(?:(?:phat|tang|gui) )?(?:hang mau|san pham mau|mau thu)|dich vu mau|dung thu|\bsample\b|\btester\b"),
+    ("sample", r"(?:(?:phat|tang|gui) )?(?:hang mau|san pham mau|mau thu)|dich vu mau|dung thu|\bsample\b|\btester\b|"
+     r"\b(?:an|uong|nem|choi|xai) thu (?:mien phi|free)\b|\bcho (?:khach )?(?:an|uong|nem|dung) thu\b"),
     ("gift_no_purchase", r"(?:khong|ko|k) (?:can|phai|kem|bat buoc) mua|phat (?:qua|tang|mien phi)|"
      r"phat (?:[a-z]+ ){1,3}(?:\d+\s*k )?mien phi|"
      r"tang (?:mien phi )?cho (?:moi )?(?:nguoi|khach) (?:qua duong|ghe tham|den tham)"),
@@ -76,16 +77,18 @@ _INTENT = (
     r"[,.:] (?:shop|cua hang|tiem|sap|dai ly|quay)(?: [a-z]+){0,3} (?:o|tai)\b"  # "…, đại lý ở xã Phú Riềng"
 )
 _GENERAL = r"toi da (?:bao nhieu|la bao nhieu|may)|\bmax\b|bao nhieu (?:phan tram|%)|la gi\b|nhu the nao|o dau\b|"
-_GENERAL += r"thu tuc|ho so|mau (?:so|don)|bi phat|muc phat|xu phat|(?:tren|qua|vuot|hon) \d+ ?%|thap nhat|"
+_GENERAL += r"thu tuc|ho so|mau (?:so|don)|(?<!chuan )bi phat|muc phat|xu phat|(?:tren|qua|vuot|hon) \d+ ?%|thap nhat|"
 _GENERAL += r"bao nhieu tien|han muc|tinh tren|dung khong|phai khong|bao lau|bao nhieu ngay"
 _GENERAL += r"|may gio|khi nao|luc nao|bao gio"
 #: What was done or suffered, not planned: a past programme, a buyer's complaint.
 _NOT_A_PLAN = (
     r"\bda (?:chay|lam|giam|to chuc|dung)\b|\blap bien ban\b|\bhoi (?:thang|tuan|nam|dau|cuoi|tet)\b|"
     r"\b(?:doan|ben|co quan|to) kiem tra\b|\bkiem tra (?:noi|bao|yeu cau|ket luan)\b|"
+    r"\bnhan vien (?:noi|bao|giai thich|tra loi)\b|\b(?:toi|den|ra) (?:noi|quay|cua hang) (?:thi |moi )?(?:noi|bao)\b|"
+    r"\b(?:treo|tren) bang ron\b|\bdung tu (?:hom|hqua|tuan)\b|"
     r"\btu thang \d{1,2} (?:toi|den) (?:gio|nay)\b|"
     r"\b(?:toi|em|e|minh|me|bo|ba|ong) (?:da |vua |moi )?trung (?:giai|thuong|xe|tivi|ti vi)\b|"
-    r"(?<!co )(?<!so )(?<!se )(?<!sai )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
+    r"(?<!co )(?<!so )(?<!se )(?<!sai )(?<!chuan )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
     r"(?:kiem tra|phat|xu phat|lap)\b|"
     r"\bxong\b[^.?]{0,15}\broi\b|"
     r"\b(?:em|toi|minh|me em|(?<!ba )con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|"
@@ -125,7 +128,8 @@ _GOODS: tuple[tuple[str, str], ...] = (
     ("fresh_food", FRESH_FOOD),
     ("bankruptcy", r"pha san"),
     ("dissolution", r"giai the"),
-    ("relocation", r"chuyen dia diem"),
+    ("relocation", r"chuyen (?:qua |sang |ve |toi |den )?(?:dia diem|mat bang|cho|cua hang|tiem|shop) moi|"
+     r"chuyen dia diem|doi dia diem|don (?:tiem|cua hang|shop|cho) (?:qua|sang|ve|di)"),
     ("change_of_line", r"(?:thay doi|chuyen doi|doi) nganh"),
 )  # fmt: skip
 _NOT_GOODS = (
@@ -136,6 +140,11 @@ _NOT_GOODS = (
 _ONLINE = r"online|\bonl\b|truc tuyen|tren mang|website|\bweb\b|facebook|\bfb\b|fanpage|zalo|livestream|\blive\b|" \
           r"san (?:tmdt|thuong mai dien tu)|shopee|lazada|tiktok|tiki|sendo"  # fmt: skip
 _PLATFORM = r"san (?:tmdt|thuong mai dien tu)|\bsan\b|shopee|lazada|tiktok|tiki|sendo"
+#: "không có cửa hàng", "(sàn) … thôi": sold through the platforms only.
+_NO_SHOP = (
+    r"\b(?:khong|ko|k|chua) (?:co )?(?:cua hang|shop ngoai|tiem|mat bang|cho ban)\b|"
+    r"(?:shopee|lazada|tiktok(?: shop)?|tiki|sendo) (?:thoi|a thoi|thoi a)\b"
+)
 _ONLY_ONLINE = (
     r"chi ban (?:hang )?(?:online|onl|truc tuyen|tren mang|tren san|qua san|tren shopee|tren lazada|tren tiktok)"
 )
@@ -194,9 +203,20 @@ def read_forms(text: str) -> list[str]:
             rest = re.sub(pattern, " # ", rest)
     if not found and re.search(r"\btang\b", rest):  # "tặng" alone: a gift, unless another form explains it
         found.append("gift")
-    return [] if len(found) >= 2 and re.search(_UNDECIDED, text) else found  # "chưa biết nên giảm hay tặng"
+    if re.search(_NO_FORM_YET, text) or (len(found) >= 2 and re.search(_UNDECIDED, text)):
+        return []  # "chưa biết nên giảm hay tặng", "chưa nghĩ ra làm kiểu gì": the form is asked
+    return found
 
 
+#: Beers that may be brewed at 15° or more: their degrees are asked.
+_STRONG_BEER = (
+    r"\bbia (?:\w+ )?(?:thu cong|craft|nhap khau|ngoai|bi|duc|den|manh|nang)\b|\b(?:stout|ipa|strong ale|barley wine)\b"
+)
+#: The merchant has not thought of a form yet.
+_NO_FORM_YET = (
+    r"\b(?:chua nghi ra|chua biet (?:nen )?lam (?:kieu|gi|sao|hinh thuc)|lam (?:kieu|hinh thuc) (?:gi|nao)|"
+    r"khuyen mai gi do|(?:nen|chon) hinh thuc (?:gi|nao))\b"
+)
 #: The merchant has not chosen between the forms named.
 _UNDECIDED = (
     r"\b(?:chua biet|chua quyet|chua chon|khong biet|ko biet|k biet|phan van|nen chon)\b[^.?]{0,30}\b(?:nen|hinh thuc|"
@@ -225,7 +245,8 @@ def _places(text: str, original: str, start: str | None, today: date, plan: dict
     """Provinces as on the programme's start (the clock's day when no date is given), online, platform only."""
     day = date.fromisoformat(start[:10]) if start else today
     provinces = find_places(original, day)
-    online = re.search(_ONLINE, re.sub(r"online\s*friday", " ", text))
+    offline = r"online\s*friday|\b(?:khong|ko|chua) (?:biet |co )?ban (?:\w+ )?(?:tren mang|online|onl|truc tuyen)"
+    online = re.search(_ONLINE, re.sub(offline, " ", text))
     if re.search(r"toan quoc|ca nuoc|khap cac tinh|63 tinh|34 tinh", text) and not online:
         provinces = provinces if len(provinces) >= 2 else list(PROVINCES)
     if provinces:
@@ -236,7 +257,8 @@ def _places(text: str, original: str, start: str | None, today: date, plan: dict
     if "lucky_draw" in plan["forms"] and online and len(provinces) == 1 and not nationwide:
         plan.pop("provinces"), plan.pop("online")  # one province's customers, or anyone online? asked
         return [DRAW_WHERE.format(province=provinces[0])]
-    if re.search(_ONLY_ONLINE, text) or (re.search(r"\bchi\b[^.]{0,20}(?:" + _PLATFORM + ")", text)):
+    only = re.search(r"\bchi\b[^.]{0,40}(?:" + _PLATFORM + ")", text) or re.search(_NO_SHOP, text)
+    if re.search(_ONLY_ONLINE, text) or (only and re.search(_PLATFORM, text)):
         plan["online"] = plan["platform_only"] = True
     elif (shop := re.search(_SHOP_ON_PLATFORM, text)) and not provinces:  # "shop em trên Shopee", nothing else
         rest = text[: shop.start()] + " " + text[shop.end() :]
@@ -271,7 +293,8 @@ def _unconfirmed(text: str, start: str | None, windows: Sequence[CampaignWindow]
 
 
 def missing_of(plan: dict[str, Any]) -> list[str]:
-    """What the verdict still needs: forms, the amount of a capped form, the dates, the place of a draw, degrees."""
+    """What the verdict still needs: forms, the amount of a capped form, the dates, the place of a draw, the degrees
+    of a beer that may be strong (craft, imported: an ordinary beer is brewed under 15°, the verdict says so)."""
     missing: list[str] = []
     forms = plan.get("forms") or []
     if not forms:
@@ -286,10 +309,10 @@ def missing_of(plan: dict[str, Any]) -> list[str]:
     if any(not measurable[f] for f in forms if f in MEASURED) and not no_cap(plan) and not banned_outright(plan):
         missing.append("amount")
     missing += [key for key in ("start", "end") if not plan.get(key)]
+    if plan.get("strong_beer") and plan.get("alcohol_degrees") is None:
+        missing.append("degrees")
     if "lucky_draw" in forms and not (plan.get("provinces") or plan.get("online") or plan.get("platform_only")):
         missing.append("place")
-    if "beer" in (plan.get("goods") or []) and plan.get("alcohol_degrees") is None:
-        missing.append("degrees")
     return missing
 
 
@@ -361,6 +384,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
         plan["to_drug_traders"] = True
     if degrees is not None:
         plan["alcohol_degrees"] = degrees
+    elif "beer" in goods and re.search(_STRONG_BEER, f):
+        plan["strong_beer"] = True
     if banned_outright(plan):  # the programme cannot run as told: what the gift is worth changes nothing
         problems = [p for p in problems if p != OTHER_GIFT]
     problems += _places(f, text, dates.start, now.date(), plan)

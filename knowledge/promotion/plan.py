@@ -70,6 +70,7 @@ class Plan:
     approximate: bool = False  # the dates were told loosely ("cuối tháng 11"): a window edge inside is asked
     undated: bool = False  # no dates told, none could change the verdict (knowledge.promotion.undated)
     open_end: bool = False  # a start told and no end: the verdict so far (knowledge.promotion.undated)
+    strong_beer: bool = False  # a beer that may be 15° or more (craft, imported, strong): its degrees are asked
 
     def number(self, name: str) -> float | None:
         return self.numbers.get(name)
@@ -205,5 +206,6 @@ def parse_plan(raw: Mapping[str, Any]) -> tuple[Plan | None, list[str]]:
         platform_maybe=bool(raw.get("platform_maybe", False)),
         undated=bool(raw.get("undated", False)),
         open_end=bool(raw.get("open_end", False)),
+        strong_beer=bool(raw.get("strong_beer", False)),
     )
     return plan, []

@@ -85,7 +85,6 @@ Q_SALE_ABOVE_PRICE = "Giá sau khuyến mại đang cao hơn giá gốc. Bạn k
 Q_DISCOUNT_AMOUNT = "Chương trình giảm bao nhiêu phần trăm (hoặc giá trước và sau khi giảm là bao nhiêu)?"
 Q_GIFT_AMOUNT = "Quà (hoặc phiếu) trị giá bao nhiêu, và giá của sản phẩm hoặc đơn hàng được tặng là bao nhiêu?"
 Q_PLACE = "Chương trình thực hiện ở tỉnh, thành phố nào (hoặc trực tuyến toàn quốc)?"
-Q_BEER_DEGREES = "Bia có độ cồn bao nhiêu độ? Từ 15 độ trở lên thì không được khuyến mại."
 Q_NOT_A_PLAN = (
     "Bạn mô tả chương trình khuyến mại giúp mình: hình thức, mức giảm hoặc giá trị quà, ngày bắt đầu và kết thúc."
 )
@@ -187,6 +186,11 @@ T_REPORT = (
 )
 T_BANNED = "Không được khuyến mại hoặc dùng làm quà: {goods}."
 T_BANNED_ALCOHOL = "Không được khuyến mại rượu, bia từ {degrees} độ trở lên ({goods})."
+Q_BEER_DEGREES = "Bia có độ cồn bao nhiêu độ? Từ 15 độ trở lên thì không được khuyến mại."
+T_BEER_USUAL = (
+    "Bia thông thường dưới {degrees} độ nên không thuộc danh mục cấm khuyến mại; nếu loại bia của bạn từ {degrees} "
+    "độ trở lên thì không được khuyến mại. Không khuyến mại cho người dưới 18 tuổi."
+)
 T_BEER_OK = "Bia {degrees} độ không thuộc danh mục cấm khuyến mại; không khuyến mại cho người dưới 18 tuổi."
 T_GOODS_OK = "Hàng hóa không thuộc danh mục cấm khuyến mại."
 T_MEDICINE_TRADERS = "Thuốc chữa bệnh chỉ được khuyến mại cho thương nhân kinh doanh thuốc: được phép."

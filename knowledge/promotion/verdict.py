@@ -321,8 +321,11 @@ def _goods_points(ctx: _Context) -> tuple[list[Point], list[str]]:
             out.append(ctx.point("goods", "banned", text, law, items=alcohol))
         elif "beer" in alcohol and law is not None and degrees is not None:
             out.append(ctx.point("goods", "ok", texts.T_BEER_OK.format(degrees=f"{degrees:g}"), law, items=[]))
-        elif "beer" in alcohol and law is not None:
+        elif "beer" in alcohol and law is not None and plan.strong_beer:  # craft, imported: may be 15° or more
             questions.append(texts.Q_BEER_DEGREES)
+        elif "beer" in alcohol and law is not None:  # ordinary beer is brewed well under 15°: said, not asked
+            out.append(ctx.point("goods", "ok", texts.T_BEER_USUAL.format(degrees=law.params["min_degrees"]), law,
+                                 items=[]))  # fmt: skip
     if not out and not questions:
         text = texts.T_MEDICINE_TRADERS if "medicine" in plan.goods else texts.T_GOODS_OK
         out.append(ctx.point("goods", "ok", text, rule, items=[]))
