@@ -362,7 +362,8 @@ def read_plan(text: str, now: datetime, windows: Sequence[CampaignWindow] = ()) 
     elif percent_only and ("voucher" in plan["forms"] or not plan["forms"]) and not re.search(_UNDECIDED, f):
         plan["forms"] = [*plan["forms"], "discount"]
     problems += _game(f, plan)
-    if re.search(_STATE_PROGRAMME, f) and not re.search(r"online\s*friday|\bof\b|tuan le|\btet\b", f):
+    capped = set(plan["forms"]) & set(MEASURED)  # a fair's 100 % matters only to a capped form
+    if capped and re.search(_STATE_PROGRAMME, f) and not re.search(r"online\s*friday|\bof\b|tuan le|\btet\b", f):
         problems.append(STATE_PROGRAMME)
     if ("buy_quantity" in numbers or OTHER_GIFT in problems) and "gift" not in plan["forms"]:
         plan["forms"].append("gift")

@@ -56,6 +56,16 @@ def spelled_numbers(text: str) -> str:
             return f"{value}tr{5 if tail in ('ruoi', 'ruou') else _DIGITS[tail]}"
         return f"{value}{unit}" + (f" {tail}" if tail else "")
 
+    def compound(m: re.Match[str]) -> str:  # "một triệu hai trăm năm mươi nghìn"
+        millions, thousands = _value(m.group(1)), _value(m.group(2))
+        return m.group(0) if millions is None or thousands is None else f"{millions * 1000 + thousands}k"
+
+    def hundreds_and_half(m: re.Match[str]) -> str:  # "bảy trăm rưỡi" (nghìn understood)
+        value = _value(m.group(1))
+        return m.group(0) if value is None or value > 9 else f"{value * 100 + 50}k"
+
+    text = re.sub(rf"({_RUN}) trieu ({_RUN}) (?:nghin|ngan)\b", compound, text)
+    text = re.sub(rf"({_RUN}) tram ruoi\b", hundreds_and_half, text)
     scaled = rf"({_RUN}) (nghin|ngan(?! sach| hang)|trieu|ty|ti)\b"
     tail = r"(?: (ruoi|ruou|mot|hai|ba|bon|nam|sau|bay|tam|chin)\b(?! (?:nghin|ngan|trieu|tram|muoi|chuc|phan)))?"
     text = re.sub(scaled + tail, money, text)

@@ -195,3 +195,27 @@ def test_a_pharmacy_that_does_not_discount_medicine_is_not_promoting_medicine() 
     got = _summary("Nhà thuốc bọn mình muốn giảm 15% thực phẩm chức năng từ 15/3 đến 31/3, thuốc thì không giảm",
                    date(2025, 3, 5))  # fmt: skip
     assert got["banned"] is False
+
+
+def test_the_blind_dev_v6_stays_good() -> None:
+    """Dev set v6 (written blind, tuned on since)."""
+    summary = evaluate(load_situations(DATA / "situations_dev_v6.yaml"), WINDOWS, KnowledgeBase.load())
+    assert summary.answered_right[0] >= 0.9 * summary.answered_right[1]
+    assert summary.confidently_wrong[0] <= 0.02 * summary.confidently_wrong[1]
+    assert summary.refusal[0] >= 0.95 * summary.refusal[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "want"),
+    [
+        ("e chi ban son tren tiktok shop thoi a (ko co cua hang gi het), giam 70% tu 0h 29/11 toi 12h 1/12",
+         date(2024, 11, 20), {"filing": ["exempt"]}),
+        ("quán em định giảm 20% bia từ 10/3 đến 20/3", date(2025, 3, 1), {"complete": True, "banned": False}),
+        ("giảm 15% bia thủ công nhập khẩu từ 1/9 tới 15/9 ở cửa hàng Biên Hòa", date(2025, 8, 20), {"complete": False}),
+        ("Tôi chuyển qua mặt bằng mới nên từ 20/8 đến 10/9/2026 xả kho giảm 90% vỏ xe cũ", date(2026, 8, 10),
+         {"cap": "ok"}),
+    ],
+)  # fmt: skip
+def test_platform_only_beer_and_relocation(text: str, day: date, want: dict) -> None:
+    got = _summary(text, day)
+    assert {k: got[k] for k in want} == want
