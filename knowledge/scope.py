@@ -64,6 +64,7 @@ _OFF_TOPIC = re.compile(
     r"(?:dang ky|dk) (?:ho )?kinh doanh|giay phep kinh doanh|thanh lap (?:cong ty|doanh nghiep)|cong chuc|tuyen dung|"
     r"thuong tet|luong thang 13|gia danh|cuoc goi lua dao|lua dao qua (?:dien thoai|tin nhan)|"
     r"co quan thue|cuc thue|chi cuc thue|hoa don may man|"
+    r"thien nguyen|tu thien|cuu tro|ung ho (?:dong bao|ba con|nguoi dan)|bi lu|lu lut|"
     r"(?:qua|thuong|phuc loi|li xi|lixi) (?:\w+ ){0,2}(?:cho|tang) (?:nhan vien|cong nhan|nguoi lao dong)"
     r")\b"
 )

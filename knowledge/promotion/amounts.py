@@ -26,7 +26,9 @@ _MONEY = (
 )
 _UNITS = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "tr": 1e6, "trieu": 1e6, "cu": 1e6, "ty": 1e9, "ti": 1e9}
 _QTY = (
-    r"\b(?:mua|lay|dat|nhap|uong|an)\s*(\d+)\s*((?:[a-z]+\s*|\([^()]{0,15}\)\s*){0,6}?)(?:thi\s*)?"
+    r"\b(?:mua|lay|dat|nhap|uong|an)\s*(?:tu |tren |it nhat )?"
+    r"(\d+)(?![\d.,]|\s*(?:k|nghin|ngan|tr|trieu|d|dong|vnd)\b)\s*"
+    r"((?:[a-z]+\s*|\([^()]{0,15}\)\s*){0,6}?)(?:thi\s*)?"
     r"(?:(?:toi|tui|em|minh|shop|ben em|cua hang|se|duoc)\s*)?"
     r"(?:tang|duoc tang|free|km|khuyen mai)\s*(?:them\s*)?(\d+)"
     r"(?:\s*([a-z]+))?|\b(\d+)\s*tang\s*(\d+)\b|buy\s*(\d+)\s*get\s*(\d+)"
@@ -43,7 +45,7 @@ _COUNTERS = r"ly|cai|chiec|phan|hop|goi|chai|lon|thung|bo|doi|cuon|tui|hu|to|dia
 ROLE_WORDS: tuple[tuple[str, str], ...] = (
     ("voucher_value", r"voucher|phieu(?: mua hang| giam gia| qua tang)?|ma giam(?: gia)?|coupon|\bma\b"),
     ("order_value", r"don hang|don tu|hoa don|don toi thieu|\bdon\b|\bbill\b|mua hang tu|mua tu"),
-    ("sale_price", r"\bcon\b|xuong con|chi con|xuong|gia ban|gia khuyen mai|gia sale|dong gia"),
+    ("sale_price", r"\bcon\b|xuong con|chi con|xuong|gia ban|gia khuyen mai|gia sale|dong gia|(?:gio|nay) ban"),
     ("price", r"gia goc|gia niem yet|\bgia\b|san pham|\bmon\b|\bmua\b|niem yet|\bmau\b|dang ban|hien ban"),
     (
         "gift_value",

@@ -65,7 +65,8 @@ FORM_PATTERNS: tuple[tuple[str, str], ...] = (
     ("discount", r"giam gia|\bgiam\b|\bsale\b|sale off|xa hang|xa kho|dong gia|flash ?sale|chiet khau|\bha gia\b|"
      r"\bxa\s*(?:\d|(?:het|lo|tet|toan bo|sach)\b)|\boff\s*\d|\d\s*%\s*off|\bgg\b|hoan tien|cashback|hoan xu|\bcombo\b|"
      r"thanh ly|\bsale\s*\d|"
-     r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d|\bban (?:chi |xuong )?con\s*\d"),
+     r"\d\s*(?:k|nghin|ngan|tr|trieu)?\s*(?:chi |xuong )?con\s*\d|\bban (?:chi |xuong )?con\s*\d|"
+     r"\bgia\s*\d[^.;]{0,20}\b(?:gio|nay|sale|chi) ban\s*\d"),
 )  # fmt: skip
 _PROMO = r"khuyen ma[iy]|\bkm\b|\bctkm\b|uu dai"
 _INTENT = (
@@ -208,9 +209,12 @@ def read_forms(text: str) -> list[str]:
     return found
 
 
+#: The merchant's own business named ("shop em", "cửa hàng mình").
+_OWN_SHOP = r"\b(?:shop|cua hang|tiem|quan|cty|cong ty|dai ly|sieu thi) (?:em|e|minh|mik|toi|tui|chung toi|chung em)\b"
 #: Beers that may be brewed at 15° or more: their degrees are asked.
 _STRONG_BEER = (
-    r"\bbia (?:\w+ )?(?:thu cong|craft|nhap khau|ngoai|bi|duc|den|manh|nang)\b|\b(?:stout|ipa|strong ale|barley wine)\b"
+    r"\bbia (?:\w+ )?(?:thu cong|craft|nhap khau|ngoai nhap|duc|manh|nang do)\b|"
+    r"\b(?:stout|ipa|strong ale|barley wine)\b"
 )
 #: The merchant has not thought of a form yet.
 _NO_FORM_YET = (
@@ -445,7 +449,8 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
     at *now* (a fixed day when not given)."""
     f = folded(text[: MAX_CHARS + 1])
     forms = read_forms(f)
-    promo = bool(forms) or bool(re.search(_PROMO, f))
+    undecided = bool(re.search(_NO_FORM_YET, f) or re.search(_UNDECIDED, f))  # no form chosen yet, still a plan
+    promo = bool(forms) or bool(re.search(_PROMO, f)) or undecided
     if not promo:
         return False
     numbers, problems = read_amounts(f, forms)
@@ -470,7 +475,8 @@ def looks_like_plan(text: str, now: datetime | None = None) -> bool:
         ranged = bool(dates.start and dates.end) and bool(re.search(r"\d\s*[/.]\s*\d", f))  # "từ 1/11 đến 10/11 …"
         told = bool(forms) and ranged and ((number and intent) or planning)
         unnamed = not forms and ranged and intent and bool(re.search(_PROMO, f))  # "muốn chạy khuyến mại từ 1/12 …"
-        return told or unnamed or (planning and bool(forms) and (number or (explicit and len(f) > 120)))
+        own = bool(forms) and number and bool(re.search(_OWN_SHOP, f))  # "shop em sale 60% …, cần thủ tục gì"
+        return told or unnamed or own or (planning and bool(forms) and (number or (explicit and len(f) > 120)))
     if number:
         return explicit or intent or (dates.seen and bool(re.search(_DUTY, f)))
     if planning and not re.search(_DUTY, f) and not re.search(_ASKING, f):  # "em định tặng quà dịp Trung thu"

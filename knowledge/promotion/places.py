@@ -89,6 +89,7 @@ ALIASES: dict[str, str] = {
     "Thủ Dầu Một": "Bình Dương",
     "Nha Trang": "Khánh Hòa",
     "Đà Lạt": "Lâm Đồng",
+    "Gia Nghĩa": "Đắk Nông",
     "Hạ Long": "Quảng Ninh",
 }
 
@@ -106,15 +107,17 @@ def _key(name: str) -> str:
 
 
 @cache
-def _table() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
-    """One pattern of every name (folded), and folded name → (written name, province of that time)."""
-    names: dict[str, tuple[str, str]] = {}
+def _table() -> tuple[re.Pattern[str], dict[str, tuple[tuple[str, ...], str]]]:
+    """One pattern of every name (folded), and folded name → (its written forms, province of that time); an alias
+    spelt like a province ("Đăk Nông", "Đắk Nông") adds a written form, never replaces the province's own."""
+    names: dict[str, tuple[tuple[str, ...], str]] = {}
     for new, olds in PROVINCES.items():
-        names[_key(new)] = (new, new)
+        names[_key(new)] = ((new,), new)
         for old in olds:
-            names[_key(old)] = (old, old)
+            names[_key(old)] = ((old,), old)
     for alias, target in ALIASES.items():
-        names[_key(alias)] = (alias, target)
+        written, province = names.get(_key(alias), ((), target))
+        names[_key(alias)] = ((*written, alias), province)
     keys = sorted(names, key=len, reverse=True)
     spaced = (r"\s*".join(re.escape(part) for part in key.split()) for key in keys)
     pattern = re.compile(r"(?<![a-z0-9])(?:" + "|".join(spaced) + r")(?![a-z0-9])")
@@ -139,7 +142,7 @@ def find_places(text: str, day: date | None) -> list[str]:
             continue
         written, province = names[re.sub(r"\s+", " ", match.group(0))]
         span = text[match.start() : match.end()]
-        if fold(span) != span and written not in _SHORT and _tone_free(span) != _tone_free(written):
+        if fold(span) != span and not set(written) & _SHORT and all(_tone_free(span) != _tone_free(w) for w in written):
             continue
         if day is None or day >= MERGER_DAY:
             province = successor.get(province, province)

@@ -122,7 +122,7 @@ FIELD_NAMES = {
 T_TITLE = "Kiểm tra chương trình khuyến mại {start} – {end}:"
 T_TITLE_OPEN_END = "Kiểm tra chương trình khuyến mại từ {start} (chưa có ngày kết thúc):"
 T_TITLE_UNDATED = (
-    "Kiểm tra chương trình khuyến mại (bạn chưa cho biết ngày chạy; các kết luận dưới đây không đổi theo ngày):"
+    "Kiểm tra chương trình khuyến mại (bạn chưa cho biết đủ ngày chạy; các kết luận dưới đây không đổi theo ngày):"
 )
 T_REGIME = "Quy định áp dụng cho chương trình bắt đầu ngày {day}: {name}."
 T_NO_REGIME = "Chương trình bắt đầu trước 15/07/2018: ngoài phạm vi các quy định mình có. Bạn kiểm tra lại ngày nhé."

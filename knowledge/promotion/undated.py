@@ -31,14 +31,16 @@ _AHEAD = timedelta(days=365)
 
 def undated_verdict(plan: Mapping[str, Any], windows: Iterable[CampaignWindow], today: date) -> Verdict | None:
     """The verdict on a plan told without dates when no date could change it, else ``None``."""
-    if plan.get("start") or plan.get("end") or not plan.get("forms"):
+    if not plan.get("forms") or (plan.get("start") and plan.get("end")):
         return None
-    if not (banned_outright(dict(plan)) or no_cap(dict(plan))):
-        return None
+    banned = banned_outright(dict(plan))
+    if not banned and (plan.get("start") or plan.get("end") or not no_cap(dict(plan))):
+        return None  # banned goods whatever part of the dates was told; uncapped goods with none told
     if set(missing_of(dict(plan))) - {"start", "end"}:
         return None
     windows = list(windows)
-    days = [today, *(d for d in default_rules().cutovers() if today < d <= today + _AHEAD)]
+    first = date.fromisoformat(str(plan["start"])[:10]) if plan.get("start") else today
+    days = [first, *(d for d in default_rules().cutovers() if first < d <= first + _AHEAD)]
     verdicts = [check_promotion({**plan, "start": d.isoformat(), "end": d.isoformat(), "undated": True}, windows, today)
                 for d in days]  # fmt: skip
     first = verdicts[0].summary()

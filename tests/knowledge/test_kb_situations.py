@@ -153,3 +153,4 @@ def test_a_named_bank_scam_calls_and_staff_bonuses_are_other_domains() -> None:
     assert is_off_topic("Tôi bị lừa đảo qua điện thoại giả danh công an thì báo ai")
     assert is_off_topic("Công ty em thưởng Tết cho nhân viên bằng giỏ quà, có phải báo Sở Công Thương không?")
     assert not is_off_topic("ngân hàng nào giảm giá khi thanh toán trực tuyến dịp Online Friday")
+    assert is_off_topic("Nhóm thiện nguyện tụi em phát 300 phần quà cho bà con bị lũ, có cần xin phép gì không")

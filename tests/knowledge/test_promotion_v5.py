@@ -197,9 +197,10 @@ def test_a_pharmacy_that_does_not_discount_medicine_is_not_promoting_medicine() 
     assert got["banned"] is False
 
 
-def test_the_blind_dev_v6_stays_good() -> None:
-    """Dev set v6 (written blind, tuned on since)."""
-    summary = evaluate(load_situations(DATA / "situations_dev_v6.yaml"), WINDOWS, KnowledgeBase.load())
+@pytest.mark.parametrize("name", ["situations_dev_v6.yaml", "situations_dev_v7.yaml"])
+def test_the_blind_dev_v6_and_v7_stay_good(name: str) -> None:
+    """Dev sets v6 and v7 (written blind, tuned on since)."""
+    summary = evaluate(load_situations(DATA / name), WINDOWS, KnowledgeBase.load())
     assert summary.answered_right[0] >= 0.9 * summary.answered_right[1]
     assert summary.confidently_wrong[0] <= 0.02 * summary.confidently_wrong[1]
     assert summary.refusal[0] >= 0.95 * summary.refusal[1]
@@ -217,5 +218,20 @@ def test_the_blind_dev_v6_stays_good() -> None:
     ],
 )  # fmt: skip
 def test_platform_only_beer_and_relocation(text: str, day: date, want: dict) -> None:
+    got = _summary(text, day)
+    assert {k: got[k] for k in want} == want
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "want"),
+    [
+        ("Cửa hàng em ở Gia Nghĩa (Đắk Nông cũ) và Long Khánh muốn bốc thăm may mắn từ 10/3 đến 10/4/2026",
+         date(2026, 2, 24), {"filing": ["register"], "authority": ["bo"]}),
+        ("mua 1 cay thuoc la tang 1 bat lua, tu 5/1 den tet", date(2025, 1, 2), {"banned": True, "complete": True}),
+        ("nồi cơm điện giá 2tr490 giờ bán 1tr190 từ 1/9 tới 15/9/2026", date(2026, 8, 17), {"cap": "over"}),
+        ("mua tu 2 cai ao tang 1 cai tu 20/4 den 30/4 nhe", date(2026, 4, 15), {"cap": "ok", "percent": 50.0}),
+    ],
+)  # fmt: skip
+def test_places_partial_dates_and_price_cuts(text: str, day: date, want: dict) -> None:
     got = _summary(text, day)
     assert {k: got[k] for k in want} == want
