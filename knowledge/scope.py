@@ -65,6 +65,8 @@ _OFF_TOPIC = re.compile(
     r"thuong tet|luong thang 13|gia danh|cuoc goi lua dao|lua dao qua (?:dien thoai|tin nhan)|"
     r"co quan thue|cuc thue|chi cuc thue|hoa don may man|"
     r"thien nguyen|tu thien|cuu tro|ung ho (?:dong bao|ba con|nguoi dan)|bi lu|lu lut|"
+    r"diem chuan|thi vao lop|vao lop (?:1|6|10)|truong chuyen|game|skin|lien quan|free fire|pubg|nap game|"
+    r"nha tro|phong tro|chu tro|tien phong|"
     r"(?:qua|thuong|phuc loi|li xi|lixi) (?:\w+ ){0,2}(?:cho|tang) (?:nhan vien|cong nhan|nguoi lao dong)"
     r")\b"
 )

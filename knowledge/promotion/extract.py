@@ -92,7 +92,11 @@ _NOT_A_PLAN = (
     r"(?<!co )(?<!so )(?<!se )(?<!sai )(?<!chuan )\bbi (?:doan |co quan |qltt |quan ly thi truong |thanh tra )?"
     r"(?:kiem tra|phat|xu phat|lap)\b|"
     r"\bxong\b[^.?]{0,15}\broi\b|"
-    r"\b(?:em|toi|minh|me em|(?<!ba )con) (?:da |vua |moi |muon |can |dinh )?mua\b(?![^.,;?]{0,40}\btang\b)|"
+    r"\b(?:em|(?<!khach )(?<!nguoi )toi|minh|me em|(?<!ba )con) (?:da |vua |moi |muon |can |dinh )?mua\b"
+    r"(?![^.,;?]{0,40}\btang\b)|"
+    # someone else's programme: a bank card's cashback, a landlord's rent, a game's lucky wheel
+    r"\bthe (?:tin dung|ghi no)\b|\bngan hang (?:\w+ ){0,2}hoan tien\b|\bchu (?:nha|tro)\b|\bnha tro\b|"
+    r"\btien (?:phong|tro|thue nha)\b|\bgame\b|\bskin\b|\blien quan\b|\bfree fire\b|\bpubg\b|"
     r"\bphan anh\b|"
     r"\bkhieu nai\b|\bto cao\b|\bbi lua\b|\blua dao\b|\bsan (?:sale|deal|ma|voucher|hang giam)\b|\bmua o dau\b|"
     r"\bthuc te\b|\bmuon (?:tra lai|doi tra|doi hang)\b|\bkhong (?:cho|chiu) (?:doi|tra|bao hanh)\b|\bhang loi\b|"

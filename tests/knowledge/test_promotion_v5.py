@@ -235,3 +235,23 @@ def test_platform_only_beer_and_relocation(text: str, day: date, want: dict) -> 
 def test_places_partial_dates_and_price_cuts(text: str, day: date, want: dict) -> None:
     got = _summary(text, day)
     assert {k: got[k] for k in want} == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The tin dung ngan hang e hoan tien 10% khi chi tieu sieu thi, toi da 500k/thang",
+        "Chủ nhà trọ giảm 50% tiền phòng tháng này cho tôi vì đang sửa nhà, có cần giấy tờ gì không?",
+        "Game Liên Quân đang có sự kiện quay vòng may mắn nhận skin, có phải đăng ký Sở Công Thương không?",
+    ],
+)
+def test_someone_elses_programme_is_not_a_plan_nor_answered(text: str) -> None:
+    reading, verdict, match = reply(text, _at(date(2026, 12, 7)), WINDOWS, KnowledgeBase.load())
+    assert reading is None and (match is None or match.best is None)
+
+
+def test_a_free_show_for_shoppers_is_an_event_plan() -> None:
+    got = _summary(
+        "Tối 27/6/2026 siêu thị ở Tân Phú tổ chức đêm văn nghệ miễn phí cho khách tới mua sắm", date(2026, 6, 20)
+    )
+    assert got["cap"] == "ok"
