@@ -246,7 +246,7 @@ def test_places_partial_dates_and_price_cuts(text: str, day: date, want: dict) -
     ],
 )
 def test_someone_elses_programme_is_not_a_plan_nor_answered(text: str) -> None:
-    reading, verdict, match = reply(text, _at(date(2026, 12, 7)), WINDOWS, KnowledgeBase.load())
+    reading, _, match = reply(text, _at(date(2026, 12, 7)), WINDOWS, KnowledgeBase.load())
     assert reading is None and (match is None or match.best is None)
 
 
