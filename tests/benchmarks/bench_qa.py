@@ -49,16 +49,25 @@ SITUATIONS_DEV = Path(__file__).resolve().parents[1] / "data" / "situations_dev.
 SITUATIONS_DEV_V2 = SITUATIONS_DEV.with_name("situations_dev_v2.yaml")
 SITUATIONS_DEV_V3 = SITUATIONS_DEV.with_name("situations_dev_v3.yaml")
 SITUATIONS_DEV_V4 = SITUATIONS_DEV.with_name("situations_dev_v4.yaml")
-#: Written blind by a separate engineer (stop 23), tuned on since.
+#: Written blind by separate engineers (stop 23), tuned on since; v5s: told situations and out of scope only.
 SITUATIONS_DEV_V5 = SITUATIONS_DEV.with_name("situations_dev_v5.yaml")
-#: The third and fourth held-out sets, measured once blind (docs/benchmarks.md) and spent since: dev sets now.
+SITUATIONS_DEV_V5S = SITUATIONS_DEV.with_name("situations_dev_v5s.yaml")
+SITUATIONS_DEV_V6 = SITUATIONS_DEV.with_name("situations_dev_v6.yaml")
+SITUATIONS_DEV_V7 = SITUATIONS_DEV.with_name("situations_dev_v7.yaml")
+#: Held-out sets measured once blind (docs/benchmarks.md) and spent since: dev sets now.
 SITUATIONS_SPENT_V3 = SITUATIONS_DEV.with_name("situations_heldout_v3.yaml")
 SITUATIONS_SPENT_V4 = SITUATIONS_DEV.with_name("situations_heldout_v4.yaml")
+SITUATIONS_SPENT_V5 = SITUATIONS_DEV.with_name("situations_heldout_v5.yaml")
+SITUATIONS_SPENT_V6 = SITUATIONS_DEV.with_name("situations_heldout_v6.yaml")
 #: How a situation file is named in the report.
 SITUATION_LABELS = {
     SITUATIONS_SPENT_V3.name: "held-out v3 (spent, used as dev)",
     SITUATIONS_SPENT_V4.name: "held-out v4 (spent, used as dev)",
+    SITUATIONS_SPENT_V5.name: "held-out v5 (spent, used as dev)",
+    SITUATIONS_SPENT_V6.name: "held-out v6 (spent)",
     SITUATIONS_DEV_V5.name: "dev v5 (written blind, tuned on)",
+    SITUATIONS_DEV_V6.name: "dev v6 (written blind, tuned on)",
+    SITUATIONS_DEV_V7.name: "dev v7 (written blind, tuned on)",
 }
 
 
@@ -378,8 +387,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             SITUATIONS_DEV_V3,
             SITUATIONS_DEV_V4,
             SITUATIONS_DEV_V5,
+            SITUATIONS_DEV_V5S,
+            SITUATIONS_DEV_V6,
+            SITUATIONS_DEV_V7,
             SITUATIONS_SPENT_V3,
             SITUATIONS_SPENT_V4,
+            SITUATIONS_SPENT_V5,
+            SITUATIONS_SPENT_V6,
         ],
         help="situation files (default: the dev sets and the spent held-out v3; a fresh held-out is measured once "
         "by name)",
