@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.settings import Settings
 from handlers import texts
 from handlers.clock import FixedClock
-from handlers.core import REPLY_KIND, Command, Context
+from handlers.core import REPLY_KIND, Context
 from handlers.inbox import purge
 from handlers.jobs import LeaderContext
 from handlers.types import IncomingMessage
@@ -21,12 +21,12 @@ from storage.inbox import InboxStatus, InboxUpdate, Received
 from storage.models import OutboxMessage
 from tests.support.chat import DEFAULT_NOW, shared_knowledge
 from tests.support.configs import plan_2024
+from tests.support.inbox_apps import app_with_command
 
 
 async def test_an_update_failing_three_times_is_parked_the_user_told_once_and_staff_can_list_it(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = Settings(_env_file=None, database_url=db_url)
     calls = 0
 
     async def boom(ctx: Context) -> None:
@@ -35,11 +35,7 @@ async def test_an_update_failing_three_times_is_parked_the_user_told_once_and_st
         ctx.reply("never sent")
         raise RuntimeError("the handler is broken")
 
-    async with create_app(
-        settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
-    ) as app:
-        assert app.dispatcher is not None
-        app.dispatcher.router.commands["/boom"] = Command(boom)
+    async with app_with_command(db_url, "/boom", boom) as app:
         async with app.db.unit_of_work() as uow:
             [row] = await uow.inbox.store("telegram", [Received("77", "5:5", {"x": 1})], DEFAULT_NOW)
             await uow.commit()

@@ -8,19 +8,16 @@ import asyncio
 import pytest
 from sqlalchemy import select, text
 
-from bot.app import create_app
 from bot.cli import main
-from bot.settings import Settings
 from handlers import texts
-from handlers.clock import FixedClock
-from handlers.core import REPLY_KIND, Command, Context
+from handlers.core import REPLY_KIND, Context
 from handlers.types import IncomingMessage
 from storage.db import Database
 from storage.inbox import InboxStatus, InboxUpdate, Received, Stored
 from storage.models import OutboxMessage
-from tests.support.chat import DEFAULT_NOW, shared_knowledge
-from tests.support.configs import plan_2024
+from tests.support.chat import DEFAULT_NOW
 from tests.support.databases import PG_URL, reset_postgres
+from tests.support.inbox_apps import app_with_command
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL not set: claims need PostgreSQL")
 
@@ -83,18 +80,13 @@ async def test_a_claim_after_a_lease_ran_out_counts_an_attempt_a_claim_handed_ba
 async def test_an_update_its_worker_died_on_three_times_is_parked_untried_and_the_user_told_once(
     pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = Settings(_env_file=None, database_url=pg_url)
     calls: list[str] = []
 
     async def note(ctx: Context) -> None:
         calls.append(ctx.text)
         ctx.reply("đã nhận")
 
-    async with create_app(
-        settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
-    ) as app:
-        assert app.dispatcher is not None
-        app.dispatcher.router.commands["/note"] = Command(note)
+    async with app_with_command(pg_url, "/note", note) as app:
         async with app.db.unit_of_work() as uow:
             await uow.inbox.store("telegram", [Received("1", "5:5", {}), Received("2", "5:5", {})], DEFAULT_NOW)
             await uow.commit()
@@ -137,16 +129,11 @@ async def test_an_update_its_worker_died_on_three_times_is_parked_untried_and_th
 
 
 async def test_a_failure_after_its_worker_died_twice_parks_it_at_the_third_attempt(pg_url: str) -> None:
-    settings = Settings(_env_file=None, database_url=pg_url)
 
     async def boom(ctx: Context) -> None:
         raise RuntimeError("the handler is broken")
 
-    async with create_app(
-        settings, clock=FixedClock(DEFAULT_NOW), config=plan_2024(), knowledge=shared_knowledge()
-    ) as app:
-        assert app.dispatcher is not None
-        app.dispatcher.router.commands["/boom"] = Command(boom)
+    async with app_with_command(pg_url, "/boom", boom) as app:
         async with app.db.unit_of_work() as uow:
             await uow.inbox.store("telegram", [Received("1", "5:5", {})], DEFAULT_NOW)
             await uow.commit()
